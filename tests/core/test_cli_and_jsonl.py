@@ -1,0 +1,87 @@
+"""The one-line error convention and the one JSONL policy (audio_thinker.cli, audio_thinker.jsonl)."""
+from __future__ import annotations
+
+import pytest
+
+from audio_thinker.cli import UsageError, read_text, run
+from audio_thinker.jsonl import BadLine, read_jsonl, read_records, write_jsonl
+
+
+def test_usage_error_is_one_line_exit_2(capsys):
+    def main(argv):
+        raise UsageError("not a JSON object", "rows.jsonl", 3)
+
+    assert run(main, []) == 2
+    assert capsys.readouterr().err == "error: rows.jsonl:3: not a JSON object\n"
+
+
+def test_usage_error_names_an_option():
+    assert str(UsageError("expected a benchmark's metadata", "x.json", option="--meta")) == \
+        "--meta:x.json: expected a benchmark's metadata"
+    assert str(UsageError("no judge URL", option="--url")) == "--url: no judge URL"
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: None, "no such file"),                                         # missing
+    (lambda p: p.mkdir(), "is a directory"),                                  # a folder
+    (lambda p: p.write_bytes(b'{"a": 1}\n\xff\xfe\n'), ":2: not UTF-8"),      # latin-1 bytes on line 2
+])
+def test_read_text_errors_name_the_file(tmp_path, make, expected):
+    path = tmp_path / "rows.jsonl"
+    make(path)
+    with pytest.raises(UsageError) as err:
+        read_text(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_bad_line_is_an_error_with_its_line_number(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"id": 1}\n[1, 2]\n{"id": 3}\n')
+    with pytest.raises(UsageError, match=r"rows.jsonl:2: not a JSON object \(a list\)"):
+        read_jsonl(path)
+
+
+def test_bad_lines_collected_never_dropped(tmp_path):
+    path = tmp_path / "preds.jsonl"
+    path.write_text('{"id": 1}\n{"id": 2\n{"id": 3}\n{"id": 4')  # line 2 broken, line 4 torn
+    bad: list[BadLine] = []
+    assert [r["id"] for r in read_jsonl(path, bad_lines=bad)] == [1, 3]
+    assert [b.line for b in bad] == [2, 4]
+
+
+def test_torn_tail_skipped_only_without_newline(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"id": 1}\n{"id": 2')          # a killed writer's last row
+    assert read_jsonl(path, torn_tail=True) == [{"id": 1}]
+    path.write_text('{"id": 1}\n{"id": 2\n')        # terminated: not torn, a real bad line
+    with pytest.raises(UsageError, match=":2:"):
+        read_jsonl(path, torn_tail=True)
+
+
+@pytest.mark.parametrize("text, ids", [
+    ('[{"id": "a"}, {"id": "b"}]', ["a", "b"]),           # JSON list (MMAU/MMAR metadata)
+    ('{"data": [{"id": "a"}]}', ["a"]),                     # one wrapped list
+    ('{"id": "a"}\n{"id": "b"}\n', ["a", "b"]),             # JSON Lines
+    ('{"id": "a"}', ["a"]),                                  # one row
+])
+def test_read_records_shapes(tmp_path, text, ids):
+    path = tmp_path / "items.json"
+    path.write_text(text)
+    assert [r["id"] for r in read_records(path)] == ids
+
+
+def test_read_records_refuses_non_objects_and_empty(tmp_path):
+    path = tmp_path / "items.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(UsageError, match="item 1 is not a JSON object"):
+        read_records(path)
+    path.write_text("\n")
+    with pytest.raises(UsageError, match="empty file"):
+        read_records(path)
+
+
+def test_write_then_read_round_trip(tmp_path):
+    rows = [{"id": i, "text": "ü"} for i in range(3)]
+    path = tmp_path / "sub" / "rows.jsonl"
+    assert write_jsonl(path, rows) == 3
+    assert read_jsonl(path) == rows
