@@ -1,4 +1,4 @@
-"""The one home for state that needs the whole batch (spec §3 and §5 decisions).
+"""The one home for state that needs the whole batch (docs/rewards.md §3, §5 and §10).
 
 ms-swift calls every reward on each rank's *local* completions, before it
 gathers them, and the completions of one prompt may be split across ranks.
@@ -6,16 +6,29 @@ Everything that must see the global batch therefore goes through here:
 
 - the think ratio λ of ATAR (Eq. 1–4), summed over ranks;
 - the batch mean of think-mode quality scores that no-think completions
-  receive as R_t (spec §5);
-- per-step statistics (λ, γ, judge calls and failures) for the training log.
+  receive as R_t (docs/rewards.md §5);
+- per-call sums for the dashboard (per-mode accuracy and length, judge
+  verdicts and failures by cause), reduced over ranks by the metrics callback.
 
-Collectives: every rank calls the rewards in the same order on every step, so
-every rank reaches the same number of ``all_reduce`` calls (platform-notes:
-"every rank must reach such a collective the same number of times"). λ is
-computed once per scoring call and shared by all rewards of that call: ms-swift
-passes the *same* ``completions`` list object to each reward, and identity of
-that object is what keys the cache (content would not do: a degenerate policy
-can emit identical batches twice in one step).
+Collectives. The plugin's few numbers go through its own gloo process group on
+CPU tensors, never through the trainer's NCCL group: ``ThinkQuality`` reduces
+its R_t mean from a worker thread (``asyncio.to_thread``, so that the event
+loop keeps serving the other judge reward), and a fresh thread's
+``torch.cuda.current_device()`` is 0 on every rank, so an NCCL collective taken
+from there would run on cuda:0 on every local rank (ProcessGroupNCCL rejects it
+or waits forever). A gloo group has no device, works the same from any thread,
+and shares no communicator with ms-swift's own collectives, so another async
+reward that issues NCCL collectives from the event loop cannot interleave with
+ours. The group is created once, collectively, on the main thread when the
+first reward is built (every rank builds the same rewards at the same point).
+
+Every rank calls the rewards in the same order on every step, so every rank
+reaches the same collectives: one in the first reward of a scoring call
+(λ), one in ``ThinkQuality`` (R_t mean), one per logging step in the callback.
+λ is computed once per scoring call and shared by all rewards of that call:
+ms-swift passes the *same* ``completions`` list object to each reward, and
+identity of that object is what keys the cache (content would not do: a
+degenerate policy can emit identical batches twice in one step).
 """
 from __future__ import annotations
 
@@ -24,17 +37,21 @@ import json
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from swift_plugins.atar import Gammas, gammas, training_progress
+from swift_plugins.tags import ParsedCompletion
 
 logger = logging.getLogger("audio_thinker")
 
+TRAIN, EVAL = "train", "eval"
+
 
 def _dist():
-    """torch.distributed when a process group is up, else None."""
+    """torch.distributed when a process group of more than one rank is up, else None."""
     try:
         import torch.distributed as dist
     except ImportError:  # pragma: no cover - torch is a hard dependency of ms-swift
@@ -49,30 +66,65 @@ def rank() -> int:
     return dist.get_rank() if dist else 0
 
 
+_group_lock = threading.Lock()
+_group_ready = False
+_group = None  # None with _group_ready: the default group (already gloo)
+
+
+def collective_group():
+    """The process group of the plugin's collectives: gloo, whatever the trainer's backend.
+
+    The default group is reused when it is plain gloo (CPU runs); otherwise a
+    gloo group over all ranks is created the first time (a collective call:
+    every rank must get here, at the same point; see the module docstring).
+    """
+    global _group, _group_ready
+    dist = _dist()
+    if dist is None:
+        return None
+    with _group_lock:
+        if not _group_ready:
+            _group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+            _group_ready = True
+        return _group
+
+
+def prepare_collectives() -> None:
+    """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
+    collective_group()
+
+
 def all_reduce_sum(values: Sequence[float]) -> list[float]:
-    """Sum a short vector of numbers over all ranks (identity on one process)."""
+    """Sum a short vector of numbers over all ranks (identity on one process).
+
+    Safe from any thread: CPU float64 tensor on the plugin's gloo group, so the
+    result never depends on which CUDA device the calling thread has current.
+    """
     dist = _dist()
     if dist is None:
         return [float(v) for v in values]
     import torch
 
-    device = torch.device("cpu")
-    if dist.get_backend() == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor.cpu().tolist()
+    group = collective_group()
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
+    return tensor.tolist()
 
 
 @dataclass
 class StepStats:
-    """What one scoring call of one rank saw; written as a JSONL row."""
+    """What one scoring call of one rank saw; written as a JSONL row.
+
+    ``local_*`` and the per-mode sums are this rank's; ``global_*``, λ and γ
+    are the whole batch's (every rank holds the same values).
+    """
 
     global_step: int
     max_steps: int
     rank: int
     local_think: int
     local_total: int
+    mode: str = TRAIN  # ms-swift's own criterion: the trainer's model is in training mode
     global_think: int = 0
     global_total: int = 0
     think_ratio: float = 0.0  # λ
@@ -80,11 +132,56 @@ class StepStats:
     gamma_no_think: float = 1.0
     judge_calls: dict[str, int] = field(default_factory=dict)
     judge_failures: dict[str, int] = field(default_factory=dict)
+    judge_failure_causes: dict[str, int] = field(default_factory=dict)
     quality_batch_mean: float | None = None
+    # dashboard sums over this rank's completions (docs: README "On the training log")
+    think_graded: int = 0  # think-mode completions whose row has a gold answer
+    think_correct: int = 0
+    no_think_graded: int = 0
+    no_think_correct: int = 0
+    think_token_rows: int = 0  # think-mode completions whose token ids ms-swift passed
+    think_tokens: int = 0
+    no_think_token_rows: int = 0
+    no_think_tokens: int = 0
+    no_think_answers: int = 0  # no-think completions with a parsable <answer>
+    no_think_answer_chars: int = 0
+    consistency_judged: int = 0  # think+correct completions the judge gave a verdict for
+    consistency_consistent: int = 0
+    quality_count: int = 0  # successful R_t judgments on this rank
+    quality_sum: float = 0.0
 
     @property
     def factors(self) -> Gammas:
         return Gammas(think=self.gamma_think, no_think=self.gamma_no_think)
+
+
+@dataclass
+class CallFacts:
+    """Per-completion facts of one scoring call, computed once and shared by every reward."""
+
+    parsed: list[ParsedCompletion]
+    correct: list[bool]
+    stats: StepStats
+
+
+def _count_mode_sums(stats: StepStats, parsed: Sequence[ParsedCompletion], correct: Sequence[bool],
+                     graded: Sequence[bool], token_counts: Sequence[int | None]) -> None:
+    for p, ok, has_gold, n_tokens in zip(parsed, correct, graded, token_counts):
+        if p.is_think:
+            stats.think_graded += has_gold
+            stats.think_correct += has_gold and ok
+            if n_tokens is not None:
+                stats.think_token_rows += 1
+                stats.think_tokens += n_tokens
+        else:
+            stats.no_think_graded += has_gold
+            stats.no_think_correct += has_gold and ok
+            if n_tokens is not None:
+                stats.no_think_token_rows += 1
+                stats.no_think_tokens += n_tokens
+            if p.answer is not None:
+                stats.no_think_answers += 1
+                stats.no_think_answer_chars += len(p.answer)
 
 
 class BatchState:
@@ -93,53 +190,87 @@ class BatchState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._completions: list | None = None  # strong ref: identity of the current call
-        self.current: StepStats | None = None
+        self._facts: CallFacts | None = None
         self.pending: list[StepStats] = []  # finished calls not yet reported by the callback
         self.output_dir: str | None = None
+        self._trainer_ref = None  # weakref to the trainer, set by the metrics callback
 
-    def begin(self, completions: list, is_think: Sequence[bool], global_step: int, max_steps: int) -> StepStats:
+    @property
+    def current(self) -> StepStats | None:
+        facts = self._facts
+        return facts.stats if facts is not None else None
+
+    def attach_trainer(self, trainer) -> None:
+        """Let the plugin read the trainer's mode (train/eval) and, for the option guard, its settings."""
+        self._trainer_ref = weakref.ref(trainer) if trainer is not None else None
+
+    @property
+    def trainer(self):
+        return self._trainer_ref() if self._trainer_ref is not None else None
+
+    def mode(self) -> str:
+        """``eval`` while the trainer evaluates, as ms-swift itself decides (``model.training``)."""
+        model = getattr(self.trainer, "model", None)
+        return EVAL if model is not None and not model.training else TRAIN
+
+    def facts(self, completions: list) -> CallFacts | None:
+        """The facts of this scoring call when another reward already computed them."""
+        with self._lock:
+            return self._facts if self._completions is completions else None
+
+    def begin(self, completions: list, parsed: Sequence[ParsedCompletion], correct: Sequence[bool],
+              graded: Sequence[bool], token_counts: Sequence[int | None], global_step: int,
+              max_steps: int) -> CallFacts:
         """λ and γ of the global batch for this scoring call (computed once, then shared).
 
         Every Audio-Thinker reward calls this first, so the one collective of a
         call happens in whichever reward ms-swift runs first, on every rank.
         """
-        with self._lock:
-            if self._completions is completions and self.current is not None:
-                return self.current
-        local_think = sum(bool(t) for t in is_think)
+        known = self.facts(completions)
+        if known is not None:
+            return known
+        is_think = [p.is_think for p in parsed]
+        local_think = sum(is_think)
         global_think, global_total = all_reduce_sum([local_think, len(is_think)])
         stats = StepStats(global_step=int(global_step or 0), max_steps=int(max_steps or 0), rank=rank(),
-                          local_think=local_think, local_total=len(is_think),
+                          local_think=local_think, local_total=len(is_think), mode=self.mode(),
                           global_think=int(global_think), global_total=int(global_total),
                           think_ratio=(global_think / global_total) if global_total else 0.0)
         g = gammas(stats.think_ratio, training_progress(global_step, max_steps))
         stats.gamma_think, stats.gamma_no_think = g.think, g.no_think
+        _count_mode_sums(stats, parsed, correct, graded, token_counts)
+        facts = CallFacts(parsed=list(parsed), correct=list(correct), stats=stats)
         with self._lock:
-            if self.current is not None:
-                self._finish(self.current)
-            self._completions, self.current = completions, stats
-        return stats
+            if self._facts is not None:
+                self._finish(self._facts.stats)
+            self._completions, self._facts = completions, facts
+        return facts
 
-    def record_judge(self, completions: list, kind: str, calls: int, failures: int) -> None:
-        """Count judge calls and failures of this scoring call (spec §7)."""
+    def record_judge(self, completions: list, kind: str, calls: int, failures: int,
+                     causes: Sequence[str] = ()) -> None:
+        """Count judge calls and failures of this scoring call, failures by cause (docs/rewards.md §7)."""
         with self._lock:
-            stats = self.current if self._completions is completions else None
+            stats = self._facts.stats if self._facts is not None and self._completions is completions else None
             if stats is None:
                 return
             stats.judge_calls[kind] = stats.judge_calls.get(kind, 0) + calls
             stats.judge_failures[kind] = stats.judge_failures.get(kind, 0) + failures
+            for cause in causes:
+                stats.judge_failure_causes[cause] = stats.judge_failure_causes.get(cause, 0) + 1
         if failures:
-            logger.warning("audio-thinker judge: %d of %d %s judgments failed at step %d on rank %d; "
-                           "fallbacks applied (spec §7)", failures, calls, kind, stats.global_step, stats.rank)
+            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d on rank %d; "
+                           "fallbacks applied (docs/rewards.md §7)", failures, calls, kind,
+                           ", ".join(sorted(set(causes))) or "?", stats.global_step, stats.rank)
 
-    def flush(self) -> list[StepStats]:
-        """Finish the current call and hand over everything not yet reported."""
+    def flush(self, mode: str | None = None) -> list[StepStats]:
+        """Finish the current call and hand over the calls not yet reported (of ``mode``, or all)."""
         with self._lock:
-            if self.current is not None:
-                self._finish(self.current)
-                self.current, self._completions = None, None
-            pending, self.pending = self.pending, []
-        return pending
+            if self._facts is not None and mode in (None, self._facts.stats.mode):
+                self._finish(self._facts.stats)
+                self._facts, self._completions = None, None
+            taken = [s for s in self.pending if mode in (None, s.mode)]
+            self.pending = [s for s in self.pending if mode not in (None, s.mode)]
+        return taken
 
     def _finish(self, stats: StepStats) -> None:
         self.pending.append(stats)

@@ -1,8 +1,9 @@
 """R_c (Eq. 6) and R_t (spec §5) for a batch of parsed completions, via the judge.
 
-Both return one value per completion, ``None`` where the judge failed; the
-caller applies the spec §7 fallbacks, so "failed" never silently turns into a
-low score here.
+Both return one value per completion, ``None`` where the judge failed, the
+indices the judge was asked about, and the cause of each failure
+(``Judgment.cause``); the caller applies the docs/rewards.md §7 fallbacks, so
+"failed" never silently turns into a low score here.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from swift_plugins.tags import ParsedCompletion
 
 
 async def consistency_scores(settings: JudgeSettings, parsed: Sequence[ParsedCompletion],
-                             correct: Sequence[bool], questions: Sequence[str]) -> tuple[list[float | None], list[int]]:
+                             correct: Sequence[bool],
+                             questions: Sequence[str]) -> tuple[list[float | None], list[int], list[str]]:
     """R_c per completion (Eq. 6), and the indices the judge was asked about.
 
     Incorrect, in either mode: 0, and the judge is not asked (spec §4 decision:
@@ -29,13 +31,16 @@ async def consistency_scores(settings: JudgeSettings, parsed: Sequence[ParsedCom
     asked = [i for i, p in enumerate(parsed) if p.is_think and correct[i]]
     prompts = [build_consistency_prompt(questions[i], parsed[i].reasoning or "", parsed[i].answer or "",
                                         settings.reasoning_chars) for i in asked]
+    causes = []
     for i, judgment in zip(asked, await judge_many(settings, prompts, parse_consistency)):
         values[i] = judgment.value
-    return values, asked
+        if judgment.value is None:
+            causes.append(judgment.cause)
+    return values, asked, causes
 
 
 async def quality_scores(settings: JudgeSettings, parsed: Sequence[ParsedCompletion],
-                         questions: Sequence[str]) -> tuple[list[float | None], list[int]]:
+                         questions: Sequence[str]) -> tuple[list[float | None], list[int], list[str]]:
     """Judge score of every think-mode completion's reasoning (spec §5), and the indices asked.
 
     No-think completions get None here: their R_t is the batch mean, which the
@@ -45,6 +50,9 @@ async def quality_scores(settings: JudgeSettings, parsed: Sequence[ParsedComplet
     asked = [i for i, p in enumerate(parsed) if p.is_think]
     prompts = [build_quality_prompt(questions[i], parsed[i].reasoning or "", settings.reasoning_chars)
                for i in asked]
+    causes = []
     for i, judgment in zip(asked, await judge_many(settings, prompts, parse_quality)):
         values[i] = judgment.value
-    return values, asked
+        if judgment.value is None:
+            causes.append(judgment.cause)
+    return values, asked, causes

@@ -1,44 +1,107 @@
-"""Puts λ, γ and judge failure counts into ms-swift's training log (``--callbacks audio_thinker``).
+"""Puts the state behind the rewards into ms-swift's training log (``--callbacks audio_thinker``).
 
 ms-swift logs ``rewards/<name>/mean`` by itself; what it cannot see is the
-state behind the rewards. This callback adds, at every logging step:
-
-    audio_thinker/think_ratio        λ of Eq. 1–4 (global batch), mean over the logging window
-    audio_thinker/gamma_think        γ_think of Eq. 3
-    audio_thinker/gamma_no_think     γ_no-think of Eq. 4
-    audio_thinker/judge_<kind>_calls     judgments asked, summed over ranks
-    audio_thinker/judge_<kind>_failures  judgments that fell back (spec §7), summed over ranks
-
-It runs before ms-swift's own logger callback, so the keys land in
-``logging.jsonl``. The failure sums need one collective; HF's trainer calls
+state behind the rewards. This callback adds, at every logging step, the keys
+of ``TRAIN_KEYS`` (README "On the training log" says what each one means),
+computed over the scoring calls of the logging window and summed over ranks:
+one ``all_reduce`` of a fixed-length vector per log call. HF's trainer calls
 ``on_log`` on every rank at the same points, so every rank reaches it.
+
+Training and evaluation are kept apart: a scoring call made while the trainer
+evaluates (``model.training`` false, ms-swift's own test) is reported only on
+the evaluation log, under the same keys prefixed ``eval_`` (ms-swift's
+convention for its own eval metrics), and never enters a training window.
+
+A key whose denominator is empty in the window (no no-think completion, no
+judged completion, no token ids) is written as null, not 0: "no data" must not
+read as "0 % accurate". Counts (judge calls, failures) are 0 then.
 """
 from __future__ import annotations
 
+import logging
+
 from swift_plugins import batch
+from swift_plugins.judge.client import CAUSES
 
 JUDGE_KINDS = ("consistency", "quality")
 CALLBACK_NAME = "audio_thinker"
+PREFIX = "audio_thinker/"
+
+# Sums reduced over ranks, in this order on every rank.
+_SUMS = ("calls", "completions", "think", "gamma_think", "gamma_no_think",
+         "think_graded", "think_correct", "no_think_graded", "no_think_correct",
+         "think_token_rows", "think_tokens", "no_think_token_rows", "no_think_tokens",
+         "no_think_answers", "no_think_answer_chars", "consistency_judged", "consistency_consistent",
+         "quality_count", "quality_sum",
+         *(f"judge_{kind}_{what}" for kind in JUDGE_KINDS for what in ("calls", "failures")),
+         *(f"judge_failures_{cause}" for cause in CAUSES))
+
+TRAIN_KEYS = (
+    "think_ratio", "gamma_think", "gamma_no_think",
+    "think_accuracy", "no_think_accuracy", "think_tokens", "no_think_tokens", "no_think_answer_chars",
+    "judge_consistency_rate", "think_quality_mean",
+    *(f"judge_{kind}_{what}" for kind in JUDGE_KINDS for what in ("calls", "failures")),
+    *(f"judge_failures_{cause}" for cause in CAUSES),
+)
 
 
-def window_metrics(pending: list[batch.StepStats]) -> dict[str, float]:
-    """Reduce the scoring calls of one logging window to log entries (local part)."""
-    metrics: dict[str, float] = {}
-    if pending:
-        metrics["audio_thinker/think_ratio"] = sum(s.think_ratio for s in pending) / len(pending)
-        metrics["audio_thinker/gamma_think"] = sum(s.gamma_think for s in pending) / len(pending)
-        metrics["audio_thinker/gamma_no_think"] = sum(s.gamma_no_think for s in pending) / len(pending)
-    counts = []
-    for kind in JUDGE_KINDS:
-        counts.append(sum(s.judge_calls.get(kind, 0) for s in pending))
-        counts.append(sum(s.judge_failures.get(kind, 0) for s in pending))
-    counts = batch.all_reduce_sum(counts)
-    for i, kind in enumerate(JUDGE_KINDS):
-        calls, failures = counts[2 * i], counts[2 * i + 1]
-        if calls:
-            metrics[f"audio_thinker/judge_{kind}_calls"] = calls
-            metrics[f"audio_thinker/judge_{kind}_failures"] = failures
-    return metrics
+def _local_sums(pending: list[batch.StepStats]) -> list[float]:
+    """This rank's part of ``_SUMS`` over its scoring calls of the window."""
+    sums = dict.fromkeys(_SUMS, 0.0)
+    for s in pending:
+        sums["calls"] += 1
+        sums["completions"] += s.local_total
+        sums["think"] += s.local_think
+        # γ is the same on every rank: summing it and dividing by the summed call count gives its mean.
+        sums["gamma_think"] += s.gamma_think
+        sums["gamma_no_think"] += s.gamma_no_think
+        for name in ("think_graded", "think_correct", "no_think_graded", "no_think_correct", "think_token_rows",
+                     "think_tokens", "no_think_token_rows", "no_think_tokens", "no_think_answers",
+                     "no_think_answer_chars", "consistency_judged", "consistency_consistent", "quality_count",
+                     "quality_sum"):
+            sums[name] += getattr(s, name)
+        for kind in JUDGE_KINDS:
+            sums[f"judge_{kind}_calls"] += s.judge_calls.get(kind, 0)
+            sums[f"judge_{kind}_failures"] += s.judge_failures.get(kind, 0)
+        for cause in CAUSES:
+            sums[f"judge_failures_{cause}"] += s.judge_failure_causes.get(cause, 0)
+    return [sums[name] for name in _SUMS]
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def window_metrics(pending: list[batch.StepStats], prefix: str = PREFIX) -> dict[str, float | None]:
+    """Reduce the scoring calls of one logging window (all ranks) to log entries.
+
+    A collective: every rank must call it at the same point, with its own ``pending``.
+    """
+    t = dict(zip(_SUMS, batch.all_reduce_sum(_local_sums(pending))))
+    metrics = {
+        "think_ratio": _ratio(t["think"], t["completions"]),  # λ over every completion of the window
+        "gamma_think": _ratio(t["gamma_think"], t["calls"]),
+        "gamma_no_think": _ratio(t["gamma_no_think"], t["calls"]),
+        "think_accuracy": _ratio(t["think_correct"], t["think_graded"]),
+        "no_think_accuracy": _ratio(t["no_think_correct"], t["no_think_graded"]),
+        "think_tokens": _ratio(t["think_tokens"], t["think_token_rows"]),
+        "no_think_tokens": _ratio(t["no_think_tokens"], t["no_think_token_rows"]),
+        "no_think_answer_chars": _ratio(t["no_think_answer_chars"], t["no_think_answers"]),
+        "judge_consistency_rate": _ratio(t["consistency_consistent"], t["consistency_judged"]),
+        "think_quality_mean": _ratio(t["quality_sum"], t["quality_count"]),
+    }
+    for name in _SUMS:
+        if name.startswith("judge_"):
+            metrics[name] = int(t[name])
+    return {prefix + name: metrics[name] for name in TRAIN_KEYS}
+
+
+class _DropOurNullScalars(logging.Filter):
+    """HF's TensorBoard callback warns once per null value per step; ours are null on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (PREFIX in message and '"None"' in message)
 
 
 def register_callback() -> None:
@@ -46,8 +109,25 @@ def register_callback() -> None:
     from swift.callbacks import TrainerCallback, callbacks_map
 
     class AudioThinkerMetrics(TrainerCallback):
+        def __init__(self, args, trainer):
+            super().__init__(args, trainer)
+            # Built before the rewards (ms-swift builds callbacks first): they can read the trainer's mode.
+            batch.STATE.attach_trainer(trainer)
+            logging.getLogger("transformers.integrations.integration_utils").addFilter(_DropOurNullScalars())
+
+        def on_init_end(self, args, state, control, **kwargs):
+            # Run first in on_log, so that the keys reach TensorBoard and the other report_to
+            # callbacks too, not only ms-swift's logging.jsonl writer. A new list: the handler
+            # may be iterating over the old one right now.
+            handler = self.trainer.callback_handler
+            handler.callbacks = [self] + [c for c in handler.callbacks if c is not self]
+
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs is not None and not any(k.startswith("eval_") for k in logs):
-                logs.update(window_metrics(batch.STATE.flush()))
+            if logs is None or "train_runtime" in logs:  # the end-of-training summary, not a logging step
+                return
+            if any(k.startswith("eval_") for k in logs):
+                logs.update(window_metrics(batch.STATE.flush(batch.EVAL), prefix="eval_" + PREFIX))
+            else:
+                logs.update(window_metrics(batch.STATE.flush(batch.TRAIN)))
 
     callbacks_map.setdefault(CALLBACK_NAME, AudioThinkerMetrics)

@@ -22,6 +22,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 # ms-swift imports this file by path; make the package importable from a source
 # checkout even when it was not pip-installed.
@@ -32,13 +33,13 @@ if _ROOT not in sys.path:
 from swift.rewards import ORM, AsyncORM, orms  # noqa: E402
 
 import swift_plugins.compat  # noqa: E402,F401  (Qwen2-Audio fix + clean process-group teardown)
-from swift_plugins import batch, rules  # noqa: E402
+from swift_plugins import batch, options_guard, rules  # noqa: E402
 from swift_plugins.atar import atar_reward  # noqa: E402
 from swift_plugins.judge.prompts import question_of  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
 from swift_plugins.metrics_callback import register_callback  # noqa: E402
-from swift_plugins.tags import ParsedCompletion, parse_completion  # noqa: E402
+from swift_plugins.tags import parse_completion  # noqa: E402
 
 
 def _column(kwargs: dict, name: str, n: int) -> list:
@@ -54,72 +55,75 @@ def _steps(kwargs: dict) -> tuple[int, int]:
 
 
 class _AudioThinkerReward:
-    """Shared plumbing: parse once per call, register the call with the batch state."""
+    """Shared plumbing: check the trainer's options once, parse once per call, register the call."""
 
     def __init__(self, args=None, **kwargs):
         super().__init__(args, **kwargs)
         batch.configure_output(getattr(args, "output_dir", None))
+        # Before step 1 (ms-swift builds the rewards inside the trainer's constructor); see docs/rewards.md §10.
+        options_guard.check_trainer_args(args, batch.STATE.trainer)
+        batch.prepare_collectives()
 
     @staticmethod
-    def _prepare(completions: Sequence[str], kwargs: dict):
+    def _prepare(completions: Sequence[str], kwargs: dict) -> batch.CallFacts:
+        """Parse, grade and register one scoring call (once; the other rewards of the call reuse it)."""
+        known = batch.STATE.facts(completions)
+        if known is not None:
+            return known
+        if "trajectory_inputs" in kwargs:  # ms-swift adds it only for a multi-turn rollout server
+            options_guard.refuse(options_guard.trainer_refusals(SimpleNamespace(enable_server_multi_turn=True)))
         parsed = [parse_completion(c) for c in completions]
-        step, max_steps = _steps(kwargs)
-        stats = batch.STATE.begin(completions, [p.is_think for p in parsed], step, max_steps)
-        return parsed, stats
-
-    @staticmethod
-    def _correct(parsed: Sequence[ParsedCompletion], kwargs: dict) -> list[bool]:
         n = len(parsed)
         solutions, choices = _column(kwargs, "solution", n), _column(kwargs, "choices", n)
-        return [rules.is_correct(p, s or "", c) for p, s, c in zip(parsed, solutions, choices)]
+        # The one correctness rule of training (the one ``choice_accuracy`` pays), shared by every reward.
+        correct = [rules.is_correct(p, s or "", c) for p, s, c in zip(parsed, solutions, choices)]
+        graded = [s is not None for s in solutions]
+        token_counts = [len(ids) if ids is not None else None for ids in _column(kwargs, "response_token_ids", n)]
+        step, max_steps = _steps(kwargs)
+        return batch.STATE.begin(completions, parsed, correct, graded, token_counts, step, max_steps)
 
 
 class AdaptiveFormat(_AudioThinkerReward, ORM):
     """R_f (spec §1): either well-formed shape scores 1."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, _ = self._prepare(completions, kwargs)
-        return [rules.adaptive_format(p) for p in parsed]
+        return [rules.adaptive_format(p) for p in self._prepare(completions, kwargs).parsed]
 
 
 class AnswerOnlyFormat(_AudioThinkerReward, ORM):
     """Format reward of the plain GRPO rows: exactly ``<answer>…</answer>``."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, _ = self._prepare(completions, kwargs)
-        return [rules.answer_only_format(p) for p in parsed]
+        return [rules.answer_only_format(p) for p in self._prepare(completions, kwargs).parsed]
 
 
 class ThinkFormat(_AudioThinkerReward, ORM):
     """Format reward of the GRPO+CoT rows: non-empty ``<think>`` then ``<answer>``."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, _ = self._prepare(completions, kwargs)
-        return [rules.think_format(p) for p in parsed]
+        return [rules.think_format(p) for p in self._prepare(completions, kwargs).parsed]
 
 
 class ChoiceAccuracy(_AudioThinkerReward, ORM):
     """1/0 correctness of the ``<answer>`` content (spec §2)."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, _ = self._prepare(completions, kwargs)
-        return [1.0 if ok else 0.0 for ok in self._correct(parsed, kwargs)]
+        return [1.0 if ok else 0.0 for ok in self._prepare(completions, kwargs).correct]
 
 
 class AdaptiveThinkAccuracy(_AudioThinkerReward, ORM):
     """R_a, Eq. 1–5: case rewards balanced by the global think ratio λ and annealed by steps/T."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, stats = self._prepare(completions, kwargs)
-        return [atar_reward(p.is_think, ok, stats.factors) for p, ok in zip(parsed, self._correct(parsed, kwargs))]
+        facts = self._prepare(completions, kwargs)
+        return [atar_reward(p.is_think, ok, facts.stats.factors) for p, ok in zip(facts.parsed, facts.correct)]
 
 
 class ThinkRate(_AudioThinkerReward, ORM):
     """1 for think mode, 0 otherwise; with weight 0 it plots the think ratio."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, _ = self._prepare(completions, kwargs)
-        return [1.0 if p.is_think else 0.0 for p in parsed]
+        return [1.0 if p.is_think else 0.0 for p in self._prepare(completions, kwargs).parsed]
 
 
 class ThinkConsistency(_AudioThinkerReward, AsyncORM):
@@ -135,11 +139,14 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
         self.settings = settings_from_env()  # fail fast, before training starts
 
     async def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, stats = self._prepare(completions, kwargs)
-        correct = self._correct(parsed, kwargs)
+        facts = self._prepare(completions, kwargs)
+        parsed, correct, stats = facts.parsed, facts.correct, facts.stats
         questions = [question_of(m) for m in _column(kwargs, "messages", len(parsed))]
-        r_c, asked = await consistency_scores(self.settings, parsed, correct, questions)
-        batch.STATE.record_judge(completions, "consistency", len(asked), sum(r_c[i] is None for i in asked))
+        r_c, asked, causes = await consistency_scores(self.settings, parsed, correct, questions)
+        verdicts = [r_c[i] for i in asked if r_c[i] is not None]
+        stats.consistency_judged += len(verdicts)
+        stats.consistency_consistent += sum(v == 1.0 for v in verdicts)
+        batch.STATE.record_judge(completions, "consistency", len(asked), len(causes), causes)
         return [atar_reward(p.is_think, ok, stats.factors) * (c if c is not None else 0.0) + 0.0  # no -0.0
                 for p, ok, c in zip(parsed, correct, r_c)]
 
@@ -157,16 +164,19 @@ class ThinkQuality(_AudioThinkerReward, AsyncORM):
         self.settings = settings_from_env()
 
     async def __call__(self, completions, **kwargs) -> list[float]:
-        parsed, stats = self._prepare(completions, kwargs)
+        facts = self._prepare(completions, kwargs)
+        parsed, stats = facts.parsed, facts.stats
         questions = [question_of(m) for m in _column(kwargs, "messages", len(parsed))]
-        scores, asked = await quality_scores(self.settings, parsed, questions)
+        scores, asked, causes = await quality_scores(self.settings, parsed, questions)
         ok = [s for s in scores if s is not None]
-        # The second and last collective of the call; every rank reaches it once. In a
-        # thread, so that the event loop keeps serving ThinkConsistency's judge calls.
+        stats.quality_count, stats.quality_sum = len(ok), float(sum(ok))
+        # The second and last collective of the call; every rank reaches it once. In a worker
+        # thread, so that the event loop keeps serving ThinkConsistency's judge calls: safe
+        # because batch.all_reduce_sum never depends on the calling thread (gloo, CPU tensor).
         total, count = await asyncio.to_thread(batch.all_reduce_sum, [sum(ok), len(ok)])
         mean = total / count if count else 0.0
         stats.quality_batch_mean = mean
-        batch.STATE.record_judge(completions, "quality", len(asked), sum(scores[i] is None for i in asked))
+        batch.STATE.record_judge(completions, "quality", len(asked), len(causes), causes)
         return [s if s is not None else mean for s in scores]
 
 

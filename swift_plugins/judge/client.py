@@ -6,7 +6,8 @@
 - each attempt has a timeout; transport errors, HTTP errors and unparsable
   replies are retried a bounded number of times with jittered backoff;
 - nothing raises: a judgment that still fails returns ``value=None`` with the
-  reason, and the reward applies the spec §7 fallback.
+  reason and its cause (``timeout``, ``http``, ``unparsable``: the dashboard's
+  failure keys), and the reward applies the docs/rewards.md §7 fallback.
 
 ms-swift runs async rewards with ``asyncio.run`` once per step, i.e. in a new
 event loop each time, so the HTTP client is opened and closed inside each
@@ -33,11 +34,19 @@ _BACKOFF_BASE_S = 0.25
 _BACKOFF_CAP_S = 4.0
 
 
+# Why a judgment failed, as counted on the training log (audio_thinker/judge_failures_<cause>):
+TIMEOUT = "timeout"  # no reply within AUDIO_THINKER_JUDGE_TIMEOUT
+HTTP = "http"  # no usable HTTP response: an error status, a refused or dropped connection
+UNPARSABLE = "unparsable"  # a reply came, but not a chat completion or not a verdict/score in format
+CAUSES = (TIMEOUT, HTTP, UNPARSABLE)
+
+
 @dataclass(frozen=True)
 class Judgment:
     value: float | None
     error: str | None = None  # why value is None: "timeout", "http 500", "unparsable: ..."
     attempts: int = 1
+    cause: str | None = None  # one of CAUSES when value is None (the last attempt's)
 
 
 def _semaphore(limit: int) -> asyncio.Semaphore:
@@ -57,21 +66,25 @@ def _reply_text(payload) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def _describe(err: BaseException) -> str:
+def _classify(err: BaseException) -> tuple[str, str]:
+    """(cause, description) of a failed attempt."""
     import httpx
 
     if isinstance(err, (asyncio.TimeoutError, httpx.TimeoutException)):
-        return "timeout"
+        return TIMEOUT, "timeout"
     if isinstance(err, httpx.HTTPStatusError):
-        return f"http {err.response.status_code}"
+        return HTTP, f"http {err.response.status_code}"
     if isinstance(err, httpx.TransportError):
-        return "connection error"
-    return f"{type(err).__name__}: {err}"[:200]
+        return HTTP, "connection error"
+    if isinstance(err, ValueError):  # a 2xx body that is not JSON (json.JSONDecodeError)
+        return UNPARSABLE, f"unparsable body: {err}"[:200]
+    # Anything else failed before a usable response existed: count it with the transport errors.
+    return HTTP, f"{type(err).__name__}: {err}"[:200]
 
 
 async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse: Parser,
                      sem: asyncio.Semaphore) -> Judgment:
-    error = "not attempted"
+    error, cause = "not attempted", HTTP
     attempts = 0
     for attempt in range(settings.max_retries + 1):
         if attempt:
@@ -88,13 +101,13 @@ async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse
         except asyncio.CancelledError:
             raise
         except Exception as err:  # every failure mode must end in a fallback, never in a crash
-            error = _describe(err)
+            cause, error = _classify(err)
             continue
         value = parse(reply, prompt.nonce)
         if value is not None:
             return Judgment(value, None, attempts)
-        error = f"unparsable: {str(reply)[:80]!r}"
-    return Judgment(None, error, attempts)
+        cause, error = UNPARSABLE, f"unparsable: {str(reply)[:80]!r}"
+    return Judgment(None, error, attempts, cause)
 
 
 async def judge_many(settings: JudgeSettings, prompts: Sequence[JudgePrompt], parse: Parser) -> list[Judgment]:
