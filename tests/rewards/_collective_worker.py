@@ -1,0 +1,61 @@
+"""One rank of tests/rewards/test_collectives.py: ``python -m tests.rewards._collective_worker RANK WORLD PORT OUT``.
+
+Real gloo process group of two CPU processes, with stand-ins for what a GPU node
+does and this machine cannot: the default group reports the "nccl" backend, and
+``torch.cuda.current_device()`` behaves as on a GPU node where each local rank
+set its device on the main thread: it is the rank's device there and 0 in any
+fresh thread. A CUDA tensor that a collective would have used is recorded with
+its device index and kept on CPU, so the gloo group still really sums it.
+"""
+import asyncio
+import json
+import os
+import sys
+import threading
+
+
+def main(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    main_thread = threading.main_thread()
+    real_get_backend, real_all_reduce, real_tensor = dist.get_backend, dist.all_reduce, torch.tensor
+    requested: list[dict] = []  # one entry per tensor the code under test asked for
+
+    def current_device() -> int:
+        return rank if threading.current_thread() is main_thread else 0
+
+    def get_backend(group=None):
+        return "nccl" if group is None or group is dist.GroupMember.WORLD else real_get_backend(group)
+
+    def tensor(data, *args, device=None, **kwargs):
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        requested.append({"main_thread": threading.current_thread() is main_thread, "type": device.type,
+                          "index": device.index})
+        return real_tensor(data, *args, **kwargs)  # the GPU memory stand-in: CPU
+
+    collectives: list[dict] = []
+
+    def all_reduce(t, op=dist.ReduceOp.SUM, group=None, async_op=False):
+        collectives.append({"main_thread": threading.current_thread() is main_thread,
+                            "backend": str(real_get_backend(group)), "default_group": group is None})
+        return real_all_reduce(t, op=op, group=group, async_op=async_op)
+
+    torch.cuda.current_device = current_device
+    dist.get_backend, dist.all_reduce, torch.tensor = get_backend, all_reduce, tensor
+
+    from swift_plugins import batch
+
+    # As in one scoring call: λ on the main thread, then ThinkQuality's R_t mean from a worker thread.
+    on_main = batch.all_reduce_sum([rank + 1, 1])
+    in_thread = asyncio.run(asyncio.to_thread(batch.all_reduce_sum, [10 * (rank + 1), 2]))
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
+        json.dump({"on_main": on_main, "in_thread": in_thread, "requested": requested,
+                   "collectives": collectives}, fh)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
