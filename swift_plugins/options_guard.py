@@ -106,15 +106,15 @@ def refuse(found: list[Finding]) -> None:
     raise SystemExit(REFUSED_EXIT_STATUS)
 
 
-_checked: set[int] = set()
+_checked: list = []  # the argument objects already checked (strong refs: an id could be reused)
 
 
 def check_trainer_args(args, trainer=None) -> None:
     """Refuse or warn, once per arguments object (every reward class calls this when built)."""
-    if args is None or id(args) in _checked:
+    if args is None or any(seen is args for seen in _checked):
         return
     refuse(refusals(args) + trainer_refusals(trainer))
-    _checked.add(id(args))
+    _checked.append(args)
     if _prints():
         for finding in warnings(args):
             logger.warning("audio-thinker: %s", finding.line("changes the training signal"))

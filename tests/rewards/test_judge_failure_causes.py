@@ -1,0 +1,45 @@
+"""Judge failures are classified by cause (timeout, http, unparsable) and counted per scoring call, the
+numbers behind the dashboard's audio_thinker/judge_failures_<cause> (real HTTP servers on 127.0.0.1)."""
+import pytest
+
+from swift_plugins import batch
+from swift_plugins import rewards as plugin
+from tests.rewards._call import call, rows_kwargs
+
+COMPLETIONS = ["<think>It barks.</think><answer>Dog</answer>", "<think>Woof.</think><answer>Dog</answer>",
+               "<think>Meow.</think><answer>Cat</answer>", "<answer>Dog</answer>"]
+
+# server behaviour -> the cause every failed judgment must carry
+CAUSES = [
+    (dict(latency=3.0), "timeout"),
+    (dict(status=500), "http"),
+    (dict(status=429), "http"),
+    (dict(garbage=True), "unparsable"),
+    (dict(reply="score: high"), "unparsable"),
+]
+
+
+@pytest.mark.parametrize("behaviour, cause", CAUSES, ids=[f"{next(iter(b))}->{c}" for b, c in CAUSES])
+def test_failures_are_counted_by_cause(scripted_server, monkeypatch, behaviour, cause):
+    server = scripted_server(**behaviour)
+    for key, value in dict(URL=server.base_url, MODEL="scripted", TIMEOUT="1", MAX_RETRIES="0").items():
+        monkeypatch.setenv(f"AUDIO_THINKER_JUDGE_{key}", value)
+    plugin.settings_from_env.cache_clear()
+    kwargs = rows_kwargs(len(COMPLETIONS))
+    batch.STATE.flush()
+    call(plugin.ThinkConsistency(), COMPLETIONS, **kwargs)
+    call(plugin.ThinkQuality(), COMPLETIONS, **kwargs)
+    (stats,) = batch.STATE.flush()
+    assert stats.judge_failure_causes == {cause: 2 + 3}  # 2 consistency + 3 quality judgments, all failed
+    assert stats.consistency_judged == 0 and stats.quality_count == 0
+
+
+def test_unreachable_judge_is_an_http_failure(monkeypatch):
+    for key, value in dict(URL="http://127.0.0.1:9/v1", MODEL="scripted", TIMEOUT="1", MAX_RETRIES="0").items():
+        monkeypatch.setenv(f"AUDIO_THINKER_JUDGE_{key}", value)
+    plugin.settings_from_env.cache_clear()
+    kwargs = rows_kwargs(len(COMPLETIONS))
+    batch.STATE.flush()
+    call(plugin.ThinkQuality(), COMPLETIONS, **kwargs)
+    (stats,) = batch.STATE.flush()
+    assert stats.judge_failure_causes == {"http": 3}
