@@ -71,12 +71,15 @@ _group_ready = False
 _group = None  # None with _group_ready: the default group (already gloo)
 
 
-def collective_group():
+def collective_group(timeout_s: float | None = None):
     """The process group of the plugin's collectives: gloo, whatever the trainer's backend.
 
     The default group is reused when it is plain gloo (CPU runs); otherwise a
     gloo group over all ranks is created the first time (a collective call:
     every rank must get here, at the same point; see the module docstring).
+    ``timeout_s`` is the trainer's ``ddp_timeout``, so that a rank waiting for
+    a slow judge or a checkpoint save on another rank waits as long as in
+    ms-swift's own collectives, not gloo's default 30 minutes.
     """
     global _group, _group_ready
     dist = _dist()
@@ -84,14 +87,20 @@ def collective_group():
         return None
     with _group_lock:
         if not _group_ready:
-            _group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+            if dist.get_backend() == "gloo":
+                _group = None
+            else:
+                import datetime
+
+                timeout = datetime.timedelta(seconds=float(timeout_s)) if timeout_s else None
+                _group = dist.new_group(backend="gloo", timeout=timeout)
             _group_ready = True
         return _group
 
 
-def prepare_collectives() -> None:
+def prepare_collectives(timeout_s: float | None = None) -> None:
     """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
-    collective_group()
+    collective_group(timeout_s)
 
 
 def all_reduce_sum(values: Sequence[float]) -> list[float]:

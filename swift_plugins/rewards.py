@@ -62,7 +62,7 @@ class _AudioThinkerReward:
         batch.configure_output(getattr(args, "output_dir", None))
         # Before step 1 (ms-swift builds the rewards inside the trainer's constructor); see docs/rewards.md §10.
         options_guard.check_trainer_args(args, batch.STATE.trainer)
-        batch.prepare_collectives()
+        batch.prepare_collectives(getattr(args, "ddp_timeout", None))
 
     @staticmethod
     def _prepare(completions: Sequence[str], kwargs: dict) -> batch.CallFacts:

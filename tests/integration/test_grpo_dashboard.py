@@ -29,7 +29,7 @@ def grpo_args(model, data, out, extra=()):
             "--tuner_type", "full", "--torch_dtype", "float32", "--max_steps", "2",
             "--per_device_train_batch_size", "4", "--num_generations", "4", "--max_completion_length", "24",
             "--temperature", "1.0", "--beta", "0.04", "--learning_rate", "1e-6", "--logging_steps", "1",
-            "--save_strategy", "no", "--log_completions", "true", "--report_to", "none",
+            "--save_strategy", "no", "--log_completions", "true", "--report_to", "tensorboard",
             "--dataloader_num_workers", "0", "--seed", "42", "--add_version", "false", "--output_dir", str(out),
             *extra]
 
@@ -62,13 +62,13 @@ def test_dashboard_keys_at_every_step_and_eval_kept_apart(tiny_qwen2_audio, audi
     val = tmp_path / "val.jsonl"
     val.write_text(audio_qa.read_text().splitlines()[0] + "\n")
     extra = ["--val_dataset", str(val), "--eval_strategy", "steps", "--eval_steps", "1",
-             "--per_device_eval_batch_size", "4", "--max_steps", "3"]
+             "--per_device_eval_batch_size", "4"]
     run_swift(grpo_args(tiny_qwen2_audio, audio_qa, tmp_path / "out", extra), tmp_path, env)
     out = run_dir(tmp_path / "out")
     rows = read_jsonl(out / "logging.jsonl")
     train = [r for r in rows if "reward" in r]
     evals = [r for r in rows if "eval_reward" in r]
-    assert len(train) == 3 and len(evals) >= 3
+    assert len(train) == 2 and len(evals) == 2
     for row in train:
         for key in TRAIN_KEYS:
             assert "audio_thinker/" + key in row, key       # every key at every logging step (null allowed)
@@ -89,6 +89,14 @@ def test_dashboard_keys_at_every_step_and_eval_kept_apart(tiny_qwen2_audio, audi
         # λ and the per-mode figures of a log row are those of exactly the completions scored for it:
         # evaluation never leaks into training's window, nor training into evaluation's
         assert_matches(row, table, "audio_thinker/" if "reward" in row else "eval_audio_thinker/")
+
+    # ... and the same keys reached TensorBoard (the callback runs before the report_to callbacks)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = {p.parent for p in out.rglob("events.out.tfevents.*")}
+    tags = set(EventAccumulator(str(events)).Reload().Tags()["scalars"])
+    for key in ("think_ratio", "think_accuracy", "no_think_tokens", "judge_failures_http"):
+        assert f"train/audio_thinker/{key}" in tags and f"eval/audio_thinker/{key}" in tags, sorted(tags)
 
 
 def test_refused_option_stops_swift_rlhf_before_step_1(tiny_qwen2_audio, audio_qa, tmp_path):
