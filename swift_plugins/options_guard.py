@@ -67,12 +67,13 @@ def refusals(args) -> list[Finding]:
     return found
 
 
+SERVER_MULTI_TURN = Finding("--multi_turn_scheduler (on the rollout server)", "multi-turn rollouts are not "
+                            "supported: the judge sees only the last turn and λ would count turns")
+
+
 def trainer_refusals(trainer) -> list[Finding]:
     """What only the built trainer knows: a rollout server that runs a multi-turn scheduler."""
-    if trainer is not None and getattr(trainer, "enable_server_multi_turn", False):
-        return [Finding("--multi_turn_scheduler (on the rollout server)", "multi-turn rollouts are not supported: "
-                        "the judge sees only the last turn and λ would count turns")]
-    return []
+    return [SERVER_MULTI_TURN] if getattr(trainer, "enable_server_multi_turn", False) else []
 
 
 def warnings(args) -> list[Finding]:

@@ -22,7 +22,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from types import SimpleNamespace
 
 # ms-swift imports this file by path; make the package importable from a source
 # checkout even when it was not pip-installed.
@@ -71,7 +70,7 @@ class _AudioThinkerReward:
         if known is not None:
             return known
         if "trajectory_inputs" in kwargs:  # ms-swift adds it only for a multi-turn rollout server
-            options_guard.refuse(options_guard.trainer_refusals(SimpleNamespace(enable_server_multi_turn=True)))
+            options_guard.refuse([options_guard.SERVER_MULTI_TURN])
         parsed = [parse_completion(c) for c in completions]
         n = len(parsed)
         solutions, choices = _column(kwargs, "solution", n), _column(kwargs, "choices", n)
