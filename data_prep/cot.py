@@ -20,11 +20,11 @@ A reply is written only when it is exactly
 ``<think><planning>…</planning><caption>…</caption><reasoning>…</reasoning>
 <summary>…</summary></think><answer>…</answer>`` (whitespace between tags
 allowed, every section non-empty, no nested tags), its answer names the gold
-choice (``swift_plugins.matching.match_choice``, the rule the rewards use),
+choice (``audio_thinker.matching.match_choice``, the rule the rewards use),
 and its think part does not quote the prompt's given answer or description
 (``LEAK_PHRASES``). The written assistant text is the canonical form of that
 reply, with no whitespace between tags and the gold choice text inside
-``<answer>``; it parses as think mode under ``swift_plugins.tags``.
+``<answer>``; it parses as think mode under ``audio_thinker.tags``.
 
 Outputs in ``--out-dir``: ``sft_cot.jsonl`` (the input row with ``messages``
 = user + assistant, plus ``caption``), ``cot_rejects.jsonl`` (``index``,
@@ -58,7 +58,7 @@ from tqdm import tqdm
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
 from data_prep.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from swift_plugins.judge.prompts import question_of
-from swift_plugins.matching import match_choice
+from audio_thinker.matching import match_choice
 
 REJECT_REASONS = ("bad_row", "missing_audio", "caption_failed", "rationale_failed",
                   "bad_format", "wrong_answer", "answer_leak")

@@ -20,7 +20,7 @@ import argparse
 import sys
 from typing import Any
 
-from swift_plugins.matching import strip_answer_wrapper
+from audio_thinker.matching import strip_answer_wrapper
 
 from . import benchmarks
 from .benchmarks import Benchmark

@@ -28,8 +28,8 @@ import argparse
 import sys
 from typing import Any
 
-from swift_plugins.matching import match_choice
-from swift_plugins.tags import extract_answer
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import extract_answer
 
 from .convert import replies_by_id
 from .io import read_records, write_json

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from swift_plugins.tags import parse_completion
+from audio_thinker.tags import parse_completion
 
 from .io import read_jsonl, read_records, write_jsonl
 

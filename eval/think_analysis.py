@@ -8,7 +8,7 @@ inputs are drawn side by side, as Figure 2 compares models.
 
 Per difficulty (MMAU) and per category: ``answered`` (replies present),
 ``no_think_rate`` (percent of answered replies without a non-empty
-``<think>`` block — the mode rule of ``swift_plugins.tags``), and the accuracy
+``<think>`` block — the mode rule of ``audio_thinker.tags``), and the accuracy
 of think and of no-think replies. Missing replies have no mode and are left
 out of the rates (their count is shown).
 """

@@ -38,7 +38,7 @@ from swift_plugins.judge.prompts import question_of  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
 from swift_plugins.metrics_callback import register_callback  # noqa: E402
-from swift_plugins.tags import ParsedCompletion, parse_completion  # noqa: E402
+from audio_thinker.tags import ParsedCompletion, parse_completion  # noqa: E402
 
 
 def _column(kwargs: dict, name: str, n: int) -> list:

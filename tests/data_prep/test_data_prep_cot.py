@@ -20,7 +20,7 @@ from dp_media import read_jsonl
 
 from data_prep import cot
 from data_prep.cot_prompt import COT_PROMPT, build_rationale_prompt
-from swift_plugins.tags import parse_completion
+from audio_thinker.tags import parse_completion
 from tests.loopback_server import ScriptedServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_prompt_slots_are_filled_once_and_nothing_else_changes():
     ("", "bad_format"),
 ])
 def test_canonical_cot(reply, outcome):
-    # shape is a str enum in swift_plugins.tags: compare by value, not by class
+    # shape is a str enum in audio_thinker.tags: compare by value, not by class
     if outcome == "ok":
         text = cot.canonical_cot(reply, "motorboat", CHOICES)
         parsed = parse_completion(text)

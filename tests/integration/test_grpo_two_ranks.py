@@ -2,7 +2,7 @@
 think ratio of the global batch, and the run exits cleanly."""
 import pytest
 
-from swift_plugins.tags import parse_completion
+from audio_thinker.tags import parse_completion
 from tests.integration.conftest import REPO, read_jsonl, recipe_env, run_logged
 
 pytestmark = pytest.mark.slow

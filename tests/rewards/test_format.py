@@ -2,7 +2,7 @@
 import pytest
 
 from swift_plugins.rules import adaptive_format, answer_only_format, think_format
-from swift_plugins.tags import Mode, parse_completion
+from audio_thinker.tags import Mode, parse_completion
 
 T, N = Mode.THINK, Mode.NO_THINK
 
