@@ -46,7 +46,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from data_prep.files import atomic_write_json, atomic_write_jsonl, read_json_or_jsonl
+from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from data_prep.text import build_user_text
 
 MMAU_FIELDS = ("dataset", "task", "split", "category", "sub-category", "difficulty")
@@ -121,7 +122,7 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
     meta, out = Path(meta), Path(out)
     root = Path(audio_root) if audio_root else meta.parent
     rows, missing, invalid = [], [], []
-    for n, rec in enumerate(read_json_or_jsonl(meta)):
+    for n, rec in enumerate(read_records(meta)):
         try:
             row = CONVERTERS[benchmark](rec, root)
         except (KeyError, TypeError) as exc:
@@ -138,15 +139,15 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
         raise InvalidItem(f"{len(invalid)} invalid record(s) in {meta}: " + "; ".join(invalid[:5]))
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
-    atomic_write_jsonl(missing_path, missing)
+    write_jsonl(missing_path, missing)
     ok = allow_missing or not missing
     summary = {"benchmark": benchmark, "meta": str(meta), "items": len(rows) + len(missing),
                "written": len(rows) if ok else 0, "missing": len(missing),
                "answer_not_in_choices": sum(not r["answer_in_choices"] for r in rows),
                "out": str(out) if ok else None, "missing_list": str(missing_path)}
     if ok:
-        atomic_write_jsonl(out, rows)
-    atomic_write_json(out.with_name(out.name + ".summary.json"), summary)
+        write_jsonl(out, rows)
+    write_json(out.with_name(out.name + ".summary.json"), summary)
     return summary
 
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--meta {args.meta} does not exist")
     try:
         summary = convert(args.benchmark, args.meta, args.out, args.audio_root, args.allow_missing)
-    except (InvalidItem, ValueError, OSError) as exc:
+    except (InvalidItem, UsageError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data_prep.files import atomic_write_json, atomic_write_jsonl
+from audio_thinker.jsonl import write_json, write_jsonl
 from data_prep.sft_targets import with_answer_target
 from data_prep.text import build_user_text
 
@@ -74,9 +74,9 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
                      "split": "test-mini", "category": "Sound Identification",
                      "sub-category": "Synthetic Signals", "difficulty": DIFFICULTY[i % 3]})
     paths = {"train": out / "train.jsonl", "sft": out / "sft_answers.jsonl", "eval_meta": out / "mmau-demo.json"}
-    atomic_write_jsonl(paths["train"], train)
-    atomic_write_jsonl(paths["sft"], [with_answer_target(r) for r in train])
-    atomic_write_json(paths["eval_meta"], meta)
+    write_jsonl(paths["train"], train)
+    write_jsonl(paths["sft"], [with_answer_target(r) for r in train])
+    write_json(paths["eval_meta"], meta)
     return paths
 
 

@@ -20,11 +20,11 @@ import argparse
 import sys
 from typing import Any
 
+from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
 from . import benchmarks
 from .benchmarks import Benchmark
-from .io import read_records, write_json, write_jsonl
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     bench = benchmarks.get(args.benchmark)
-    rows = read_records(args.predictions)
+    rows = read_records(args.predictions, torn_tail=True)
     if args.meta:
         items = from_meta(bench, read_records(args.meta), replies_by_id(rows, args.id_field))
     else:

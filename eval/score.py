@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from audio_thinker.jsonl import read_records, write_json
+
 from . import benchmarks
-from .io import read_records, write_json
 from .scoring import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, text_table
 
@@ -25,7 +26,7 @@ from .tables import FIGURE_HEADERS, figure_row, text_table
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
         keep_items: bool = True) -> dict[str, Any]:
     bench = benchmarks.get(bench_name)
-    predictions = read_records(input_path)
+    predictions = read_records(input_path, torn_tail=True)  # eval.infer may have been killed mid-row
     reference = read_records(meta) if meta else None
     pairs, notes = join_predictions(bench, predictions, reference)
     result = score(bench, pairs)

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from audio_thinker.jsonl import read_records, write_json
+
 from . import benchmarks
-from .io import read_records, write_json
 from .scoring import join_predictions, score
 from .tables import text_table
 
@@ -38,7 +39,7 @@ def load_items(path: str) -> list[dict[str, Any]]:
             data = None
         if isinstance(data, dict) and "items" in data:
             return data["items"]
-    records = read_records(path)
+    records = read_records(path, torn_tail=True)
     bench = benchmarks.detect(records)
     return score(bench, join_predictions(bench, records)[0])["items"]
 
