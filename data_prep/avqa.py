@@ -22,7 +22,7 @@ Outputs in ``--out-dir``:
      "question_type": ..., "question_relation": ...,
      "duration_s": float, "snr_db": float}
 
-  (``data_prep.text.USER_TEMPLATE`` is the user text; the format instruction
+  (``audio_thinker.rows.USER_TEMPLATE`` is the user text; the format instruction
   is the recipes' ``--system`` prompt);
 - ``rejects.jsonl``, one row per dropped item, in input order, with ``reason``
   from ``REJECT_REASONS`` and a human-readable ``message``;
@@ -61,9 +61,10 @@ from tqdm import tqdm
 
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import Journal, read_journal, read_records, write_json, write_jsonl
+from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
 from data_prep.snr import estimate_snr_db
-from data_prep.text import build_user_text, rewrite_question
+from data_prep.text import rewrite_question
 
 REJECT_REASONS = ("missing_video", "no_audio_stream", "undecodable", "too_short", "low_snr", "bad_annotation")
 MIN_DURATION_S = 1.5
@@ -345,21 +346,18 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
             continue
         choices = rec["multi_choice"]
         question = rewrite_question(rec["question_text"].strip())
-        kept_rows.append({
-            "messages": [{"role": "user", "content": build_user_text(question, choices)}],
-            "audios": [str(video["wav"])],
-            "solution": choices[rec["answer"]],
-            "choices": choices,
-            "source_id": rec["id"],
-            "dataset": "avqa",
-            "video_name": rec["video_name"],
-            "question": question,
-            "answer_index": rec["answer"],
-            "question_type": rec["question_type"],
-            "question_relation": rec["question_relation"],
-            "duration_s": result.get("duration_s"),
-            "snr_db": result.get("snr_db"),
-        })
+        kept_rows.append(training_row(
+            question, choices, choices[rec["answer"]], video["wav"],
+            source_id=rec["id"],
+            dataset="avqa",
+            video_name=rec["video_name"],
+            question=question,
+            answer_index=rec["answer"],
+            question_type=rec["question_type"],
+            question_relation=rec["question_relation"],
+            duration_s=result.get("duration_s"),
+            snr_db=result.get("snr_db"),
+        ))
     # WAVs no kept row refers to (a kill between rename and journal, changed settings).
     wanted = {Path(r["audios"][0]).name for r in kept_rows}
     for wav in (out_dir / "audio").glob("*.wav"):

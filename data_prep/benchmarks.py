@@ -15,7 +15,7 @@ folder.
 Every output row (one per benchmark item, metadata order)::
 
     messages     [{"role": "user", "content": "<audio>Q Please choose ... [choices]."}]
-                 (data_prep.text.USER_TEMPLATE: the same user text as training)
+                 (audio_thinker.rows.USER_TEMPLATE: the same user text as training)
     audios       [absolute path of the audio file]
     solution     gold answer text (MMAU/MMAR "answer"; AIR "answer_gt")
     choices      list of choice texts (AIR: choice_a..choice_d that are present)
@@ -48,7 +48,7 @@ from pathlib import Path
 
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
-from data_prep.text import build_user_text
+from audio_thinker.rows import training_row
 
 MMAU_FIELDS = ("dataset", "task", "split", "category", "sub-category", "difficulty")
 MMAR_FIELDS = ("modality", "category", "sub-category", "language", "source", "url", "timestamp")
@@ -84,10 +84,8 @@ def _row(benchmark: str, item_id, question: str, choices: list[str], answer: str
         raise InvalidItem(f"{item_id!r}: needs >= 2 string choices, got {choices!r}")
     if not isinstance(answer, str) or not answer.strip():
         raise InvalidItem(f"{item_id!r}: empty answer")
-    return {"messages": [{"role": "user", "content": build_user_text(question, choices)}],
-            "audios": [str(audio)], "solution": answer, "choices": list(choices),
-            "benchmark": benchmark, "id": item_id, "question": question, "audio_ref": audio_ref,
-            "answer_in_choices": answer in choices, **extra}
+    return training_row(question, choices, answer, audio, benchmark=benchmark, id=item_id, question=question,
+                        audio_ref=audio_ref, answer_in_choices=answer in choices, **extra)
 
 
 def mmau_row(rec: dict, root: Path) -> dict:

@@ -57,8 +57,8 @@ from tqdm import tqdm
 
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
+from audio_thinker.rows import question_of
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
-from swift_plugins.judge.prompts import question_of
 
 REJECT_REASONS = ("bad_row", "missing_audio", "caption_failed", "rationale_failed",
                   "bad_format", "wrong_answer", "answer_leak")

@@ -8,7 +8,8 @@ from dp_media import ESPEAK, add_noise, speech, tone_bursts
 
 from data_prep.avqa import BadAnnotation, parse_record, wav_name
 from data_prep.snr import estimate_snr_db, frame_powers
-from data_prep.text import USER_TEMPLATE, build_user_text, rewrite_question
+from audio_thinker.rows import USER_TEMPLATE, build_user_text
+from data_prep.text import rewrite_question
 
 RATE = 16000
 
