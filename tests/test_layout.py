@@ -10,7 +10,8 @@ import ast
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO
+
 OURS = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "benchmarks", "scripts")
 # package -> the packages of ours it may import (besides itself)
 ALLOWED = {

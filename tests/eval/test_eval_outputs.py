@@ -108,7 +108,7 @@ def test_report_cli_finds_results_by_row_directory(tmp_path, load_meta):
 
 
 def test_paper_numbers_equal_the_cells_of_the_cited_lines():
-    from evalhelpers import REPO
+    from tests.helpers.paths import REPO
 
     paper_txt = REPO.parent / "shared" / "paper" / "audio-thinker-paper.txt"
     if not paper_txt.exists():

@@ -12,10 +12,11 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from evalhelpers import REPO
 
-from eval import infer
+from tests.helpers.paths import REPO
+
 from audio_thinker.jsonl import read_jsonl
+from eval import infer
 
 # --- resume ---------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 import pytest
 
 from audio_thinker.matching import match_choice
-from swift_plugins.rules import choice_accuracy
 from audio_thinker.tags import parse_completion
+from swift_plugins.rules import choice_accuracy
 
 CHOICES = ["Man", "Woman", "Child", "Robot"]
 NOTES = ["C", "D", "E", "F"]  # musical notes: choice texts that look like letters
