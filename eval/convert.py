@@ -20,11 +20,11 @@ import argparse
 import sys
 from typing import Any
 
+from audio_thinker import benchmarks
+from audio_thinker.benchmarks import Benchmark
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
-from . import benchmarks
-from .benchmarks import Benchmark
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",

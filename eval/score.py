@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from audio_thinker import benchmarks
 from audio_thinker.jsonl import read_records, write_json
 
-from . import benchmarks
 from .scoring import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 

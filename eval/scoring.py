@@ -22,11 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
 from audio_thinker.matching import match_choice, official_token_match
 from audio_thinker.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
-from .benchmarks import MACRO, TOTAL, Benchmark
 from .stats import macro_interval, wilson_interval
 
 

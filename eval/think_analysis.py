@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from audio_thinker import benchmarks
 from audio_thinker.jsonl import read_records, write_json
 
-from . import benchmarks
 from .scoring import join_predictions, score
 from .tables import text_table
 

@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from eval import benchmarks, convert, export_mmau_test, report, think_analysis
+from audio_thinker import benchmarks
+from eval import convert, export_mmau_test, report, think_analysis
 from eval.scoring import join_predictions, score
 
 

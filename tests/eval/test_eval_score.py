@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from eval import benchmarks
+from audio_thinker import benchmarks
 from eval.score import run
 from eval.scoring import join_predictions, score, score_item
 
