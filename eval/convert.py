@@ -56,16 +56,14 @@ def from_rows(bench: Benchmark, rows: list[dict[str, Any]]) -> list[dict[str, An
     items = []
     for row in rows:
         item = {k: v for k, v in row.items() if k not in _SWIFT_FIELDS}
-        gold = row.get("answer_gt" if bench.name == "air" else "answer")
+        gold = row.get(bench.answer_field)
         if gold is None:
             gold = strip_answer_wrapper(str(row.get("solution", "")))
-        if bench.name == "air":
-            item["answer_gt"] = gold
-            item.setdefault("uniq_id", row["id"])
-            for key, choice in zip(("choice_a", "choice_b", "choice_c", "choice_d"), row.get("choices") or []):
-                item.setdefault(key, choice)
-        else:
-            item["answer"] = gold
+        item[bench.answer_field] = gold
+        if bench.id_field != "id":  # our rows call it "id"
+            item.setdefault(bench.id_field, row["id"])
+        for key, choice in zip(bench.choice_fields, row.get("choices") or []):
+            item.setdefault(key, choice)
         if row.get("output") is not None:
             item[bench.prediction_field] = row["output"]
         items.append(item)
