@@ -33,6 +33,8 @@ def run(bench_name: str, input_path: str, meta: str | None = None, version: str 
     if version and detected and version != detected:
         raise SystemExit(f"--version {version} but the metadata is the {detected} file")
     result = {"benchmark": bench.name, "version": version or detected or "unknown",
+              # which items and gold answers were scored: eval.compare pairs only results that agree
+              "fingerprint": benchmarks.fingerprint(bench, [item for item, _ in pairs]),
               "input": str(input_path), "reference": str(meta) if meta else None,
               **{k: v for k, v in result.items() if k != "benchmark"}, **notes}
     if not keep_items:
