@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from . import audio_control
 from .report_paired import paired_section
 from .tables import fmt, fmt_accuracy, fmt_interval, markdown_table
 
@@ -131,6 +132,35 @@ def denominators(results: list[tuple[str, dict[str, Any]]]) -> str:
          "answer not in choices"], rows)
 
 
+def controls_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The silent-audio and choice-order controls of every result that has them."""
+    parts = []
+    audio = [(row, res) for row, res in results if res.get("audio_control")]
+    if audio:
+        parts.append("Silent-audio control (README \"Reading the silent-audio control\"): the same items with "
+                     "every clip replaced by silence.\n\n" + markdown_table(
+                         ["row", "benchmark", "version", *audio_control.HEADERS],
+                         [[row, res["benchmark"], res.get("version", "-"), *audio_control.summary_cells(res)]
+                          for row, res in audio]))
+    rotated = [(row, res) for row, res in results if res.get("choice_order")]
+    if rotated:
+        positions = sorted({p for _, res in rotated for p in res["choice_order"]["by_gold_position"]})
+        parts.append("Choice-order control (README \"Reading the choice-order control\"): circular = right "
+                     "under every rotation of the options; then accuracy by the gold option's position.\n\n"
+                     + markdown_table(
+                         ["row", "benchmark", "version", "rotations", "accuracy %", "circular %",
+                          *[f"gold at {p} %" for p in positions]],
+                         [[row, res["benchmark"], res.get("version", "-"), res["choice_order"]["rotations"],
+                           fmt_accuracy(res["total"]), fmt_accuracy(res["choice_order"]["circular"]),
+                           *[fmt_accuracy(res["choice_order"]["by_gold_position"].get(p)) for p in positions]]
+                          for row, res in rotated]))
+    alone = [(row, res) for row, res in results if res.get("control_run")]
+    if alone:
+        parts.append("Control runs scored on their own (kept out of the tables above): " + ", ".join(
+            f"{row} {res['benchmark']} ({res['control_run']}) {fmt_accuracy(res['total'])}" for row, res in alone))
+    return "### Controls\n\n" + "\n\n".join(parts) if parts else None
+
+
 def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any] | None = None,
                  aliases: dict[str, str] | None = None, pairs: list[tuple[str, str]] = ()) -> str:
     paper = paper or yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
@@ -139,6 +169,7 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
              "95 % interval in parentheses (README \"Reading the intervals\"). "
              f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
              "inconsistencies in the paper's tables."]
+    everything, results = results, [(row, res) for row, res in results if not res.get("control_run")]
     for key in TABLES:
         table = build_table(key, results, paper, aliases or {})
         if table:
@@ -147,7 +178,10 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
                             pairs)
     if paired:
         parts.append(paired)
-    parts.append(denominators(results))
+    controls = controls_section(everything)
+    if controls:
+        parts.append(controls)
+    parts.append(denominators(everything))
     flags = [(row, s, info) for row, res in results for s, info in (res.get("flagged_subsets") or {}).items()]
     if flags:
         parts.append("### Flags\n\n" + "\n".join(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from swift_plugins.matching import match_choice, official_token_match
@@ -88,6 +89,11 @@ def figures(scores: Sequence[ItemScore]) -> dict[str, Any]:
         "missing": sum(s.missing for s in scores),
         "unparsable": sum(s.unparsable for s in scores),
     }
+
+
+def figures_of_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`figures` of per-item rows as a result JSON stores them (``correct``, ``missing``, ``unparsable``)."""
+    return figures([SimpleNamespace(**r) for r in rows])
 
 
 def _by_group(scores: Sequence[ItemScore], breakdown: str) -> dict[str, dict[str, Any]]:
