@@ -174,7 +174,7 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
         table = build_table(key, results, paper, aliases or {})
         if table:
             parts.append(table)
-    paired = paired_section(results, paper, aliases or {}, TABLES["table1"][1], lambda res, v: _slot(res, v)[0],
+    paired = paired_section(everything, paper, aliases or {}, TABLES["table1"][1], lambda res, v: _slot(res, v)[0],
                             pairs)
     if paired:
         parts.append(paired)

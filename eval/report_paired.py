@@ -6,7 +6,8 @@ block (a block starts at the reproduced base model), e.g. ``grpo-a`` →
 results of the same benchmark and version with per-item rows, the step's
 difference is ``eval.compare``'s paired one (bootstrap interval, exact
 McNemar p), shown beside the paper's difference between the two rows.
-``--pair A:B`` adds any two rows, with no paper difference.
+``--pair A:B`` adds any two rows, with no paper difference (control runs
+included: ``--pair model:model-silent`` measures what the audio adds).
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
     """Markdown for the paired ablation steps and the requested row pairs (None when there is none).
     ``table_columns`` are Table 1's (header, benchmark, version, column, paper key); ``fits(result,
     version)`` says whether a result belongs in a column of that MMAU version."""
+    everything, results = results, [(r, res) for r, res in results if not res.get("control_run")]
     rows = list(dict.fromkeys(r for r, _ in results))
     lines: list[list[Any]] = []
     for above, row in ablation_steps(paper):
@@ -89,13 +91,13 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
                                  _result(results, ours_b, bench, version, fits), columns, paper_delta)
     for a_row, b_row in pairs:
         for (bench, version), columns in _groups(table_columns).items():
-            lines += _step_lines(f"{a_row} → {b_row}", _result(results, a_row, bench, version, fits),
-                                 _result(results, b_row, bench, version, fits), columns, None)
+            lines += _step_lines(f"{a_row} → {b_row}", _result(everything, a_row, bench, version, fits),
+                                 _result(everything, b_row, bench, version, fits), columns, None)
     if not lines:
         return None
-    return ("### Paired differences (Table 1 ablation steps)\n\n"
-            "Each step measured on the items both rows were scored on: difference B − A in points with its "
-            "paired-bootstrap 95 % interval, the exact McNemar p, and the paper's difference between the same "
-            "two rows (README \"Reading a paired comparison\").\n\n"
+    return ("### Paired differences\n\n"
+            "Table 1's ablation steps (and the `--pair` rows), each measured on the items both rows were scored "
+            "on: difference B − A in points with its paired-bootstrap 95 % interval, the exact McNemar p, and "
+            "the paper's difference between the same two rows (README \"Reading a paired comparison\").\n\n"
             + markdown_table(["step (A → B)", "column", "ours: delta [95 % CI]", "McNemar p", "n paired",
                               "paper: delta"], lines))
