@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from audio_thinker.cli import UsageError
+
 from .scoring import figures_of_rows
 from .stats import wilson_interval
 from .tables import fmt_accuracy, text_table
@@ -65,11 +67,25 @@ def with_silence(generate: Callable, folder: Path) -> Callable:
 
 def control_of(rows: Sequence[dict[str, Any]]) -> str | None:
     """The audio control a file's replies were made under (``eval.infer`` writes it on every row it runs
-    with ``--audio-control``; ``eval.convert`` carries it into the benchmark format), or None."""
-    controls = {row.get("audio_control") for row in rows} - {None}
+    with ``--audio-control``; ``eval.convert`` carries it into the benchmark format), or None. A file that
+    mixes rows with and without it is refused: its score would be neither run's."""
+    controls = {row.get("audio_control") for row in rows}
     if len(controls) > 1:
-        raise ValueError(f"rows of different audio controls in one file: {sorted(controls)}")
+        raise UsageError(f"rows of different audio controls in one file: {sorted(map(str, controls))}")
     return controls.pop() if controls else None
+
+
+def check_resume(out: Path, control: str | None) -> None:
+    """Refuse to resume an ``eval.infer`` output written under another audio control (the file would
+    mix runs with and without the sound)."""
+    if not out.exists():
+        return
+    from .io import read_jsonl
+
+    have = {row.get("audio_control") for row in read_jsonl(out)}
+    if have and have != {control}:
+        raise UsageError(f"{out} holds rows made with audio control {sorted(map(str, have))}, not {control}; "
+                         "write each control run to its own --out", option="--audio-control")
 
 
 def audio_control_figures(items: Sequence[dict[str, Any]], silent_items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from swift_plugins.tags import parse_completion
 
 from audio_thinker.cli import UsageError
 
-from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence
+from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
 from .choice_order import rotate_rows
 from .io import read_jsonl, read_records, write_jsonl
 
@@ -192,11 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--engine vllm needs vllm installed (pip install '.[gpu]')")
     system = Path(args.system).read_text(encoding="utf-8").strip() if args.system else None
     rows = read_records(args.benchmark_file)
-    if args.rotate_choices is not None:
-        try:
+    try:
+        check_resume(Path(args.out), args.audio_control)
+        if args.rotate_choices is not None:
             rows = rotate_rows(rows, args.rotate_choices)
-        except UsageError as err:
-            parser.error(str(err))
+    except UsageError as err:
+        parser.error(str(err))
     runner = Runner(args.model, args.adapters, args.engine, args.batch_size, args.model_type,
                     args.max_new_tokens, args.temperature)
     meta = {"model": args.model, "adapters": args.adapters, "system_file": args.system,

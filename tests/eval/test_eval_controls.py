@@ -205,3 +205,14 @@ def test_a_silent_input_that_is_not_a_silent_run_is_refused(load_meta, tmp_path)
                            "--silent-input", str(preds)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "--audio-control silence" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_control_run_is_not_resumed_into_another_runs_output(tmp_path):
+    out = tmp_path / "p.jsonl"
+    infer.run([bench_row(0)], out, lambda batch, system: [{"output": "<answer>Cat</answer>"}], None, batch_size=1)
+    with pytest.raises(UsageError, match="its own --out"):
+        audio_control.check_resume(out, "silence")
+    audio_control.check_resume(out, None)  # the same kind of run resumes
+    audio_control.check_resume(tmp_path / "new.jsonl", "silence")
+    with pytest.raises(UsageError, match="different audio controls"):
+        audio_control.control_of([{"audio_control": "silence"}, {}])
