@@ -1,8 +1,8 @@
 """The report's paired section: each ablation step of the paper's Table 1 measured on the same items.
 
-A step is a Table 1 row against the row above it within the same backbone
-block (a block starts at the reproduced base model), e.g. ``grpo-a`` →
-``grpo-b`` (GRPO → GRPO+CoT). When both rows of a step have ``eval.score``
+A step is a Table 1 row against the row it adds to (:func:`ablation_steps`),
+e.g. ``grpo-a`` → ``grpo-b`` (GRPO → GRPO+CoT), ``model-a`` → ``model-b``
+(+CR), the base model → ``sft-a``. When both rows of a step have ``eval.score``
 results of the same benchmark and version with per-item rows, the step's
 difference is ``eval.compare``'s paired one (bootstrap interval, exact
 McNemar p), shown beside the paper's difference between the two rows.
@@ -21,10 +21,31 @@ from .tables import markdown_table
 STEP_TABLE = "table1"
 
 
+def _parts(method: str | None) -> list[str]:
+    """"GRPO +ATAR+ CR" -> ["GRPO", "ATAR", "CR"]."""
+    return [p.strip() for p in str(method or "").split("+") if p.strip()]
+
+
 def ablation_steps(paper: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(row above, row) pairs of Table 1, not crossing into a new backbone block."""
-    rows = paper["tables"][STEP_TABLE]["rows"]
-    return [(above, row) for above, row in zip(rows, rows[1:]) if row.get("method") != "-"]
+    """(reference, row) pairs of Table 1. A row's reference is the nearest row above it in its backbone
+    block whose method is its method minus the last ingredients (GRPO+CoT -> GRPO, GRPO+ATAR+CR ->
+    GRPO+ATAR), else the block's base model (SFT -> base, GRPO -> base)."""
+    steps, block = [], []
+    for row in paper["tables"][STEP_TABLE]["rows"]:
+        if row.get("method") in (None, "-"):  # a reproduced base model starts a block
+            block = [row]
+            continue
+        parts = _parts(row.get("method"))
+
+        def adds_to(other: dict[str, Any]) -> bool:
+            base = _parts(other.get("method"))
+            return len(base) < len(parts) and parts[:len(base)] == base
+
+        reference = next((r for r in reversed(block[1:]) if adds_to(r)), block[0] if block else None)
+        if reference is not None:
+            steps.append((reference, row))
+        block.append(row)
+    return steps
 
 
 def _our_row(entry: dict[str, Any], rows: list[str], aliases: dict[str, str]) -> str | None:

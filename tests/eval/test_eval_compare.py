@@ -155,3 +155,19 @@ def test_report_of_two_result_files_shows_intervals_and_the_paired_step_beside_t
     assert cells[5] == "+1.20"  # the paper: grpo-b 65.0 - grpo-a 63.8
     ours = next(line for line in md.split("### Table 1")[1].splitlines() if line.startswith("| **grpo-a** (ours)"))
     assert "(" in ours.split("|")[5] and "–" in ours.split("|")[5]  # MMAU Avg with its interval
+
+
+def test_ablation_steps_pair_each_table1_row_with_the_row_it_adds_to():
+    import yaml
+
+    from eval.report import PAPER_NUMBERS
+    from eval.report_paired import ablation_steps
+
+    steps = [(a["name"], b["name"]) for a, b in ablation_steps(yaml.safe_load(PAPER_NUMBERS.read_text()))]
+    base = "Qwen2-Audio-7B-Instruct (reproduce)"
+    assert steps[:7] == [(base, "sft-a"),  # SFT vs the base model
+                         ("sft-a", "sft-b"),  # + CoT
+                         (base, "grpo-a"),  # GRPO starts from the base, not from sft-b
+                         ("grpo-a", "grpo-b"), ("grpo-a", "model-a"),  # + CoT, + ATAR
+                         ("model-a", "model-b"), ("model-b", "model-c")]  # + CR, + TR
+    assert ("model-e", "model-f") in steps and ("model-c", "Qwen2.5-Omni (reproduce)") not in steps
