@@ -25,6 +25,7 @@ from audio_thinker.benchmarks import Benchmark
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
+from . import audio_control, choice_order
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",
@@ -82,10 +83,16 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = benchmarks.get(args.benchmark)
     rows = read_records(args.predictions, torn_tail=True)
-    if args.meta:
+    if choice_order.is_rotated(rows):  # --rotate-choices run: one item per rotation (eval/choice_order.py)
+        items = (choice_order.rotated_items(bench, read_records(args.meta), rows) if args.meta
+                 else choice_order.restore_ids(bench, from_rows(bench, rows)))
+    elif args.meta:
         items = from_meta(bench, read_records(args.meta), replies_by_id(rows, args.id_field))
     else:
         items = from_rows(bench, rows)
+    control = audio_control.control_of(rows)
+    if control:  # --audio-control run: every item says so, for eval.score --silent-input to check
+        items = [{**item, "audio_control": control} for item in items]
     (write_jsonl if args.out.endswith(".jsonl") else write_json)(args.out, items)
     with_reply = sum(bench.prediction_field in it for it in items)
     print(f"{args.out}: {len(items)} items, {with_reply} with a reply, {len(items) - with_reply} without",
