@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from swift_plugins.atar import Gammas, gammas, training_progress
-from swift_plugins.tags import ParsedCompletion
+from audio_thinker.tags import ParsedCompletion
 
 logger = logging.getLogger("audio_thinker")
 

@@ -10,9 +10,11 @@ import time
 import pytest
 
 from swift_plugins.metrics_callback import TRAIN_KEYS
-from tests.integration.conftest import REPO, read_jsonl, run_dir, run_swift, swift_env
-from tests.integration.dashboard_check import assert_matches
-from tests.loopback_server import nonce_of
+from audio_thinker.jsonl import read_jsonl
+from tests.helpers.dashboard import assert_matches
+from tests.helpers.loopback_server import nonce_of
+from tests.helpers.paths import REPO
+from tests.helpers.swift import run_dir, run_swift, swift_env
 
 pytestmark = pytest.mark.slow
 

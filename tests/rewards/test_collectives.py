@@ -2,7 +2,7 @@
 
 On a GPU node a fresh thread's ``torch.cuda.current_device()`` is 0 on every
 rank, and ``ThinkQuality`` reduces its R_t mean from such a thread. Two real
-gloo processes, with the GPU-only facts stood in (see ``_collective_worker``),
+gloo processes, with the GPU-only facts stood in (see ``tests.helpers.collective_worker``),
 show which device and group each collective uses, from the main thread and
 from a worker thread.
 """
@@ -11,15 +11,15 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO
-from tests.loopback_server import free_port
+from tests.helpers.loopback_server import free_port
+from tests.helpers.paths import REPO
 
 
 def test_collective_from_a_worker_thread_uses_the_same_device_and_group_as_the_main_thread(tmp_path):
     port, world = free_port(), 2
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.rewards._collective_worker", str(r), str(world),
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.helpers.collective_worker", str(r), str(world),
                                str(port), str(tmp_path)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for r in range(world)]
     logs = [p.communicate(timeout=120)[0] for p in procs]

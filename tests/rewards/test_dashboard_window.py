@@ -5,7 +5,7 @@ import torch
 
 from swift_plugins import batch, metrics_callback
 from swift_plugins import rewards as plugin
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.reward_calls import call, rows_kwargs
 
 # think+correct (5 tokens), think+wrong (7), no-think+correct "Dog" (2), no-think+wrong "A cat barks" (4)
 COMPLETIONS = ["<think>It barks.</think><answer>Dog</answer>", "<think>Meow.</think><answer>Cat</answer>",

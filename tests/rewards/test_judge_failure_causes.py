@@ -4,7 +4,8 @@ import pytest
 
 from swift_plugins import batch
 from swift_plugins import rewards as plugin
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.judge import use_judge
+from tests.helpers.reward_calls import call, rows_kwargs
 
 COMPLETIONS = ["<think>It barks.</think><answer>Dog</answer>", "<think>Woof.</think><answer>Dog</answer>",
                "<think>Meow.</think><answer>Cat</answer>", "<answer>Dog</answer>"]
@@ -22,9 +23,7 @@ CAUSES = [
 @pytest.mark.parametrize("behaviour, cause", CAUSES, ids=[f"{next(iter(b))}->{c}" for b, c in CAUSES])
 def test_failures_are_counted_by_cause(scripted_server, monkeypatch, behaviour, cause):
     server = scripted_server(**behaviour)
-    for key, value in dict(URL=server.base_url, MODEL="scripted", TIMEOUT="1", MAX_RETRIES="0").items():
-        monkeypatch.setenv(f"AUDIO_THINKER_JUDGE_{key}", value)
-    plugin.settings_from_env.cache_clear()
+    use_judge(monkeypatch, server.base_url, timeout=1, max_retries=0)
     kwargs = rows_kwargs(len(COMPLETIONS))
     batch.STATE.flush()
     call(plugin.ThinkConsistency(), COMPLETIONS, **kwargs)
@@ -35,9 +34,7 @@ def test_failures_are_counted_by_cause(scripted_server, monkeypatch, behaviour, 
 
 
 def test_unreachable_judge_is_an_http_failure(monkeypatch):
-    for key, value in dict(URL="http://127.0.0.1:9/v1", MODEL="scripted", TIMEOUT="1", MAX_RETRIES="0").items():
-        monkeypatch.setenv(f"AUDIO_THINKER_JUDGE_{key}", value)
-    plugin.settings_from_env.cache_clear()
+    use_judge(monkeypatch, "http://127.0.0.1:9/v1", timeout=1, max_retries=0)  # discard port: refused
     kwargs = rows_kwargs(len(COMPLETIONS))
     batch.STATE.flush()
     call(plugin.ThinkQuality(), COMPLETIONS, **kwargs)

@@ -1,7 +1,7 @@
 """The per-mode dashboard figures recomputed from a completions.jsonl table (what ms-swift logged for a step)."""
+from audio_thinker.tags import parse_completion
 from swift_plugins import rules
-from swift_plugins.tags import parse_completion
-from tests.integration.conftest import CHOICES
+from tests.conftest import CHOICES
 
 
 def _mean(values):

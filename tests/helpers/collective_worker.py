@@ -1,4 +1,4 @@
-"""One rank of tests/rewards/test_collectives.py: ``python -m tests.rewards._collective_worker RANK WORLD PORT OUT``.
+"""One rank of tests/rewards/test_collectives.py: ``python -m tests.helpers.collective_worker RANK WORLD PORT OUT``.
 
 Real gloo process group of two CPU processes, with stand-ins for what a GPU node
 does and this machine cannot: the default group reports the "nccl" backend, and
