@@ -81,7 +81,7 @@ class _AudioThinkerReward:
 
 
 class AdaptiveFormat(_AudioThinkerReward, ORM):
-    """R_f (spec §1): either well-formed shape scores 1."""
+    """R_f (docs/rewards.md §1): either well-formed shape scores 1."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
         parsed, _ = self._prepare(completions, kwargs)
@@ -105,7 +105,7 @@ class ThinkFormat(_AudioThinkerReward, ORM):
 
 
 class ChoiceAccuracy(_AudioThinkerReward, ORM):
-    """1/0 correctness of the ``<answer>`` content (spec §2)."""
+    """1/0 correctness of the ``<answer>`` content (docs/rewards.md §2)."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
         parsed, _ = self._prepare(completions, kwargs)
@@ -133,7 +133,7 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
 
     R_c (Eq. 6) is 0 for incorrect completions (the judge is not asked), 1 for
     correct no-think ones, the judge's verdict for correct think-mode ones, and
-    0 when that judgment failed (spec §7).
+    0 when that judgment failed (docs/rewards.md §7).
     """
 
     def __init__(self, args=None, **kwargs):
@@ -151,9 +151,9 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
 
 
 class ThinkQuality(_AudioThinkerReward, AsyncORM):
-    """R_t (spec §5): the judge's score of think-mode reasoning in {0, 0.1, …, 1}.
+    """R_t (docs/rewards.md §5): the judge's score of think-mode reasoning in {0, 0.1, …, 1}.
 
-    No-think completions, and think-mode ones whose judgment failed (spec §7),
+    No-think completions, and think-mode ones whose judgment failed (docs/rewards.md §7),
     get the mean of the successful scores over the global batch; 0 when the
     global batch has none.
     """

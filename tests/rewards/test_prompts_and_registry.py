@@ -9,7 +9,7 @@ from swift_plugins import PROMPTS_DIR
 from swift_plugins.registry import REWARDS
 from swift_plugins.rules import adaptive_format, answer_only_format, think_format
 
-# appendix A.1 as transcribed in spec/rewards.md §1, grammar included
+# appendix A.1 as transcribed in docs/rewards.md §1, grammar included
 A1 = ("First, identify whether this problem requires thinking. If the problem requires thinking, output thinking "
       "process in <think> </think> and final answer inside <answer> </answer>. If no thinking is required, and the "
       "final output answer in <answer> </answer> The Assistant is encouraged to use the <answer></answer> tag "
