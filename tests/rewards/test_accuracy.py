@@ -1,7 +1,12 @@
-"""Multiple-choice accuracy of the <answer> content (spec §2), one case per line."""
+"""Multiple-choice accuracy of the <answer> content (docs/rewards.md §2), one case per line.
+
+Training uses the strict rule (the answer is exactly one choice); evaluation keeps the benchmarks'
+official token-set rule (tests/eval check it against an independent re-implementation).
+"""
 import pytest
 
-from swift_plugins.matching import match_choice
+from swift_plugins.atar import Gammas, atar_reward, gammas
+from swift_plugins.matching import match_choice, strict_match
 from swift_plugins.rules import choice_accuracy
 from swift_plugins.tags import parse_completion
 
@@ -23,7 +28,12 @@ CASES = [
     ("<answer>E</answer>", "Man", CHOICES, 0),                              # letter beyond the options
     ("<answer>Woman</answer>", "Man", CHOICES, 0),                          # other choice ("man" is not a token of it)
     ("<answer>Man or Woman</answer>", "Man", CHOICES, 0),                   # names two choices
-    ("<answer>The speaker is a man</answer>", "Man", CHOICES, 1),           # sentence naming only the gold
+    ("<answer>The speaker is a man</answer>", "Man", CHOICES, 0),           # a sentence is not a choice (strict)
+    ("<answer>B) Woman</answer>", "Woman", CHOICES, 1),                     # "B) text"
+    ("<answer>b: woman!</answer>", "Woman", CHOICES, 1),                    # "B: text", case, punctuation
+    ("<answer>(A) Woman</answer>", "Woman", CHOICES, 0),                    # label and text disagree
+    ("<answer>Option B</answer>", "Woman", CHOICES, 1),                     # the letter alone, spelled out
+    ("<answer>(B) Woman, I think</answer>", "Woman", CHOICES, 0),           # label, then a hedge
     ("<answer>Man</answer><answer>Woman</answer>", "Man", CHOICES, 0),      # two answers: no parsable answer
     ("<think>Could be a woman, but the pitch is low.</think><answer>Man</answer>", "Man", CHOICES, 1),  # reasoning mentions others
     ("Man", "Man", CHOICES, 0),                                             # no <answer> tag at all
@@ -37,6 +47,39 @@ CASES = [
     ("<answer>女人</answer>", "男人", ["男人", "女人"], 0),                   # unicode, wrong
     ("<answer>Ｍａｎ</answer>", "Man", None, 1),                             # full-width letters (NFKC)
 ]
+
+
+# Hidden reasoning: the thinking is moved into <answer> (no judge sees it). Every phrasing names only
+# the gold choice's words, so the official token-set rule accepts each one; training must not.
+CHIRP = ["a rising chirp", "a falling chirp", "a steady tone", "white noise"]
+HIDDEN_REASONING = [
+    "The pitch climbs for two seconds, so this is a rising chirp",
+    "a rising chirp, because the pitch climbs steadily",
+    "Let me think. The pitch climbs for two seconds. Answer: a rising chirp",
+    "It starts low and climbs, which is a rising chirp.",
+    "A rising chirp (the pitch climbs over the clip)",
+    "(A) a rising chirp, since the pitch climbs",
+    "I hear the pitch climbing: a rising chirp, not a falling one",
+]
+
+
+@pytest.mark.parametrize("answer", HIDDEN_REASONING)
+def test_hidden_reasoning_is_incorrect_in_training_and_r_a_is_negative(answer):
+    # the old (official) rule paid these
+    assert match_choice(answer, "a rising chirp", CHIRP).correct or "falling" in answer
+    parsed = parse_completion(f"<answer>{answer}</answer>")
+    assert not parsed.is_think
+    assert choice_accuracy(parsed, "a rising chirp", CHIRP) == 0
+    for factors in (gammas(0.5, 0.0), gammas(0.9, 0.0), gammas(0.1, 0.0), Gammas(1.0, 1.0)):
+        assert atar_reward(parsed.is_think, False, factors) < 0  # what rewards.py pays it: Case 4
+    assert not strict_match(answer, "a rising chirp", CHIRP).correct
+
+
+@pytest.mark.parametrize("answer", ["a rising chirp", "A rising chirp.", "A", "(A)", "(A) a rising chirp",
+                                    "A. A rising chirp", "  RISING-chirp?? ".replace("RISING-", "a rising ")])
+def test_the_choice_itself_is_correct_in_training(answer):
+    assert strict_match(answer, "a rising chirp", CHIRP).correct
+    assert strict_match(answer, "a rising chirp", CHIRP).picked == 0
 
 
 @pytest.mark.parametrize("completion, solution, choices, correct", CASES)
