@@ -91,3 +91,18 @@ def test_match_reports_the_named_choice():
     assert match_choice("B", "Man", CHOICES).picked == 1
     assert match_choice("Man or Woman", "Man", CHOICES).picked is None
     assert match_choice(None, "Man", CHOICES).picked is None
+
+
+def test_the_plugin_rewards_pay_hidden_reasoning_as_a_wrong_no_think_answer(judge_env):
+    from swift_plugins import rewards as plugin
+    from tests.rewards._call import call, rows_kwargs
+
+    completions = [f"<answer>{HIDDEN_REASONING[0]}</answer>",                            # the hack
+                   "<answer>a rising chirp</answer>",                                     # no-think, right
+                   "<think>The pitch climbs for two seconds.</think><answer>A</answer>"]  # think, right
+    kwargs = rows_kwargs(len(completions), solution="a rising chirp", choices=CHIRP)
+    assert call(plugin.ChoiceAccuracy(), completions, **kwargs) == [0.0, 1.0, 1.0]
+    r_a = call(plugin.AdaptiveThinkAccuracy(), completions, **kwargs)
+    assert r_a[0] < 0 < r_a[2] < r_a[1]  # Case 4 for the hack; Cases 3 and 1 for the honest answers
+    r_a_r_c = call(plugin.ThinkConsistency(), completions, **kwargs)
+    assert r_a_r_c[0] == 0.0 and r_a_r_c[1] > 0  # R_c = 0 when wrong: the judge is not asked about it
