@@ -200,9 +200,10 @@ def plot(results: dict[str, History], path: str) -> None:
         ax.set_xlabel("step")
     for ax in axes[:, 0]:
         ax.set_ylabel("probability")
-    axes[0, 0].legend(fontsize=7, ncol=2)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7)
     fig.suptitle("Think rate (solid) and hidden-reasoning rate (dotted) per difficulty under Eq. 7", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=70)
     plt.close(fig)
 
