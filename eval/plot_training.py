@@ -7,9 +7,9 @@ RUN_DIR is the directory ms-swift wrote ``logging.jsonl`` into (``output/model-c
 
     rewards       the total reward and every term, ``rewards/<Class>/mean``
     think mode    λ (``audio_thinker/think_ratio``), γ_think, γ_no-think (Eq. 1–4)
-    accuracy      per-mode accuracy and the judge's consistency rate
+    accuracy      per-mode accuracy, the judge's consistency rate and the R_t mean
     length        mean completion length per mode (tokens) and the no-think ``<answer>`` length (chars)
-    judge         judge calls and failures (per kind and per cause)
+    judge         judge calls and failures, per kind and per cause (timeout, HTTP error, unparsable)
 
 A curve whose key the run never logged (a row without a judge, an older plugin) is skipped and named in a
 note on stdout; a panel with no curve at all says so on the figure. A logged ``null`` (a mode with no
@@ -34,7 +34,8 @@ PANELS: dict[str, list[tuple[str, str]]] = {
                              ("audio_thinker/gamma_no_think", "γ_no-think")],
     "accuracy per mode": [("audio_thinker/think_accuracy", "think"),
                           ("audio_thinker/no_think_accuracy", "no-think"),
-                          ("audio_thinker/judge_consistency_rate", "judged consistent")],
+                          ("audio_thinker/judge_consistency_rate", "judged consistent"),
+                          ("audio_thinker/think_quality_mean", "R_t mean")],
     "length per mode": [("audio_thinker/think_tokens", "think (tokens)"),
                         ("audio_thinker/no_think_tokens", "no-think (tokens)"),
                         ("audio_thinker/no_think_answer_chars", "no-think <answer> (chars)"),
