@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from audio_thinker.cli import UsageError, parser, run
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import parse_completion
 from swift_plugins.atar import Gammas, atar_reward, gammas, training_progress
-from swift_plugins.matching import match_choice
 from swift_plugins.rules import adaptive_format, is_correct
-from swift_plugins.tags import parse_completion
 
 MODES = ("think", "no_think", "hidden")
 CHOICES = ("a rising chirp", "a falling chirp", "a steady tone", "white noise")

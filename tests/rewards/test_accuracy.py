@@ -5,10 +5,10 @@ official token-set rule (tests/eval check it against an independent re-implement
 """
 import pytest
 
+from audio_thinker.matching import match_choice, strict_match
+from audio_thinker.tags import parse_completion
 from swift_plugins.atar import Gammas, atar_reward, gammas
-from swift_plugins.matching import match_choice, strict_match
 from swift_plugins.rules import choice_accuracy
-from swift_plugins.tags import parse_completion
 
 CHOICES = ["Man", "Woman", "Child", "Robot"]
 NOTES = ["C", "D", "E", "F"]  # musical notes: choice texts that look like letters
@@ -95,7 +95,7 @@ def test_match_reports_the_named_choice():
 
 def test_the_plugin_rewards_pay_hidden_reasoning_as_a_wrong_no_think_answer(judge_env):
     from swift_plugins import rewards as plugin
-    from tests.rewards._call import call, rows_kwargs
+    from tests.helpers.reward_calls import call, rows_kwargs
 
     completions = [f"<answer>{HIDDEN_REASONING[0]}</answer>",                            # the hack
                    "<answer>a rising chirp</answer>",                                     # no-think, right
