@@ -112,6 +112,7 @@ def draw(panels: dict, out: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.3 * len(panels)), sharex=True)
     for ax, (name, lines) in zip(axes, panels.items()):
@@ -126,6 +127,7 @@ def draw(panels: dict, out: Path, title: str) -> None:
             ax.plot(xs, ys, label=label, marker=marker, markersize=3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     axes[-1].set_xlabel("global step")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
