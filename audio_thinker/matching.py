@@ -129,7 +129,7 @@ def strict_match(prediction: str | None, gold: str, choices: Sequence[str] | Non
     Normalised (case, punctuation, spacing; ``normalise``), the prediction must equal the gold text, be
     the gold option letter alone (rows with ``choices``), or be one option-letter label followed by the
     gold text. A label that names another option than its text ("(A) Woman" when Woman is B) is a
-    contradiction and incorrect (*ours*: the spec's "drop one label" assumes the two agree).
+    contradiction and incorrect (*ours*: docs/rewards.md §2's "drop one label" assumes the two agree).
     """
     gold = strip_answer_wrapper(gold)
     target = normalise(gold)
