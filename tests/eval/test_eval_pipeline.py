@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from evalhelpers import REPO
 
+from audio_thinker.cli import UsageError
 from eval import infer
 from eval.io import read_jsonl
 
@@ -101,7 +102,7 @@ def test_sigkill_mid_run_then_rerun(tmp_path):
 
 
 def test_duplicate_input_ids_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(UsageError, match="duplicate"):
         infer.run(rows(2) + rows(1), tmp_path / "p.jsonl", fake_generate, None, batch_size=2)
 
 
