@@ -44,7 +44,6 @@ no duplicate row, and the resumed outputs equal a clean run's byte for byte.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import multiprocessing as mp
 import os
@@ -60,6 +59,7 @@ from typing import Any
 from tqdm import tqdm
 
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from data_prep.files import Journal, atomic_write_json, atomic_write_jsonl, iter_journal, read_json_or_jsonl
 from data_prep.snr import estimate_snr_db
 from data_prep.text import build_user_text, rewrite_question
@@ -246,7 +246,13 @@ def load_items(annotations: list[Path]) -> list[dict]:
     """Every record of every annotation file, in order, parsed or marked bad."""
     items = []
     for ann in annotations:
-        for rec in read_json_or_jsonl(ann):
+        read_text(ann)  # missing, a directory, not UTF-8: one line naming the file
+        try:
+            # Records that are not objects are kept as bad_annotation rejects, so not read_records.
+            records = read_json_or_jsonl(ann)
+        except ValueError as exc:
+            raise UsageError(f"neither a JSON list nor JSON Lines ({exc})", ann) from None
+        for rec in records:
             item = {"index": len(items), "annotation_file": Path(ann).name, "raw": rec}
             try:
                 item["rec"] = parse_record(rec)
@@ -381,26 +387,27 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.avqa", description=__doc__.split("\n")[0])
-    parser.add_argument("--video-dir", type=Path, required=True)
-    parser.add_argument("--annotations", type=Path, nargs="+", required=True)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
-    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S)
-    parser.add_argument("--min-snr-db", type=float, default=MIN_SNR_DB)
-    parser.add_argument("--no-progress", action="store_true")
+    parser = cli_parser("data_prep.avqa", __doc__)
+    parser.add_argument("--video-dir", type=Path, required=True, help="folder of AVQA videos (searched recursively)")
+    parser.add_argument("--annotations", type=Path, nargs="+", required=True,
+                        help="AVQA annotation JSON file(s), e.g. train_qa.json [val_qa.json]")
+    parser.add_argument("--out-dir", type=Path, required=True,
+                        help="folder for train.jsonl, rejects.jsonl, summary.json, audio/ and the journal")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="extraction processes")
+    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S, help="shortest clip kept, seconds")
+    parser.add_argument("--min-snr-db", type=float, default=MIN_SNR_DB, help="a clip is kept above this SNR (dB)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.video_dir.is_dir():
-        parser.error(f"--video-dir {args.video_dir} is not a directory")
-    for ann in args.annotations:
-        if not ann.is_file():
-            parser.error(f"--annotations {ann} does not exist")
+        raise UsageError(f"{args.video_dir} is not a directory", option="--video-dir")
+    if args.workers < 1:
+        raise UsageError("must be at least 1", option="--workers")
     try:
-        summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
-                      settings=Settings(args.min_duration, args.min_snr_db), progress=not args.no_progress)
-    except (ValueError, OSError) as exc:  # unreadable annotation file, bad settings
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        settings = Settings(args.min_duration, args.min_snr_db)
+    except ValueError as exc:
+        raise UsageError(str(exc), option="--min-duration") from None
+    summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
+                  settings=settings, progress=not args.no_progress)
     rejected = {k: v for k, v in summary.rejected.items() if v}
     print(f"input {summary.input}: kept {summary.kept}, rejected {sum(rejected.values())} {rejected} "
           f"({summary.videos_processed_now} videos processed now, {summary.videos_from_journal} from journal)")
@@ -409,4 +416,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_run(main))

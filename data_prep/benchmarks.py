@@ -40,13 +40,14 @@ missing, answer_not_in_choices) is printed as JSON and saved as
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from data_prep.files import atomic_write_json, atomic_write_jsonl, read_json_or_jsonl
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.jsonl import read_records
+from data_prep.files import atomic_write_json, atomic_write_jsonl
 from data_prep.text import build_user_text
 
 MMAU_FIELDS = ("dataset", "task", "split", "category", "sub-category", "difficulty")
@@ -121,7 +122,7 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
     meta, out = Path(meta), Path(out)
     root = Path(audio_root) if audio_root else meta.parent
     rows, missing, invalid = [], [], []
-    for n, rec in enumerate(read_json_or_jsonl(meta)):
+    for n, rec in enumerate(read_records(meta)):
         try:
             row = CONVERTERS[benchmark](rec, root)
         except (KeyError, TypeError) as exc:
@@ -135,7 +136,7 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
             continue
         rows.append(row)
     if invalid:
-        raise InvalidItem(f"{len(invalid)} invalid record(s) in {meta}: " + "; ".join(invalid[:5]))
+        raise InvalidItem(f"{len(invalid)} invalid record(s): " + "; ".join(invalid[:5]))
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
     atomic_write_jsonl(missing_path, missing)
@@ -151,23 +152,21 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.benchmarks",
-                                     description="Benchmark metadata + audio -> evaluation JSONL")
-    parser.add_argument("benchmark", choices=sorted(CONVERTERS))
+    parser = cli_parser("data_prep.benchmarks", __doc__)
+    parser.add_argument("benchmark", choices=sorted(CONVERTERS), help="which benchmark's metadata format")
     parser.add_argument("--meta", type=Path, required=True, help="metadata JSON as downloaded")
     parser.add_argument("--audio-root", type=Path, default=None,
                         help="folder the metadata's audio paths are relative to (default: the meta's folder)")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="evaluation JSONL to write")
     parser.add_argument("--allow-missing", action="store_true",
                         help="write the rows whose audio exists and exit 0 even if some are missing")
     args = parser.parse_args(argv)
-    if not args.meta.is_file():
-        parser.error(f"--meta {args.meta} does not exist")
+    if args.audio_root is not None and not args.audio_root.is_dir():
+        raise UsageError(f"{args.audio_root} is not a directory", option="--audio-root")
     try:
         summary = convert(args.benchmark, args.meta, args.out, args.audio_root, args.allow_missing)
-    except (InvalidItem, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except InvalidItem as exc:
+        raise UsageError(f"not {args.benchmark} metadata: {exc}", args.meta) from None
     print(json.dumps(summary))
     if summary["missing"]:
         print(f"{summary['missing']} audio file(s) missing, listed in {summary['missing_list']}"
@@ -177,4 +176,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_run(main))
