@@ -27,7 +27,7 @@ export TOKENIZERS_PARALLELISM=false PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONP
 rm -rf "$DEMO"; mkdir -p "$DEMO"
 
 stamp "synthetic audio-QA data"
-python -m data_prep.synthetic --out-dir "$DEMO/data" --train 16 --eval 12
+python -m data_prep.synthetic --out "$DEMO/data" --train 16 --eval 12
 
 stamp "local judge on 127.0.0.1:$JUDGE_PORT"
 JUDGE_BACKEND=local JUDGE_PORT=$JUDGE_PORT JUDGE_LOG_DIR=$DEMO/judge JUDGE_WAIT=300 bash recipes/judge.sh
