@@ -147,6 +147,8 @@ def _frames_soundfile(path: Path, full: bool) -> int:
         total = 0
         for block in handle.blocks(blocksize=1 << 16, dtype="float32"):
             total += len(block)
+        if total < handle.frames:
+            raise ValueError(f"truncated: {total} of the {handle.frames} samples its header declares decode")
         return total
 
 
