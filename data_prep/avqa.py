@@ -60,6 +60,7 @@ from tqdm import tqdm
 
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.jsonl import read_records
 from data_prep.files import Journal, atomic_write_json, atomic_write_jsonl, iter_journal, read_json_or_jsonl
 from data_prep.snr import estimate_snr_db
 from data_prep.text import build_user_text, rewrite_question
@@ -251,6 +252,7 @@ def load_items(annotations: list[Path]) -> list[dict]:
             # Records that are not objects are kept as bad_annotation rejects, so not read_records.
             records = read_json_or_jsonl(ann)
         except ValueError as exc:
+            read_records(ann)  # names the line that does not parse, where there is one
             raise UsageError(f"neither a JSON list nor JSON Lines ({exc})", ann) from None
         for rec in records:
             item = {"index": len(items), "annotation_file": Path(ann).name, "raw": rec}

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import atomic_write_text
 
 from .tables import fmt, markdown_table
@@ -59,8 +59,14 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for f, named in files:
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = json.loads(read_text(f))
+        except json.JSONDecodeError as err:
+            if named:
+                raise UsageError(f"not JSON ({err.msg} at column {err.colno})", f, err.lineno) from None
+            data = None
+        except UsageError:
+            if named:
+                raise
             data = None
         if isinstance(data, dict) and "benchmark" in data and "paper_columns" in data:
             found.append((f.resolve().parent.name, data))
