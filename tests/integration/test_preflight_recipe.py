@@ -42,6 +42,20 @@ def test_recipe_refuses_the_set_before_ms_swift_starts(tiny_qwen2_audio, one_mis
     assert not (out / "command.txt").exists() and not (out / "args.json").exists()  # ms-swift never ran
 
 
+def test_dry_run_shows_the_check(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DRY_RUN": "1", "DATA": "/d/train.jsonl",
+           "OUTPUT_ROOT": str(tmp_path)}
+    lines = subprocess.run(["bash", str(REPO / "recipes" / "sft-a.sh")], env=env, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    assert lines[0].split()[1:] == ["-m", "data_prep.preflight", "/d/train.jsonl", "--kind", "sft", "--check", "header"]
+    env.update(PREFLIGHT_DROP_BAD="1")
+    lines = subprocess.run(["bash", str(REPO / "recipes" / "grpo-a.sh")], env=env, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    clean = f"{tmp_path}/grpo-a/dataset.clean.jsonl"
+    assert lines[0].rstrip().endswith(f"--kind grpo --check header --clean-out {clean}")
+    assert f"--dataset {clean} " in lines[-1]
+
+
 @pytest.mark.slow
 def test_recipe_trains_without_them_and_names_both(tiny_qwen2_audio, one_missing_one_corrupt, tmp_path):
     data, missing, corrupt = one_missing_one_corrupt
