@@ -184,10 +184,10 @@ def error_result(err: BaseException) -> dict[str, Any]:
 
 def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, batch_size: int,
         limit: int | None = None, retry_errors: bool = False, meta: dict[str, Any] | None = None,
-        bad_audio: dict[str, str] | None = None) -> int:
+        bad_audio: dict[str, str] | None = None, failed: list[str] | None = None) -> int:
     """Infer the rows not yet in ``out``; returns how many rows were written. ``bad_audio`` maps the id
     of a row whose clip failed the pre-flight check to the reason: it is written as an error row
-    without reaching the model."""
+    without reaching the model. ``failed`` collects ``"id: error"`` for every error row written."""
     ids = [str(r.get("id")) for r in rows]
     if any(i == "None" for i in ids):
         raise UsageError("every input row needs an 'id'")
@@ -215,6 +215,8 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
                           "mode": parse_completion(text).mode.value if text is not None else None,
                           "infer": meta or {}}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if failed is not None and result.get("error"):
+                    failed.append(f"{row['id']}: {result['error']}")
             f.flush()
             os.fsync(f.fileno())
             written += len(batch)
@@ -288,9 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     check_settings(out, read_out(out), meta)
     runner = Runner(args.model, args.adapters, args.engine, args.batch_size, args.model_type,
                     args.max_new_tokens, args.temperature)
+    failed: list[str] = []
     written = run(rows, out, runner.generate, system, args.batch_size, args.limit,
-                  args.retry_errors, meta, bad_audio)
+                  args.retry_errors, meta, bad_audio, failed)
     print(f"wrote {written} row(s) to {args.out}", file=sys.stderr)
+    if failed:
+        print(f"warning: {len(failed)} of them failed and score as missing (first: {failed[0]}); "
+              "--retry-errors redoes them", file=sys.stderr)
+    if written and len(failed) == written:  # nothing was produced: a broken setup, not a few bad clips
+        print(f"error: every row of this run failed (first: {failed[0]})", file=sys.stderr)
+        return 1
     return 0
 
 

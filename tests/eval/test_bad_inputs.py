@@ -184,6 +184,8 @@ def test_a_failing_row_is_an_error_row_in_any_batch_size_and_a_resume_moves_past
     assert [r["id"] for r in got] == ["q0", "q1", "q2"]
     assert got[1]["output"] is None and got[1]["error"] == f"pre-flight: {gone}: no such file"
     assert all(isinstance(got[i]["output"], str) for i in (0, 2))
+    assert f"warning: 1 of them failed and score as missing (first: q1: pre-flight: {gone}: no such file); " \
+           "--retry-errors redoes them" in err
     assert main_of(infer, argv, capsys)[2][-1] == f"wrote 0 row(s) to {out}"  # a resume moves past it
 
     # 2. a clip that breaks in the engine itself (after the check): in a batch of one the old code re-raised,
