@@ -23,7 +23,7 @@ from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
 from swift_plugins.matching import strip_answer_wrapper
 
-from . import benchmarks
+from . import audio_control, benchmarks, choice_order
 from .benchmarks import Benchmark
 from .scoring import check_items
 
@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in bad:  # its item gets no reply: eval.score counts it as missing
         print(f"warning: {args.predictions}:{line.line}: {line.reason}; its item is left without a reply",
               file=sys.stderr)
-    if args.meta:
+    if choice_order.is_rotated(rows):  # --rotate-choices run: one item per rotation (eval/choice_order.py)
+        items = (choice_order.rotated_items(bench, read_records(args.meta), rows) if args.meta
+                 else choice_order.restore_ids(bench, from_rows(bench, rows)))
+    elif args.meta:
         meta = read_records(args.meta)
         check_items(bench, meta, args.meta, "--meta")
         replies = replies_by_id(rows, args.id_field, args.predictions)
@@ -115,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         replies_by_id(rows, args.id_field, args.predictions)  # ids present and unique
         items = from_rows(bench, rows)
+    control = audio_control.control_of(rows)
+    if control:  # --audio-control run: every item says so, for eval.score --silent-input to check
+        items = [{**item, "audio_control": control} for item in items]
     (write_jsonl if args.out.endswith(".jsonl") else write_json)(args.out, items)
     with_reply = sum(bench.prediction_field in it for it in items)
     print(f"{args.out}: {len(items)} items, {with_reply} with a reply, {len(items) - with_reply} without",

@@ -30,6 +30,11 @@ Decisions:
   that is not this command's output is never appended to or cut, and rows made
   with other settings (model, adapters, prompt, engine, generation settings;
   each row records them under ``infer``) are never mixed into one file;
+- controls: ``--audio-control silence`` (each clip replaced by silence of the
+  same length, written beside ``--out`` in ``<out>.silence/``) and
+  ``--rotate-choices K`` (each item asked with its options rotated K ways,
+  row ids ``<id>@rot<r>``); see ``eval/audio_control.py`` and
+  ``eval/choice_order.py``;
 - importing ``swift_plugins.compat`` (when present) applies the Qwen2-Audio
   patch for ms-swift 4.6 + transformers 5.x before the model loads.
 """
@@ -48,9 +53,12 @@ from audio_thinker.jsonl import BadLine, parse_jsonl, write_jsonl
 from data_prep.preflight import preflight
 from swift_plugins.tags import parse_completion
 
+from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
+from .choice_order import rotate_rows
+
 # Settings that change what the model writes; rows made with different ones are never mixed in one --out.
 SETTING_KEYS = ("model", "adapters", "system_file", "system_sha256", "engine", "model_type", "temperature",
-                "max_new_tokens")
+                "max_new_tokens", "audio_control", "rotate_choices")
 
 
 def read_out(out: Path) -> list[dict[str, Any]]:
@@ -267,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
                                              "be inferred")
     parser.add_argument("--limit", type=int, help="infer at most this many new items in this run")
     parser.add_argument("--retry-errors", action="store_true", help="redo rows that failed before")
+    # Controls (eval/audio_control.py, eval/choice_order.py): write to their own --out.
+    parser.add_argument("--audio-control", choices=AUDIO_CONTROLS,
+                        help="silence: every clip replaced by digital silence of the same length")
+    parser.add_argument("--rotate-choices", type=int, metavar="K",
+                        help="ask each item K times, its options rotated by 0..K-1 places (gold unchanged)")
     args = parser.parse_args(argv)
 
     if args.engine == "vllm":
@@ -283,15 +296,25 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("no such adapter directory", adapter)
     rows, bad_audio = check_benchmark(args.benchmark_file)
     out = Path(args.out)
+    done_rows = read_out(out)  # a file that is not this command's output is refused before anything reads it
+    check_resume(out, args.audio_control)
+    if args.rotate_choices is not None:
+        rows = rotate_rows(rows, args.rotate_choices)  # ids become <id>@rot<r>
+        bad_audio = {str(r["id"]): bad_audio[str(r["id"]).rsplit("@rot", 1)[0]] for r in rows
+                     if str(r["id"]).rsplit("@rot", 1)[0] in bad_audio}
     meta = {"model": args.model, "adapters": args.adapters, "system_file": args.system,
             "system_sha256": hashlib.sha256(system.encode("utf-8")).hexdigest()[:16] if system else None,
             "engine": args.engine, "model_type": args.model_type, "temperature": args.temperature,
-            "max_new_tokens": args.max_new_tokens}
-    check_settings(out, read_out(out), meta)
+            "max_new_tokens": args.max_new_tokens, "audio_control": args.audio_control,
+            "rotate_choices": args.rotate_choices}
+    check_settings(out, done_rows, meta)
     runner = Runner(args.model, args.adapters, args.engine, args.batch_size, args.model_type,
                     args.max_new_tokens, args.temperature)
+    generate = runner.generate
+    if args.audio_control == SILENCE:
+        generate = with_silence(generate, Path(args.out + ".silence"))
     failed: list[str] = []
-    written = run(rows, out, runner.generate, system, args.batch_size, args.limit,
+    written = run(rows, out, generate, system, args.batch_size, args.limit,
                   args.retry_errors, meta, bad_audio, failed)
     print(f"wrote {written} row(s) to {args.out}", file=sys.stderr)
     if failed:
