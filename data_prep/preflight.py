@@ -176,8 +176,12 @@ def _check_paths(paths: Sequence[str], full: bool) -> list[str | None]:
 
 # ----------------------------------------------------------------------------- one file
 def read_rows(data: str | os.PathLike) -> list[tuple[int, str, dict[str, Any] | None, str | None]]:
-    """(line, raw text, row or None, why not) for every non-blank line of a JSONL file."""
-    text = read_text(data)
+    """(line, raw text, row or None, why not) for every non-blank line of a JSONL file. ms-swift's
+    ``FILE#N`` (a sample of N rows) is read as FILE."""
+    path = Path(data)
+    if not path.exists() and re.fullmatch(r".+#\d+", str(data)) and Path(str(data).rsplit("#", 1)[0]).exists():
+        path = Path(str(data).rsplit("#", 1)[0])
+    text = read_text(path)
     if text.lstrip().startswith("["):
         raise UsageError("a JSON list; the pre-flight check reads JSON Lines (one row per line), "
                          "the format data_prep writes", data)
@@ -264,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError("must be at least 1", option="--workers")
     status = 0
     for data in args.data:
+        if not Path(data).exists() and "/" in data and not Path(data).suffix:
+            raise UsageError("no such file (a hub dataset id? the recipes skip this check with PREFLIGHT=off)",
+                             data)
         report = preflight(data, args.kind, args.check == "full", args.workers)
         bad = len(report.bad_lines)
         label = "dropped" if args.clean_out is not None else "error"
