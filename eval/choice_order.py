@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from audio_thinker.benchmarks import Benchmark
 from audio_thinker.cli import UsageError
-from data_prep.text import render_choices
+from audio_thinker.rows import render_choices
 
-from .benchmarks import Benchmark
 from .scoring import ItemScore, figures, join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, text_table
 

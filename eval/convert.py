@@ -19,12 +19,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from audio_thinker import benchmarks
+from audio_thinker.benchmarks import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
-from swift_plugins.matching import strip_answer_wrapper
+from audio_thinker.matching import strip_answer_wrapper
 
-from . import audio_control, benchmarks, choice_order
-from .benchmarks import Benchmark
+from . import audio_control, choice_order
 from .scoring import check_items
 
 # Fields of an ms-swift row that are not benchmark metadata.
@@ -69,16 +70,14 @@ def from_rows(bench: Benchmark, rows: list[dict[str, Any]]) -> list[dict[str, An
     items = []
     for row in rows:
         item = {k: v for k, v in row.items() if k not in _SWIFT_FIELDS}
-        gold = row.get("answer_gt" if bench.name == "air" else "answer")
+        gold = row.get(bench.answer_field)
         if gold is None:
             gold = strip_answer_wrapper(str(row.get("solution", "")))
-        if bench.name == "air":
-            item["answer_gt"] = gold
-            item.setdefault("uniq_id", row["id"])
-            for key, choice in zip(("choice_a", "choice_b", "choice_c", "choice_d"), row.get("choices") or []):
-                item.setdefault(key, choice)
-        else:
-            item["answer"] = gold
+        item[bench.answer_field] = gold
+        if bench.id_field != "id":  # our rows call it "id"
+            item.setdefault(bench.id_field, row["id"])
+        for key, choice in zip(bench.choice_fields, row.get("choices") or []):
+            item.setdefault(key, choice)
         if row.get("output") is not None:
             item[bench.prediction_field] = row["output"]
         items.append(item)

@@ -29,8 +29,8 @@ from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
-from swift_plugins.matching import match_choice
-from swift_plugins.tags import extract_answer
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import extract_answer
 
 from .convert import replies_by_id
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="export items without a reply as an empty string instead of refusing")
     args = parser.parse_args(argv)
     meta = read_records(args.meta)
-    replies = replies_by_id(read_records(args.predictions), args.id_field, args.predictions)
+    replies = replies_by_id(read_records(args.predictions, torn_tail=True), args.id_field, args.predictions)
     try:
         items, missing = export(meta, replies, args.allow_missing)
     except UsageError as err:  # name the file the problem is in

@@ -41,7 +41,6 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -49,9 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
-from audio_thinker.jsonl import BadLine, parse_jsonl, write_jsonl
+from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
+from audio_thinker.tags import parse_completion
 from data_prep.preflight import preflight
-from swift_plugins.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
 from .choice_order import rotate_rows
@@ -102,13 +101,7 @@ def load_done(out: Path, retry_errors: bool = False, settings: dict[str, Any] | 
     rows = read_out(out)
     if settings is not None:
         check_settings(out, rows, settings)
-    if not out.exists():
-        return set()
-    data = out.read_bytes()
-    if data and not data.endswith(b"\n"):
-        # The run was killed mid-write: drop the partial row (it will be redone).
-        with out.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+    cut_torn_tail(out)  # the row a killed run was writing: redone
     if retry_errors and any(r.get("error") for r in rows):
         rows = [r for r in rows if not r.get("error")]
         write_jsonl(out, rows)
@@ -222,7 +215,7 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
                 record = {**row, **result, "id": row["id"],
                           "mode": parse_completion(text).mode.value if text is not None else None,
                           "infer": meta or {}}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.write(dumps(record) + "\n")
                 if failed is not None and result.get("error"):
                     failed.append(f"{row['id']}: {result['error']}")
             f.flush()

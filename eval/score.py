@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from audio_thinker import benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import BadLine, read_records, write_json
 
-from . import audio_control, benchmarks, choice_order
+from . import audio_control, choice_order
 from .scoring import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
@@ -32,8 +33,8 @@ from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
         keep_items: bool = True, silent_input: str | None = None) -> dict[str, Any]:
     bench = benchmarks.get(bench_name)
-    # A line of the prediction file that does not parse is scored as missing and reported, not dropped;
-    # the reference metadata must parse whole (it defines the denominator).
+    # A line of the prediction file that does not parse (a cut last line included: eval.infer killed
+    # mid-row) is scored as missing and reported, not dropped; the metadata must parse whole.
     bad: list[BadLine] = []
     predictions = read_records(input_path, bad_lines=bad)
     reference = read_records(meta) if meta else None

@@ -2,8 +2,8 @@
 
 Per item: the reply is taken from the benchmark's own prediction field; the
 ``<answer>`` content is scored when there is one, otherwise the whole reply
-(``swift_plugins.tags.extract_answer``); the choice is matched with the one
-matcher shared with the training rewards (``swift_plugins.matching``), which
+(``audio_thinker.tags.extract_answer``); the choice is matched with the one
+matcher shared with the training rewards (``audio_thinker.matching``), which
 is MMAU's and MMAR's official token-set rule after resolving option letters.
 
 Where we differ from the official scripts, on purpose:
@@ -24,11 +24,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from audio_thinker.cli import UsageError
-from swift_plugins.matching import match_choice, official_token_match
-from swift_plugins.tags import extract_answer, parse_completion
+from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
+from audio_thinker.matching import match_choice, official_token_match
+from audio_thinker.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
-from .benchmarks import MACRO, TOTAL, Benchmark
 from .lengths import count_tokens
 from .stats import macro_interval, wilson_interval
 
@@ -133,10 +133,9 @@ def check_items(bench: Benchmark, items: list[dict[str, Any]], path: str | None,
     and gold answer. ``role`` names the file in the message ("--meta" or the prediction file)."""
     if not items:
         raise UsageError(f"no items in the {role} file", path)
-    gold_field = "answer_gt" if bench.name == "air" else "answer"
-    choice_field = "choice_a" if bench.name == "air" else "choices"
+    choice_field = bench.choice_fields[0] if bench.choice_fields else "choices"
     for number, item in enumerate(items, 1):
-        missing = [f for f in (bench.id_field, gold_field, choice_field) if item.get(f) in (None, "", [])]
+        missing = [f for f in (bench.id_field, bench.answer_field, choice_field) if item.get(f) in (None, "", [])]
         if missing:
             found = ", ".join(sorted(item)[:8])
             raise UsageError(f"item {number} is not {bench.name} metadata: no {', '.join(repr(f) for f in missing)} "
@@ -163,11 +162,9 @@ def unreadable_item(bench: Benchmark, bad: Any, path: str | None) -> dict[str, A
     """A stand-in for a prediction line that could not be read, scored as missing: without reference
     metadata nothing else knows the item was there. Its groups read "(unreadable line)"."""
     label = "(unreadable line)"
-    item = {bench.id_field: f"{path or 'predictions'}:{bad.line} {label}", **{b: label for b in bench.breakdowns}}
-    if bench.name == "air":
-        item.update(answer_gt=label, choice_a=label, task_name=label, dataset_name="")
-    else:
-        item.update(answer=label, choices=[label])
+    item = {bench.id_field: f"{path or 'predictions'}:{bad.line} {label}", **{b: label for b in bench.breakdowns},
+            bench.answer_field: label}
+    item.update({bench.choice_fields[0]: label} if bench.choice_fields else {"choices": [label]})
     return item
 
 

@@ -8,7 +8,7 @@ inputs are drawn side by side, as Figure 2 compares models.
 
 Per difficulty (MMAU) and per category: ``answered`` (replies present),
 ``no_think_rate`` (percent of answered replies without a non-empty
-``<think>`` block — the mode rule of ``swift_plugins.tags``), and the accuracy
+``<think>`` block — the mode rule of ``audio_thinker.tags``), and the accuracy
 of think and of no-think replies. Missing replies have no mode and are left
 out of the rates (their count is shown).
 
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from audio_thinker import benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
 
-from . import benchmarks
 from .scoring import join_predictions, score
 from .tables import text_table
 
@@ -47,7 +47,7 @@ def load_items(path: str) -> list[dict[str, Any]]:
             if not isinstance(data["items"], list):
                 raise UsageError("'items' is not a list: not an eval.score result", path)
             return data["items"]
-    records = read_records(path)
+    records = read_records(path, torn_tail=True)
     try:
         bench = benchmarks.detect(records)
     except ValueError:
