@@ -30,78 +30,13 @@ import re
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
-from audio_thinker.jsonl import BadLine, atomic_write_text, parse_jsonl, write_jsonl
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.jsonl import atomic_write_text, write_jsonl
+from audio_thinker.preflight import REQUIRED, Report, check_rows, resolve_audio
 
-# Columns each consumer reads: ms-swift (messages, audios), the rewards (solution), eval.infer (id).
-REQUIRED = {
-    "grpo": ("messages", "audios", "solution"),
-    "sft": ("messages", "audios"),
-    "eval": ("messages", "audios", "id"),
-}
-UNIQUE = ("id", "source_id")  # a repeated one means a file was concatenated twice or an id field is wrong
 CHECKS = ("header", "full")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad row: ``DATA:LINE: what`` (``what`` starts with the audio path when a clip is at fault)."""
-    data: str
-    line: int
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.data}:{self.line}: {self.what}"
-
-
-@dataclass
-class Report:
-    rows: list[tuple[int, str, dict[str, Any] | None]]  # (line, raw text, row or None when unparsable)
-    problems: list[Problem]
-
-    @property
-    def bad_lines(self) -> set[int]:
-        return {p.line for p in self.problems}
-
-
-# ----------------------------------------------------------------------------- one row
-def row_problems(row: dict[str, Any], kind: str) -> list[str]:
-    """What is wrong with a row's columns (not its audio files)."""
-    missing = [c for c in REQUIRED[kind] if c not in row or row[c] is None]
-    if missing:
-        return [f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)}"]
-    out = []
-    messages = row["messages"]
-    if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-            for m in messages):
-        out.append("'messages' is not a non-empty list of {role, content} objects")
-    elif not any(m["role"] == "user" for m in messages):
-        out.append("'messages' has no user turn")
-    elif kind == "sft" and messages[-1]["role"] != "assistant":
-        out.append("'messages' does not end with the assistant turn to train on")
-    audios = row["audios"]
-    if not isinstance(audios, list) or not audios or not all(isinstance(a, str) and a.strip() for a in audios):
-        out.append("'audios' is not a non-empty list of paths")
-    if kind == "grpo" and not (isinstance(row["solution"], str) and row["solution"].strip()):
-        out.append("'solution' is empty (the accuracy rewards compare against it)")
-    return out
-
-
-def resolve_audio(path: str) -> Path | None:
-    """Where ms-swift will look for ``path`` (``swift.template.vision_utils._check_path``): as given
-    (relative to the working directory), then under ``$ROOT_IMAGE_DIR``. None when neither exists."""
-    candidate = Path(path.strip()).expanduser()
-    if candidate.exists():
-        return candidate
-    root = os.environ.get("ROOT_IMAGE_DIR")
-    if root and (Path(root) / candidate).exists():
-        return Path(root) / candidate
-    return None
 
 
 def audio_problem(path: str, full: bool) -> str | None:
@@ -175,58 +110,9 @@ def _check_paths(paths: Sequence[str], full: bool) -> list[str | None]:
 
 
 # ----------------------------------------------------------------------------- one file
-def read_rows(data: str | os.PathLike) -> list[tuple[int, str, dict[str, Any] | None, str | None]]:
-    """(line, raw text, row or None, why not) for every non-blank line of a JSONL file. ms-swift's
-    ``FILE#N`` (a sample of N rows) is read as FILE."""
-    path = Path(data)
-    if not path.exists() and re.fullmatch(r".+#\d+", str(data)) and Path(str(data).rsplit("#", 1)[0]).exists():
-        path = Path(str(data).rsplit("#", 1)[0])
-    text = read_text(path)
-    if text.lstrip().startswith("["):
-        raise UsageError("a JSON list; the pre-flight check reads JSON Lines (one row per line), "
-                         "the format data_prep writes", data)
-    out = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        bad: list[BadLine] = []
-        rows = parse_jsonl(line, data, bad_lines=bad)
-        out.append((number, line, rows[0] if rows else None, bad[0].reason if bad else None))
-    if not out:
-        raise UsageError("no rows", data)
-    return out
-
-
 def preflight(data: str | os.PathLike, kind: str = "grpo", full: bool = False, workers: int = 1) -> Report:
-    """Every problem of every row of ``data`` (see the module docstring)."""
-    name = str(data)
-    rows = read_rows(data)
-    problems: list[Problem] = []
-    seen: dict[tuple[str, str], int] = {}
-    audio_rows: list[tuple[int, list[str]]] = []
-    for line, _, row, reason in rows:
-        if row is None:
-            problems.append(Problem(name, line, reason or "not a JSON object"))
-            continue
-        found = row_problems(row, kind)
-        problems += [Problem(name, line, what) for what in found]
-        for key in UNIQUE:
-            if row.get(key) is None:
-                continue
-            value = str(row[key])
-            if (key, value) in seen:
-                problems.append(Problem(name, line, f"{key} {value!r} repeats line {seen[key, value]}"))
-            else:
-                seen[key, value] = line
-        if not any("'audios'" in what or "missing column" in what for what in found):
-            audio_rows.append((line, [a.strip() for a in row["audios"]]))
-    # Rows often share a clip (several questions per AVQA video): check each distinct file once.
-    distinct = sorted({p for _, paths in audio_rows for p in paths})
-    verdicts = dict(zip(distinct, _run_checks(distinct, full, workers)))
-    for line, paths in audio_rows:
-        problems += [Problem(name, line, f"{p}: {verdicts[p]}") for p in paths if verdicts[p]]
-    problems.sort(key=lambda p: p.line)
-    return Report([(line, raw, row) for line, raw, row, _ in rows], problems)
+    """Every problem of every row of ``data`` (see the module docstring), each clip decoded."""
+    return check_rows(data, kind, lambda paths: _run_checks(list(paths), full, workers))
 
 
 def _run_checks(paths: list[str], full: bool, workers: int) -> list[str | None]:

@@ -24,8 +24,8 @@ Decisions:
   clip: they score as *missing*, a re-run skips them, ``--retry-errors`` runs
   them again;
 - inputs are checked before the model loads: the ``--system`` file, the
-  benchmark file (the pre-flight check of ``data_prep.preflight``: ids present
-  and unique, columns, every clip found and readable; a row whose clip is bad
+  benchmark file (the pre-flight check of ``audio_thinker.preflight``: ids
+  present and unique, columns, every clip found; a row whose clip is missing
   becomes an error row without reaching the model), and ``--out``: a file
   that is not this command's output is never appended to or cut, and rows made
   with other settings (model, adapters, prompt, engine, generation settings;
@@ -49,8 +49,8 @@ from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
+from audio_thinker.preflight import check_rows
 from audio_thinker.tags import parse_completion
-from data_prep.preflight import preflight
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
 from .choice_order import rotate_rows
@@ -228,7 +228,7 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
 def check_benchmark(path: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The benchmark rows and, by id, the clip problems of rows whose audio will not load; any other
     problem (a bad line, no id, a repeated id, a missing column) is a :class:`UsageError`."""
-    report = preflight(path, "eval")
+    report = check_rows(path, "eval")  # each clip must exist; one that exists but fails is caught in the engine
     rows = [row for _, _, row in report.rows]
     by_line = {line: row for line, _, row in report.rows}
     structural = [p for p in report.problems if not _is_audio_problem(p.what, by_line.get(p.line))]

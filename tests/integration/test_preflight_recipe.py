@@ -8,7 +8,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import REPO, read_jsonl, recipe_env
+from audio_thinker.jsonl import read_jsonl
+from tests.helpers.paths import REPO
+from tests.helpers.swift import recipe_env
 
 
 @pytest.fixture
