@@ -35,7 +35,7 @@ Decisions:
   ``--rotate-choices K`` (each item asked with its options rotated K ways,
   row ids ``<id>@rot<r>``); see ``eval/audio_control.py`` and
   ``eval/choice_order.py``;
-- importing ``swift_plugins.compat`` (when present) applies the Qwen2-Audio
+- importing ``swift_plugins.compat`` (required: an import error stops the run) applies the Qwen2-Audio
   patch for ms-swift 4.6 + transformers 5.x before the model loads.
 """
 from __future__ import annotations
@@ -129,10 +129,9 @@ class Runner:
 
     def __init__(self, model: str, adapters: list[str], engine: str, batch_size: int, model_type: str | None,
                  max_new_tokens: int, temperature: float):
-        try:  # the Qwen2-Audio patch; a no-op dependency for other models
-            import swift_plugins.compat  # noqa: F401
-        except ImportError:
-            pass
+        # The Qwen2-Audio fix (a no-op for other models). Never optional: without it ms-swift 4.6 on
+        # transformers 5.x feeds Qwen2-Audio no audio and the scores measure a deaf model.
+        import swift_plugins.compat  # noqa: F401
         from swift.infer_engine import RequestConfig
 
         self.batch_size = batch_size

@@ -1,4 +1,4 @@
-"""Score benchmark items with an explicit denominator (issue #5).
+"""Score benchmark items with an explicit denominator (docs/benchmarks.md).
 
 Per item: the reply is taken from the benchmark's own prediction field; the
 ``<answer>`` content is scored when there is one, otherwise the whole reply

@@ -24,7 +24,7 @@ from data_prep.cot_prompt import COT_PROMPT, build_rationale_prompt
 from tests.helpers.loopback_server import ScriptedServer
 from tests.helpers.paths import REPO
 
-SPEC = REPO.parent / "shared" / "spec" / "rewards.md"
+SPEC = REPO / "docs" / "rewards.md"  # §9 quotes the appendix A.2 prompt
 GOOD = ("<think><planning>Find the sound source.</planning><caption>An engine hums over water."
         "</caption><reasoning>A hum on water suggests a motor.</reasoning><summary>It is a motorboat."
         "</summary></think><answer>motorboat</answer>")
@@ -32,8 +32,7 @@ CHOICES = ["motorboat", "sailboat", "car"]
 
 
 # ----------------------------------------------------------------------------- the prompt
-@pytest.mark.skipif(not SPEC.exists(), reason="shared spec not present")
-def test_prompt_is_the_spec_transcription_byte_for_byte():
+def test_prompt_is_the_docs_transcription_byte_for_byte():
     lines = SPEC.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("> We are developing a system"))
     block = []

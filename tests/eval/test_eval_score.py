@@ -1,4 +1,4 @@
-"""Scoring on the real metadata (issue #5 acceptance) and one reply per line."""
+"""Scoring on the real metadata and one reply per line."""
 from __future__ import annotations
 
 import copy
@@ -47,7 +47,7 @@ def test_perfect_predictions_score_100(load_meta, bench_name, filename):
 
 
 @pytest.mark.parametrize("bench_name,filename,expected", [
-    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (spec)
+    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (docs/benchmarks.md)
     ("mmau", "mmau-test-mini-v0325.json", 0),  # checked: none in either MMAU file
     ("mmau", "mmau-test-mini.json", 0),
 ])
@@ -209,7 +209,7 @@ def test_air_columns_and_avqa_flag():
 # --- agreement with the official rule, restated here independently ------------------
 
 def official_rule(answer, prediction, choices):
-    """MMAU/MMAR evaluation.py, copied from the spec: tokenize with \\b\\w+\\b on
+    """MMAU/MMAR evaluation.py as docs/benchmarks.md describes it: tokenize with \\b\\w+\\b on
     lower-cased text; correct when every answer token is in the prediction and
     no token that belongs only to other choices is."""
     import re
