@@ -52,6 +52,7 @@ from swift_plugins.tags import parse_completion
 from . import benchmarks
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
+TAG = re.compile(r"</?[A-Za-z_]+>")
 BASE_DIR = "base"  # OUT/base/: step 0, the model before training
 COLUMNS = ("step", "checkpoint", "benchmark", "version", "accuracy", "ci95_low", "ci95_high", "n", "missing",
            "unparsable", "think_rate", "think_accuracy", "no_think_accuracy", "mean_reply_words",
@@ -178,14 +179,15 @@ class Plan:
 
 
 def reply_lengths(preds: Path) -> tuple[float | None, float | None]:
-    """Mean words (whitespace-separated) of the replies, and of the ``<think>`` content of think-mode
-    replies. Words, not tokens: the same measure for both backbones, whatever their tokenizers."""
+    """Mean words of the replies (tags not counted), and of the ``<think>`` content of think-mode replies.
+    Words (whitespace-separated), not tokens: the same measure for both backbones, whatever their
+    tokenizers."""
     rows = read_jsonl(preds, torn_tail=True) if preds.is_file() else []
     replies = [r["output"] for r in rows if isinstance(r.get("output"), str) and r["output"].strip()]
     reasoning = [p.reasoning for p in map(parse_completion, replies) if p.is_think]
 
     def mean_words(texts):
-        return round(sum(len(t.split()) for t in texts) / len(texts), 2) if texts else None
+        return round(sum(len(TAG.sub(" ", t).split()) for t in texts) / len(texts), 2) if texts else None
 
     return mean_words(replies), mean_words(reasoning)
 
