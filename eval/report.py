@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .tables import fmt, markdown_table
+from .tables import fmt, fmt_accuracy, fmt_interval, markdown_table
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.yaml")
 V0325, V2025 = "v0325", "v05.15.25"
@@ -80,14 +80,15 @@ def paper_row(paper: dict[str, Any], table: str, row: str) -> dict[str, Any] | N
     return None
 
 
-def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[float | None, bool]:
-    """Our accuracy for one column of one row, and whether it needs a dagger."""
+def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[dict[str, Any] | None, bool]:
+    """Our figures (accuracy, ci95, ...) for one column of one row, and whether it needs a dagger."""
     for r, res in results:
         if r != row or res["benchmark"] != bench:
             continue
         fits, dagger = _slot(res, version)
         if fits:
-            return res["paper_columns"].get(column, {}).get("accuracy"), dagger
+            fig = res["paper_columns"].get(column)
+            return (fig, dagger) if fig and fig.get("accuracy") is not None else (None, False)
     return None, False
 
 
@@ -100,13 +101,14 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
         if all(v is None for v, _ in ours):
             continue
         daggers |= any(d for v, d in ours if v is not None)
-        rows_out.append([f"**{row}** (ours)", *[fmt(v) + ("†" if d and v is not None else "") for v, d in ours]])
+        rows_out.append([f"**{row}** (ours)", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
+                                                 for v, d in ours]])
         entry = paper_row(paper, key, aliases.get(row, row))
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
-            rows_out.append(["difference", *[fmt(round(o - t, 2)) if o is not None and t is not None else "-"
-                                             for (o, _), t in zip(ours, theirs)]])
+            rows_out.append(["difference", *[fmt(round(o["accuracy"] - t, 2)) if o is not None and t is not None
+                                             else "-" for (o, _), t in zip(ours, theirs)]])
     if not rows_out:
         return None
     text = f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
@@ -116,18 +118,21 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
 
 
 def denominators(results: list[tuple[str, dict[str, Any]]]) -> str:
-    rows = [[row, res["benchmark"], res.get("version", "-"), res["total"]["accuracy"], res["total"]["n"],
-             res["total"]["missing"], res["total"]["unparsable"], len(res.get("answer_not_in_choices", []))]
+    rows = [[row, res["benchmark"], res.get("version", "-"), res["total"]["accuracy"],
+             fmt_interval(res["total"].get("ci95")), res["total"]["n"], res["total"]["missing"],
+             res["total"]["unparsable"], len(res.get("answer_not_in_choices", []))]
             for row, res in results]
     return "### Denominators\n\n" + markdown_table(
-        ["row", "benchmark", "version", "accuracy %", "n", "missing", "unparsable", "answer not in choices"], rows)
+        ["row", "benchmark", "version", "accuracy %", "95 % CI", "n", "missing", "unparsable",
+         "answer not in choices"], rows)
 
 
 def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any] | None = None,
                  aliases: dict[str, str] | None = None) -> str:
     paper = paper or yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
     parts = ["# Results beside the paper",
-             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong). "
+             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong), with its "
+             "95 % interval in parentheses (README \"Reading the intervals\"). "
              f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
              "inconsistencies in the paper's tables."]
     for key in TABLES:
@@ -138,7 +143,7 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
     flags = [(row, s, info) for row, res in results for s, info in (res.get("flagged_subsets") or {}).items()]
     if flags:
         parts.append("### Flags\n\n" + "\n".join(
-            f"- {row}: `{s}` {fmt(info['accuracy'])} % (n={info['n']}): {info['why']}." for row, s, info in flags))
+            f"- {row}: `{s}` {fmt_accuracy(info)} (n={info['n']}): {info['why']}." for row, s, info in flags))
     return "\n\n".join(parts) + "\n"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from . import benchmarks
 from .io import read_records, write_json
 from .scoring import join_predictions, score
-from .tables import FIGURE_HEADERS, figure_row, text_table
+from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
 
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
@@ -55,9 +55,8 @@ def render(result: dict[str, Any]) -> str:
                      f"(kept, scored by the token rule): " + ", ".join(odd))
     for subset, info in result.get("flagged_subsets", {}).items():
         rest = info["rest_of_task"]
-        parts.append(f"WARNING {subset}: {info['why']}. {subset} {info['accuracy']:.2f}% (n={info['n']}); "
-                     f"rest of {rest['task']}: {rest['accuracy'] if rest['accuracy'] is not None else '-'}% "
-                     f"(n={rest['n']})")
+        parts.append(f"WARNING {subset}: {info['why']}. {subset} {fmt_accuracy(info)} % (n={info['n']}); "
+                     f"rest of {rest['task']}: {fmt_accuracy(rest)} % (n={rest['n']})")
     for key in ("not_in_reference", "gold_differs_from_reference"):
         if result.get(key):
             parts.append(f"WARNING {len(result[key])} prediction row(s) {key.replace('_', ' ')}: "

@@ -27,6 +27,7 @@ from swift_plugins.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
 from .benchmarks import MACRO, TOTAL, Benchmark
+from .stats import macro_interval, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,13 @@ def score_item(bench: Benchmark, item: dict[str, Any], reply: str | None) -> Ite
 
 
 def figures(scores: Sequence[ItemScore]) -> dict[str, Any]:
-    """accuracy (percent of *all* items), correct, n, missing, unparsable."""
+    """accuracy (percent of *all* items) with its 95 % Wilson interval
+    ``ci95`` (percent), correct, n, missing, unparsable."""
     n = len(scores)
     correct = sum(s.correct for s in scores)
     return {
         "accuracy": round(100.0 * correct / n, 4) if n else None,
+        "ci95": wilson_interval(correct, n),
         "correct": correct,
         "n": n,
         "missing": sum(s.missing for s in scores),
@@ -105,6 +108,7 @@ def paper_columns(bench: Benchmark, scores: Sequence[ItemScore]) -> dict[str, di
             accs = [g["accuracy"] for g in groups.values() if g["accuracy"] is not None]
             summed = figures(scores)
             summed["accuracy"] = round(sum(accs) / len(accs), 4) if accs else None
+            summed["ci95"] = macro_interval([(g["correct"], g["n"]) for g in groups.values()])
             summed["macro_over"] = f"{len(accs)} {breakdown} groups"
             out[column] = summed
         else:

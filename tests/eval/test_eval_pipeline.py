@@ -169,7 +169,7 @@ def test_tiny_checkpoint_end_to_end(tmp_path, model, model_type):
     result = json.loads(result_path.read_text())
     assert result["total"]["n"] == 6 and result["total"]["missing"] == 0
     assert set(result["breakdowns"]["difficulty"]) == {"easy", "medium", "hard"}
-    assert set(result["total"]) == {"accuracy", "correct", "n", "missing", "unparsable"}
+    assert set(result["total"]) == {"accuracy", "ci95", "correct", "n", "missing", "unparsable"}
 
     import matplotlib.image as mpimg
 
