@@ -183,6 +183,20 @@ for label in $BENCHMARKS; do
   fi
 done
 
+# The judge rows' recipes each check the judge first, waiting for it to come up; when it does not, check
+# once here and fail those rows at once instead of waiting once per row.
+judge_check_of() {  # the recipe's own judge check line ("" for a row without the judge)
+  eval "DRY_RUN=1 $(train_cmd "$1" fresh)" | grep 'swift_plugins.judge.check' || true
+}
+judge_ok=""
+judge_answers() {
+  if [ -z "$judge_ok" ]; then
+    echo "[$TABLE] judge check: $1 -> $TABLE_DIR/judge_check.log"
+    if eval "$1" > "$TABLE_DIR/judge_check.log" 2>&1; then judge_ok=yes; else judge_ok=no; fi
+  fi
+  [ "$judge_ok" = yes ]
+}
+
 status=$TABLE_DIR/status.tsv
 printf 'row\ttrain\tevaluate\tlogs\n' > "$status"
 failed=()
@@ -193,6 +207,9 @@ for row in $ROWS; do
     if [ "$state" = finished ]; then
       train="finished before"
       echo "[$TABLE] $row: trained already ($out), not retrained"
+    elif check=$(judge_check_of "$row") && [ -n "$check" ] && ! judge_answers "$check"; then
+      train=FAILED
+      echo "[$TABLE] $row: FAILED, the judge does not answer (see $TABLE_DIR/judge_check.log; README 'The judge')" >&2
     else
       mkdir -p "$out"
       cmd=$(train_cmd "$row" "$state")

@@ -69,3 +69,27 @@ def test_killed_table_run_resumes_without_redoing_finished_work(tmp_path):
     status = (out / "table1" / "status.tsv").read_text().splitlines()
     assert [line.split("\t")[:3] for line in status[1:]] == [["qwen2-audio", "-", "done"],
                                                              ["sft-a", "finished before", "done"]]
+
+
+def test_a_failed_row_is_reported_and_the_next_rows_still_run(tmp_path, scripted_server):
+    """A judge that answers out of format fails the judge rows at once (one check, not one wait per row);
+    the base-model row after them is still evaluated and the report written; the exit code says so."""
+    judge = scripted_server(reply="I think it is fine.")  # no verdict line
+    data = tmp_path / "data"
+    subprocess.run(["python", "-m", "data_prep.synthetic", "--out", str(data), "--train", "4", "--eval", "4"],
+                   cwd=REPO, env=swift_env(), check=True, capture_output=True)
+    out = tmp_path / "out"
+    env = swift_env({"OUTPUT_ROOT": str(out), "QWEN2_5_OMNI_MODEL": str(REPO / ".cache" / "tiny" / "qwen2.5-omni"),
+                     "BENCHMARKS": "mmau", "MMAU_META": str(data / "mmau-demo.json"), "EVAL_MAX_NEW_TOKENS": "8",
+                     "JUDGE_URL": judge.base_url, "JUDGE_MODEL": "scripted", "AUDIO_THINKER_JUDGE_MAX_RETRIES": "0"})
+    env.pop("AUDIO_THINKER_JUDGE_URL", None)
+    done = subprocess.run(["bash", str(REPO / "recipes" / "table.sh"), "table1", "model-b", "model-c", "qwen2.5-omni"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "model-b: FAILED, the judge does not answer" in done.stderr
+    assert done.stdout.count("judge check:") == 1
+    assert "FAILED: model-b model-c" in done.stderr
+    status = [line.split("\t")[:3] for line in (out / "table1" / "status.tsv").read_text().splitlines()[1:]]
+    assert status == [["model-b", "FAILED", "-"], ["model-c", "FAILED", "-"], ["qwen2.5-omni", "-", "done"]]
+    assert not (out / "model-b").exists()  # nothing trained
+    assert "**qwen2.5-omni** (ours)" in (out / "table1" / "report.md").read_text()
