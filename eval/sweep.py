@@ -26,8 +26,8 @@ and skipped by a re-run; an interrupted one starts again and ``eval.infer`` cont
 
 The sweep table (``OUT/sweep.json``, ``OUT/sweep.csv``, rebuilt from every finished pair on each run,
 so a resumed sweep writes the same files) has one row per step and benchmark: accuracy (percent of all
-items), its 95 % interval when ``eval.score`` gives one, n / missing / unparsable, think rate (percent of
-answered replies in think mode), accuracy per mode and the mean reply and reasoning length in words.
+items), its 95 % interval, n / missing / unparsable, think rate (percent of answered replies in think
+mode), accuracy per mode and the mean completion length overall and per mode (``eval.think_analysis``).
 ``OUT/sweep.png`` draws accuracy (interval as a band) and think rate against the step.
 """
 from __future__ import annotations
@@ -46,17 +46,16 @@ from typing import Any
 
 from audio_thinker import cli
 from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import atomic_write_text, read_jsonl, write_json
-from swift_plugins.tags import parse_completion
+from audio_thinker.jsonl import atomic_write_text, write_json
 
 from . import benchmarks
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
-TAG = re.compile(r"</?[A-Za-z_]+>")
 BASE_DIR = "base"  # OUT/base/: step 0, the model before training
 COLUMNS = ("step", "checkpoint", "benchmark", "version", "accuracy", "ci95_low", "ci95_high", "n", "missing",
-           "unparsable", "think_rate", "think_accuracy", "no_think_accuracy", "mean_reply_words",
-           "mean_think_words")
+           "unparsable", "think_rate", "think_accuracy", "no_think_accuracy", "mean_tokens",
+           "think_mean_tokens", "no_think_mean_tokens")
+LENGTHS = COLUMNS[-3:]
 
 
 @dataclass(frozen=True)
@@ -178,20 +177,6 @@ class Plan:
         return None
 
 
-def reply_lengths(preds: Path) -> tuple[float | None, float | None]:
-    """Mean words of the replies (tags not counted), and of the ``<think>`` content of think-mode replies.
-    Words (whitespace-separated), not tokens: the same measure for both backbones, whatever their
-    tokenizers."""
-    rows = read_jsonl(preds, torn_tail=True) if preds.is_file() else []
-    replies = [r["output"] for r in rows if isinstance(r.get("output"), str) and r["output"].strip()]
-    reasoning = [p.reasoning for p in map(parse_completion, replies) if p.is_think]
-
-    def mean_words(texts):
-        return round(sum(len(TAG.sub(" ", t).split()) for t in texts) / len(texts), 2) if texts else None
-
-    return mean_words(replies), mean_words(reasoning)
-
-
 def summarise(plan: Plan) -> dict[str, Any]:
     """The pair's line of the sweep table, from the files the commands wrote."""
     result = json.loads(plan.result.read_text(encoding="utf-8"))
@@ -199,13 +184,13 @@ def summarise(plan: Plan) -> dict[str, Any]:
     total = result["total"]
     low, high = total.get("ci95") or (None, None)  # eval.score's interval, when it gives one
     no_think = think.get("no_think_rate")
-    reply_words, think_words = reply_lengths(plan.preds)
     return {"step": plan.ckpt.step, "checkpoint": plan.ckpt.name, "benchmark": plan.bench.label,
             "version": result.get("version"), "accuracy": total["accuracy"], "ci95_low": low, "ci95_high": high,
             "n": total["n"], "missing": total["missing"], "unparsable": total["unparsable"],
             "think_rate": round(100.0 - no_think, 2) if no_think is not None else None,
             "think_accuracy": think.get("think_accuracy"), "no_think_accuracy": think.get("no_think_accuracy"),
-            "mean_reply_words": reply_words, "mean_think_words": think_words,
+            # completion lengths as eval.think_analysis counts them (tokens of eval/lengths.py)
+            **{key: think.get(key) for key in LENGTHS},
             "model": plan.ckpt.model, "adapters": list(plan.ckpt.adapters),
             "result": str(plan.result.relative_to(plan.out))}
 

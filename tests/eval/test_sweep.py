@@ -110,7 +110,7 @@ def record(step, accuracy, ci=None, bench="mmau"):
     return {"step": step, "checkpoint": f"checkpoint-{step}", "benchmark": bench, "version": "v0325",
             "accuracy": accuracy, "ci95_low": ci and ci[0], "ci95_high": ci and ci[1], "n": 10, "missing": 0,
             "unparsable": 1, "think_rate": 50.0, "think_accuracy": 60.0, "no_think_accuracy": 40.0,
-            "mean_reply_words": 12.5, "mean_think_words": 20.0}
+            "mean_tokens": 12.5, "think_mean_tokens": 20.0, "no_think_mean_tokens": 5.0}
 
 
 def test_table_and_plot(tmp_path):
@@ -126,14 +126,3 @@ def test_table_and_plot(tmp_path):
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     sweep.plot(rows, tmp_path / "again.png", "model-c")
     assert (tmp_path / "again.png").read_bytes() == first  # no timestamp: a resumed sweep redraws the same file
-
-
-def test_reply_lengths_count_words_of_replies_and_of_think_blocks(tmp_path):
-    preds = tmp_path / "p.jsonl"
-    preds.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"id": "1", "output": "<think>one two three</think><answer>x</answer>"},
-        {"id": "2", "output": "<answer>a b</answer>"},
-        {"id": "3", "output": None, "error": "unreadable audio"},  # missing: not a length
-    ]) + '{"id": "4", "outp')  # torn last line of a killed eval.infer
-    replies, think = sweep.reply_lengths(preds)
-    assert replies == 3.0 and think == 3.0  # (4 + 2) / 2 words, tags not counted; think: "one two three"
