@@ -230,7 +230,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
                              color=line.get_color(), alpha=0.2, linewidth=0)
         rate = [r["think_rate"] if r["think_rate"] is not None else float("nan") for r in mine]
         bottom.plot(steps, rate, marker="o", color=line.get_color(), label=label)
-    top.set_ylabel("accuracy (%)")
+    top.set_ylabel("accuracy (%), band: 95 % interval")
     top.set_title(title)
     top.legend(fontsize=8)
     bottom.set_ylabel("think rate (%)")
