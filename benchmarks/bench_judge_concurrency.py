@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.loopback_server import ScriptedServer, free_port, obedient_judge  # noqa: E402
+from tests.helpers.loopback_server import ScriptedServer, free_port, obedient_judge  # noqa: E402
 
 
 def main() -> None:

@@ -44,11 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import cli
+from audio_thinker import benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
-
-from . import benchmarks
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 BASE_DIR = "base"  # OUT/base/: step 0, the model before training

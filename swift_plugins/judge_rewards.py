@@ -12,7 +12,7 @@ from swift_plugins.judge.client import judge_many
 from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
                                          parse_quality)
 from swift_plugins.judge.settings import JudgeSettings
-from swift_plugins.tags import ParsedCompletion
+from audio_thinker.tags import ParsedCompletion
 
 
 async def consistency_scores(settings: JudgeSettings, parsed: Sequence[ParsedCompletion],

@@ -32,13 +32,13 @@ if _ROOT not in sys.path:
 from swift.rewards import ORM, AsyncORM, orms  # noqa: E402
 
 import swift_plugins.compat  # noqa: E402,F401  (Qwen2-Audio fix + clean process-group teardown)
+from audio_thinker.rows import question_of  # noqa: E402
+from audio_thinker.tags import ParsedCompletion, parse_completion  # noqa: E402
 from swift_plugins import batch, rules  # noqa: E402
 from swift_plugins.atar import atar_reward  # noqa: E402
-from swift_plugins.judge.prompts import question_of  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
 from swift_plugins.metrics_callback import register_callback  # noqa: E402
-from swift_plugins.tags import ParsedCompletion, parse_completion  # noqa: E402
 
 
 def _column(kwargs: dict, name: str, n: int) -> list:

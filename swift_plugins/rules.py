@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from swift_plugins.matching import match_choice
-from swift_plugins.tags import ParsedCompletion, Shape
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import ParsedCompletion, Shape
 
 
 def adaptive_format(parsed: ParsedCompletion) -> float:

@@ -141,14 +141,3 @@ def parse_quality(reply: str | None, nonce: str) -> float | None:
     return round(score, 1) if 0.0 <= score <= 1.0 else None
 
 
-def question_of(messages) -> str:
-    """The last user turn of a training row, without the ``<audio>`` placeholder."""
-    for message in reversed(messages or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):  # OpenAI-style parts
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return str(content or "").replace("<audio>", "").strip()
-    return ""
-
-

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from dp_media import read_jsonl
 
+from audio_thinker.jsonl import read_jsonl
+from audio_thinker.tags import parse_completion
 from data_prep import cot
 from data_prep.cot_prompt import COT_PROMPT, build_rationale_prompt
-from swift_plugins.tags import parse_completion
-from tests.loopback_server import ScriptedServer
+from tests.helpers.loopback_server import ScriptedServer
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO.parent / "shared" / "spec" / "rewards.md"
 GOOD = ("<think><planning>Find the sound source.</planning><caption>An engine hums over water."
         "</caption><reasoning>A hum on water suggests a motor.</reasoning><summary>It is a motorboat."
@@ -70,7 +70,7 @@ def test_prompt_slots_are_filled_once_and_nothing_else_changes():
     ("", "bad_format"),
 ])
 def test_canonical_cot(reply, outcome):
-    # shape is a str enum in swift_plugins.tags: compare by value, not by class
+    # shape is a str enum in audio_thinker.tags: compare by value, not by class
     if outcome == "ok":
         text = cot.canonical_cot(reply, "motorboat", CHOICES)
         parsed = parse_completion(text)

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from eval import benchmarks
+from audio_thinker import benchmarks
 from eval.score import run
 from eval.scoring import join_predictions, score, score_item
 
-from evalhelpers import REPO, benchmark_file
+from tests.helpers.paths import REPO, benchmark_file
 
 FILES = [("mmau", "mmau-test-mini-v0325.json"), ("mmau", "mmau-test-mini.json"), ("mmar", "MMAR-meta.json")]
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from evalhelpers import REPO
 
 from audio_thinker.cli import UsageError
 from eval import sweep
+from tests.helpers.paths import REPO
 
 
 def checkpoint(run, step, lora=False, complete=True, base="/models/base"):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, swift_env
+from tests.helpers.paths import REPO
+from tests.helpers.swift import swift_env
 
 pytestmark = pytest.mark.slow
 

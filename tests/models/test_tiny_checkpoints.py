@@ -6,11 +6,10 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from transformers import AutoConfig, AutoProcessor
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO
 
 QWEN_SPECIAL = ['<|im_start|>', '<|im_end|>', '<|endoftext|>', '<|audio_bos|>', '<|AUDIO|>', '<|audio_eos|>']
 

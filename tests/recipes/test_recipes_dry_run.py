@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO
+
 QA, OMNI = ("qwen2_audio", "Qwen/Qwen2-Audio-7B-Instruct"), ("qwen2_5_omni", "Qwen/Qwen2.5-Omni-7B")
 
 # row: (backbone, method, system prompt, {reward: weight}) -- transcribed from spec/rewards.md §6, not from

@@ -4,7 +4,7 @@ import pytest
 from swift_plugins import batch
 from swift_plugins import rewards as plugin
 from swift_plugins.judge.check import main as judge_check
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.reward_calls import call, rows_kwargs
 
 pytestmark = [pytest.mark.slow, pytest.mark.judge]
 

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
+from audio_thinker.tags import parse_completion
 from swift_plugins import PROMPTS_DIR
 from swift_plugins.rules import adaptive_format, answer_only_format, think_format
-from swift_plugins.tags import parse_completion
 
 # appendix A.1 as transcribed in spec/rewards.md §1, grammar included
 A1 = ("First, identify whether this problem requires thinking. If the problem requires thinking, output thinking "

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swift_plugins import rewards as plugin
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.reward_calls import call, rows_kwargs
 
 # documented ranges; ATAR: min over cases is -2 (Case 4 at γ→0), max 2 (Case 3 at γ=1)
 RANGES = {
