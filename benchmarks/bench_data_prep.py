@@ -1,4 +1,4 @@
-"""Throughput of the AVQA audio extractor vs. a plain ffmpeg-CLI loop (issue #4).
+"""Throughput of the AVQA audio extractor vs. a plain ffmpeg-CLI loop.
 
     python benchmarks/bench_data_prep.py [--clips 300] [--seconds 10] [--workers 2] [--keep DIR]
 

@@ -7,7 +7,10 @@ on it alone; ``eval`` may also use ``swift_plugins`` (the compat fix, the reward
 from __future__ import annotations
 
 import ast
+import io
+import re
 import sys
+import tokenize
 from pathlib import Path
 
 from tests.helpers.paths import REPO
@@ -69,3 +72,54 @@ def test_the_check_sees_a_broken_rule(tmp_path):
         "swift_plugins/z.py:2: swift_plugins imports data_prep",
         "data_prep/y.py:2: data_prep imports eval",
     ]
+
+
+# A reader of a clone must be able to follow every pointer: the equations and decisions are in docs/.
+OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec\b|\bissue #?\d+|platform-notes|/work/", re.IGNORECASE)
+SOURCES = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "benchmarks", "scripts", "recipes",
+           "docs", ".ci")
+TEXT = (".md", ".sh", ".yaml", ".yml", ".toml", ".txt")
+
+
+def comments_and_docstrings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every comment and docstring of a Python file."""
+    source = path.read_text(encoding="utf-8")
+    found = [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+             if tok.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                found.append((first.lineno, first.value.value))
+    return found
+
+
+def outside_pointers(root: Path) -> list[str]:
+    files = [p for p in (root / "README.md", root / "pyproject.toml") if p.exists()]
+    for folder in SOURCES:
+        files += [p for p in sorted((root / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    bad = []
+    for path in files:
+        if path.suffix == ".py":
+            texts = comments_and_docstrings(path)
+        elif path.suffix in TEXT or path.parent.name == ".ci":
+            texts = list(enumerate(path.read_text(encoding="utf-8").splitlines(), 1))
+        else:
+            continue
+        bad += [f"{path.relative_to(root)}:{line}: {match.group(0)!r}" for line, text in texts
+                for match in [OUTSIDE.search(text)] if match]
+    return bad
+
+
+def test_no_comment_or_doc_points_outside_the_repository():
+    assert outside_pointers(REPO) == []
+
+
+def test_the_pointer_check_sees_comments_and_docstrings(tmp_path):
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "README.md").write_text("See docs/rewards.md.\n")
+    (tmp_path / "eval" / "x.py").write_text('"""Scores (issue #5)."""\nx = "spec"  # from ../shared\n'
+                                           'def f():\n    """R_t (spec §5)."""\n')
+    assert outside_pointers(tmp_path) == ["eval/x.py:2: '../shared'", "eval/x.py:1: 'issue #5'",
+                                          "eval/x.py:4: 'spec'"]

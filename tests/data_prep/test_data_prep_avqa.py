@@ -1,4 +1,4 @@
-"""AVQA extraction on real media made by real encoders (issue #4 acceptance)."""
+"""AVQA extraction on real media made by real encoders."""
 from __future__ import annotations
 
 import json

@@ -15,7 +15,7 @@ from audio_thinker.jsonl import read_jsonl
 from data_prep.benchmarks import convert
 from tests.helpers.paths import REPO, SHARED
 
-BENCHMARKS = SHARED / "benchmarks"  # ../shared beside the checkout, as in CI
+BENCHMARKS = SHARED / "benchmarks"  # the shared data folder beside the checkout, as in CI
 REAL = [("mmau", "mmau-test-mini.json", "audio_id"), ("mmau", "mmau-test-mini-v0325.json", "audio_id"),
         ("mmar", "MMAR-meta.json", "audio_path")]
 TINY = np.zeros(160, dtype=np.int16)  # 10 ms of silence: the converters only check existence

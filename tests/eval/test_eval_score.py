@@ -1,4 +1,4 @@
-"""Scoring on the real metadata (issue #5 acceptance) and one reply per line."""
+"""Scoring on the real metadata and one reply per line."""
 from __future__ import annotations
 
 import copy
@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from audio_thinker import benchmarks
+from audio_thinker.cli import UsageError
 from eval.score import run
 from eval.scoring import join_predictions, score, score_item
 
@@ -46,7 +47,7 @@ def test_perfect_predictions_score_100(load_meta, bench_name, filename):
 
 
 @pytest.mark.parametrize("bench_name,filename,expected", [
-    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (spec)
+    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (docs/benchmarks.md)
     ("mmau", "mmau-test-mini-v0325.json", 0),  # checked: none in either MMAU file
     ("mmau", "mmau-test-mini.json", 0),
 ])
@@ -96,7 +97,7 @@ def test_duplicate_ids_with_different_predictions_are_refused(load_meta):
     meta = load_meta("MMAR-meta.json")[:3]
     items = with_predictions(meta, "answer_prediction", lambda it: it["answer"])
     twin = dict(items[0], answer_prediction=next(c for c in items[0]["choices"] if c != items[0]["answer"]))
-    with pytest.raises(ValueError, match="duplicate id"):
+    with pytest.raises(UsageError, match="appears twice"):
         join_predictions(benchmarks.MMAR, items + [twin])
 
 
@@ -106,16 +107,19 @@ def test_duplicate_ids_with_different_predictions_are_refused(load_meta):
 ])
 def test_mmau_version_is_detected_from_the_metadata(load_meta, tmp_path, filename, version):
     preds = tmp_path / "p.json"
-    preds.write_text(json.dumps(load_meta(filename)))
+    items = load_meta(filename)
+    items[0]["model_output"] = ""  # the field is there (without it the file is refused), every reply empty
+    preds.write_text(json.dumps(items))
     result = run("mmau", str(preds))
     assert result["version"] == version
-    assert result["total"]["missing"] == 1000  # no model_output at all: everything missing, accuracy 0
+    assert result["total"]["missing"] == 1000  # no reply at all: everything missing, accuracy 0
     assert result["total"]["accuracy"] == 0.0
 
 
 def test_mmau_category_lists_are_joined(load_meta):
     items = load_meta("mmau-test-mini-v0325.json")
     assert any(isinstance(it["category"], list) for it in items)  # the quirk is real
+    items = with_predictions(items, "model_output", lambda it: it["answer"])
     groups = result_for("mmau", items)["breakdowns"]["category"]
     assert set(groups) == {"Reasoning", "Information Extraction"}
 
@@ -205,7 +209,7 @@ def test_air_columns_and_avqa_flag():
 # --- agreement with the official rule, restated here independently ------------------
 
 def official_rule(answer, prediction, choices):
-    """MMAU/MMAR evaluation.py, copied from the spec: tokenize with \\b\\w+\\b on
+    """MMAU/MMAR evaluation.py as docs/benchmarks.md describes it: tokenize with \\b\\w+\\b on
     lower-cased text; correct when every answer token is in the prediction and
     no token that belongs only to other choices is."""
     import re

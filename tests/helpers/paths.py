@@ -9,7 +9,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"  # tiny checkpoints, the local judge, ms-swift's caches
 SHARED = REPO.parent / "shared"
-# The real metadata lives beside the checkout (../shared/benchmarks); a copy
+# The real metadata lives in the shared data folder beside the checkout; a copy
 # in the repo's benchmarks/ or $AUDIO_THINKER_BENCHMARKS is used first.
 _CANDIDATES = [os.environ.get("AUDIO_THINKER_BENCHMARKS"), REPO / "benchmarks", SHARED / "benchmarks"]
 

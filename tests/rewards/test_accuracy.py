@@ -1,4 +1,4 @@
-"""Multiple-choice accuracy of the <answer> content (spec §2), one case per line."""
+"""Multiple-choice accuracy of the <answer> content (docs/rewards.md §2), one case per line."""
 import pytest
 
 from audio_thinker.matching import match_choice

@@ -1,4 +1,4 @@
-"""R_f and the mode decision, one case per line (spec §1)."""
+"""R_f and the mode decision, one case per line (docs/rewards.md §1)."""
 import pytest
 
 from audio_thinker.tags import Mode, parse_completion

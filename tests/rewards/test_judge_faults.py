@@ -1,5 +1,5 @@
 """The judge never crashes training: timeouts, HTTP 500s and garbage give the
-spec §7 fallbacks and are counted (real HTTP servers on 127.0.0.1)."""
+docs/rewards.md §7 fallbacks and are counted (real HTTP servers on 127.0.0.1)."""
 import time
 
 import pytest
