@@ -81,7 +81,7 @@ check_grpo_layout() {
       local step=$((global * gens / $(_gcd "$global" "$gens")))
       fixes+=("GENERATION_BATCH_SIZE=$(( (gbs + step - 1) / step * step ))")
     fi
-    fixes+=("NUM_GENERATIONS=a divisor of $GENERATION_BATCH")
+    fixes+=("NUM_GENERATIONS=a divisor (>= 2) of $GENERATION_BATCH")
     local joined; joined=$(printf '%s, or ' "${fixes[@]}"); joined=${joined%, or }
     _layout_refuse "generation batch $GENERATION_BATCH = $source is not divisible by NUM_GENERATIONS $gens" \
       "change one of: $joined"

@@ -72,6 +72,13 @@ def listener_pids(port: int) -> set[int] | None:
 
 
 def process_group(pid: int) -> int | None:
+    """PID's process group; None when the process is gone or has exited unreaped (a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        state = ""
+    if state == "Z":
+        return None
     try:
         return os.getpgid(pid)
     except ProcessLookupError:
