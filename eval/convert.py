@@ -22,7 +22,7 @@ from typing import Any
 
 from swift_plugins.matching import strip_answer_wrapper
 
-from . import benchmarks
+from . import audio_control, benchmarks, choice_order
 from .benchmarks import Benchmark
 from .io import read_records, write_json, write_jsonl
 
@@ -84,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = benchmarks.get(args.benchmark)
     rows = read_records(args.predictions)
-    if args.meta:
+    if choice_order.is_rotated(rows):  # --rotate-choices run: one item per rotation (eval/choice_order.py)
+        items = (choice_order.rotated_items(bench, read_records(args.meta), rows) if args.meta
+                 else choice_order.restore_ids(bench, from_rows(bench, rows)))
+    elif args.meta:
         items = from_meta(bench, read_records(args.meta), replies_by_id(rows, args.id_field))
     else:
         items = from_rows(bench, rows)
+    control = audio_control.control_of(rows)
+    if control:  # --audio-control run: every item says so, for eval.score --silent-input to check
+        items = [{**item, "audio_control": control} for item in items]
     (write_jsonl if args.out.endswith(".jsonl") else write_json)(args.out, items)
     with_reply = sum(bench.prediction_field in it for it in items)
     print(f"{args.out}: {len(items)} items, {with_reply} with a reply, {len(items) - with_reply} without",

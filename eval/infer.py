@@ -22,6 +22,11 @@ Decisions:
   off before appending. Rows that failed (e.g. unreadable audio) are written
   with ``output: null`` and an ``error``: they score as *missing*;
   ``--retry-errors`` runs them again;
+- controls: ``--audio-control silence`` (each clip replaced by silence of the
+  same length, written beside ``--out`` in ``<out>.silence/``) and
+  ``--rotate-choices K`` (each item asked with its options rotated K ways,
+  row ids ``<id>@rot<r>``); see ``eval/audio_control.py`` and
+  ``eval/choice_order.py``;
 - importing ``swift_plugins.compat`` (when present) applies the Qwen2-Audio
   patch for ms-swift 4.6 + transformers 5.x before the model loads.
 """
@@ -37,6 +42,10 @@ from typing import Any
 
 from swift_plugins.tags import parse_completion
 
+from audio_thinker.cli import UsageError
+
+from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
+from .choice_order import rotate_rows
 from .io import read_jsonl, read_records, write_jsonl
 
 
@@ -169,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-type", help="ms-swift model_type when it cannot be inferred")
     parser.add_argument("--limit", type=int, help="infer at most this many new items in this run")
     parser.add_argument("--retry-errors", action="store_true", help="redo rows that failed before")
+    # Controls (eval/audio_control.py, eval/choice_order.py): write to their own --out.
+    parser.add_argument("--audio-control", choices=AUDIO_CONTROLS,
+                        help="silence: every clip replaced by digital silence of the same length")
+    parser.add_argument("--rotate-choices", type=int, metavar="K",
+                        help="ask each item K times, its options rotated by 0..K-1 places (gold unchanged)")
     args = parser.parse_args(argv)
 
     if args.engine == "vllm":
@@ -178,11 +192,21 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--engine vllm needs vllm installed (pip install '.[gpu]')")
     system = Path(args.system).read_text(encoding="utf-8").strip() if args.system else None
     rows = read_records(args.benchmark_file)
+    try:
+        check_resume(Path(args.out), args.audio_control)
+        if args.rotate_choices is not None:
+            rows = rotate_rows(rows, args.rotate_choices)
+    except UsageError as err:
+        parser.error(str(err))
     runner = Runner(args.model, args.adapters, args.engine, args.batch_size, args.model_type,
                     args.max_new_tokens, args.temperature)
     meta = {"model": args.model, "adapters": args.adapters, "system_file": args.system,
             "engine": args.engine, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens}
-    written = run(rows, Path(args.out), runner.generate, system, args.batch_size, args.limit,
+    generate = runner.generate
+    if args.audio_control == SILENCE:
+        generate = with_silence(generate, Path(args.out + ".silence"))
+    meta.update(audio_control=args.audio_control, rotate_choices=args.rotate_choices)
+    written = run(rows, Path(args.out), generate, system, args.batch_size, args.limit,
                   args.retry_errors, meta)
     print(f"wrote {written} row(s) to {args.out}", file=sys.stderr)
     return 0

@@ -7,8 +7,11 @@ Each ``eval.score`` result JSON belongs to the *row* named by its directory
 row's name is its output directory's name). Paper numbers come from
 ``eval/paper_numbers.yaml`` (transcribed with table and line); a row is put
 beside the paper row whose ``aliases`` hold its name (``--alias ours=paper``
-adds one). Each row shows ours, the paper's and the difference, and a last
-table gives every result's denominator (n, missing, unparsable).
+adds one). Each row shows ours (with its 95 % interval), the paper's and the
+difference; a paired section measures each Table 1 ablation step on the items
+both rows were scored on (``eval/report_paired.py``; ``--pair A:B`` adds any
+two rows), and a last table gives every result's denominator (n, missing,
+unparsable).
 
 MMAU results go to Tables 1-2 when scored on the v0325 file and to Table 5
 when on v05.15.25 (the version is in the result, detected from the metadata);
@@ -23,7 +26,9 @@ from typing import Any
 
 import yaml
 
-from .tables import fmt, markdown_table
+from . import audio_control
+from .report_paired import paired_section
+from .tables import fmt, fmt_accuracy, fmt_interval, markdown_table
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.yaml")
 V0325, V2025 = "v0325", "v05.15.25"
@@ -80,14 +85,15 @@ def paper_row(paper: dict[str, Any], table: str, row: str) -> dict[str, Any] | N
     return None
 
 
-def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[float | None, bool]:
-    """Our accuracy for one column of one row, and whether it needs a dagger."""
+def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[dict[str, Any] | None, bool]:
+    """Our figures (accuracy, ci95, ...) for one column of one row, and whether it needs a dagger."""
     for r, res in results:
         if r != row or res["benchmark"] != bench:
             continue
         fits, dagger = _slot(res, version)
         if fits:
-            return res["paper_columns"].get(column, {}).get("accuracy"), dagger
+            fig = res["paper_columns"].get(column)
+            return (fig, dagger) if fig and fig.get("accuracy") is not None else (None, False)
     return None, False
 
 
@@ -100,13 +106,14 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
         if all(v is None for v, _ in ours):
             continue
         daggers |= any(d for v, d in ours if v is not None)
-        rows_out.append([f"**{row}** (ours)", *[fmt(v) + ("†" if d and v is not None else "") for v, d in ours]])
+        rows_out.append([f"**{row}** (ours)", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
+                                                 for v, d in ours]])
         entry = paper_row(paper, key, aliases.get(row, row))
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
-            rows_out.append(["difference", *[fmt(round(o - t, 2)) if o is not None and t is not None else "-"
-                                             for (o, _), t in zip(ours, theirs)]])
+            rows_out.append(["difference", *[fmt(round(o["accuracy"] - t, 2)) if o is not None and t is not None
+                                             else "-" for (o, _), t in zip(ours, theirs)]])
     if not rows_out:
         return None
     text = f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
@@ -116,29 +123,69 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
 
 
 def denominators(results: list[tuple[str, dict[str, Any]]]) -> str:
-    rows = [[row, res["benchmark"], res.get("version", "-"), res["total"]["accuracy"], res["total"]["n"],
-             res["total"]["missing"], res["total"]["unparsable"], len(res.get("answer_not_in_choices", []))]
+    rows = [[row, res["benchmark"], res.get("version", "-"), res["total"]["accuracy"],
+             fmt_interval(res["total"].get("ci95")), res["total"]["n"], res["total"]["missing"],
+             res["total"]["unparsable"], len(res.get("answer_not_in_choices", []))]
             for row, res in results]
     return "### Denominators\n\n" + markdown_table(
-        ["row", "benchmark", "version", "accuracy %", "n", "missing", "unparsable", "answer not in choices"], rows)
+        ["row", "benchmark", "version", "accuracy %", "95 % CI", "n", "missing", "unparsable",
+         "answer not in choices"], rows)
+
+
+def controls_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The silent-audio and choice-order controls of every result that has them."""
+    parts = []
+    audio = [(row, res) for row, res in results if res.get("audio_control")]
+    if audio:
+        parts.append("Silent-audio control (README \"Reading the silent-audio control\"): the same items with "
+                     "every clip replaced by silence.\n\n" + markdown_table(
+                         ["row", "benchmark", "version", *audio_control.HEADERS],
+                         [[row, res["benchmark"], res.get("version", "-"), *audio_control.summary_cells(res)]
+                          for row, res in audio]))
+    rotated = [(row, res) for row, res in results if res.get("choice_order")]
+    if rotated:
+        positions = sorted({p for _, res in rotated for p in res["choice_order"]["by_gold_position"]})
+        parts.append("Choice-order control (README \"Reading the choice-order control\"): circular = right "
+                     "under every rotation of the options; then accuracy by the gold option's position.\n\n"
+                     + markdown_table(
+                         ["row", "benchmark", "version", "rotations", "accuracy %", "circular %",
+                          *[f"gold at {p} %" for p in positions]],
+                         [[row, res["benchmark"], res.get("version", "-"), res["choice_order"]["rotations"],
+                           fmt_accuracy(res["total"]), fmt_accuracy(res["choice_order"]["circular"]),
+                           *[fmt_accuracy(res["choice_order"]["by_gold_position"].get(p)) for p in positions]]
+                          for row, res in rotated]))
+    alone = [(row, res) for row, res in results if res.get("control_run")]
+    if alone:
+        parts.append("Control runs scored on their own (kept out of the tables above): " + ", ".join(
+            f"{row} {res['benchmark']} ({res['control_run']}) {fmt_accuracy(res['total'])}" for row, res in alone))
+    return "### Controls\n\n" + "\n\n".join(parts) if parts else None
 
 
 def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any] | None = None,
-                 aliases: dict[str, str] | None = None) -> str:
+                 aliases: dict[str, str] | None = None, pairs: list[tuple[str, str]] = ()) -> str:
     paper = paper or yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
     parts = ["# Results beside the paper",
-             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong). "
+             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong), with its "
+             "95 % interval in parentheses (README \"Reading the intervals\"). "
              f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
              "inconsistencies in the paper's tables."]
+    everything, results = results, [(row, res) for row, res in results if not res.get("control_run")]
     for key in TABLES:
         table = build_table(key, results, paper, aliases or {})
         if table:
             parts.append(table)
-    parts.append(denominators(results))
+    paired = paired_section(everything, paper, aliases or {}, TABLES["table1"][1], lambda res, v: _slot(res, v)[0],
+                            pairs)
+    if paired:
+        parts.append(paired)
+    controls = controls_section(everything)
+    if controls:
+        parts.append(controls)
+    parts.append(denominators(everything))
     flags = [(row, s, info) for row, res in results for s, info in (res.get("flagged_subsets") or {}).items()]
     if flags:
         parts.append("### Flags\n\n" + "\n".join(
-            f"- {row}: `{s}` {fmt(info['accuracy'])} % (n={info['n']}): {info['why']}." for row, s, info in flags))
+            f"- {row}: `{s}` {fmt_accuracy(info)} (n={info['n']}): {info['why']}." for row, s, info in flags))
     return "\n\n".join(parts) + "\n"
 
 
@@ -148,12 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", nargs="+", required=True, help="result JSON files or directories")
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--alias", action="append", default=[], help="OURS=PAPER_ALIAS, e.g. my-run=model-c")
+    parser.add_argument("--pair", action="append", default=[],
+                        help="ROW_A:ROW_B, a paired comparison of two rows beyond the paper's ablation steps")
     args = parser.parse_args(argv)
+    if any(":" not in p for p in args.pair):
+        parser.error("--pair takes ROW_A:ROW_B")
+    pairs = [tuple(p.split(":", 1)) for p in args.pair]
     results = find_results(args.results)
     if not results:
         parser.error("no eval.score result JSON found")
     aliases = dict(a.split("=", 1) for a in args.alias)
-    Path(args.out).write_text(build_report(results, aliases=aliases), encoding="utf-8")
+    Path(args.out).write_text(build_report(results, aliases=aliases, pairs=pairs), encoding="utf-8")
     print(f"{args.out}: {len(results)} result(s) from {len({r for r, _ in results})} row(s)")
     return 0
 

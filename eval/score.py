@@ -8,6 +8,12 @@ FILE is the official metadata with the model's reply added: MMAU
 ``model_output``, MMAR ``answer_prediction``, AIR-Bench Foundation
 ``response`` (the field AIR-Bench's ``Inference_Foundation.py`` writes and its
 ``score_foundation.py`` reads). Rules: see ``eval/scoring.py``.
+
+Controls: ``--silent-input`` adds the silent-audio control (the same items
+asked with silence by ``eval.infer --audio-control silence``;
+``eval/audio_control.py``); a prediction file of an ``eval.infer
+--rotate-choices`` run is recognised and gains the choice-order control
+(``eval/choice_order.py``).
 """
 from __future__ import annotations
 
@@ -16,48 +22,85 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import benchmarks
+from audio_thinker.cli import UsageError
+
+from . import audio_control, benchmarks, choice_order
 from .io import read_records, write_json
 from .scoring import join_predictions, score
-from .tables import FIGURE_HEADERS, figure_row, text_table
+from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
 
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
-        keep_items: bool = True) -> dict[str, Any]:
+        keep_items: bool = True, silent_input: str | None = None) -> dict[str, Any]:
     bench = benchmarks.get(bench_name)
     predictions = read_records(input_path)
     reference = read_records(meta) if meta else None
-    pairs, notes = join_predictions(bench, predictions, reference)
+    rotated = None
+    if choice_order.is_rotated(predictions):  # an eval.infer --rotate-choices run
+        pairs, notes, rotated = choice_order.score_rotations(bench, predictions, reference)
+    else:
+        pairs, notes = join_predictions(bench, predictions, reference)
     result = score(bench, pairs)
+    controls = _controls(bench, result, predictions, reference, silent_input)
+    if rotated:
+        controls["choice_order"] = rotated
     detected = benchmarks.detect_version(bench, [item for item, _ in pairs])
     if version and detected and version != detected:
         raise SystemExit(f"--version {version} but the metadata is the {detected} file")
     result = {"benchmark": bench.name, "version": version or detected or "unknown",
+              # which items and gold answers were scored: eval.compare pairs only results that agree
+              "fingerprint": benchmarks.fingerprint(bench, [item for item, _ in pairs]),
               "input": str(input_path), "reference": str(meta) if meta else None,
-              **{k: v for k, v in result.items() if k != "benchmark"}, **notes}
+              **{k: v for k, v in result.items() if k != "benchmark"}, **notes, **controls}
     if not keep_items:
         result.pop("items")
     return result
 
 
+def _controls(bench, result: dict[str, Any], predictions: list[dict[str, Any]],
+              reference: list[dict[str, Any]] | None, silent_input: str | None) -> dict[str, Any]:
+    """The control sections of a result: ``control_run`` when its own replies were made without audio,
+    ``audio_control`` when a silent run is put beside it (eval/audio_control.py)."""
+    out: dict[str, Any] = {}
+    control = audio_control.control_of(predictions)
+    if control:
+        out["control_run"] = control
+    if silent_input:
+        silent = read_records(silent_input)
+        if audio_control.control_of(silent) != audio_control.SILENCE:
+            raise UsageError("its replies were not made with eval.infer --audio-control silence",
+                             silent_input, option="--silent-input")
+        if choice_order.is_rotated(silent):
+            pairs = choice_order.score_rotations(bench, silent, reference)[0]
+        else:
+            pairs = join_predictions(bench, silent, reference)[0]
+        out["audio_control"] = {"silent_input": str(silent_input), **audio_control.audio_control_figures(
+            result["items"], score(bench, pairs)["items"])}
+    return out
+
+
 def render(result: dict[str, Any]) -> str:
-    """The terminal report: total, paper columns, every breakdown, oddities."""
-    parts = [f"{result['benchmark']} ({result['version']})  input: {result['input']}"]
+    """The terminal report: total, paper columns, every breakdown, oddities, controls."""
+    parts = [f"{result['benchmark']} ({result['version']})  input: {result['input']}"
+             + ("  [audio replaced by silence: a control run]" if result.get("control_run") else "")]
     rows = [figure_row("total", result["total"])]
     rows += [figure_row(f"paper: {k}", v) for k, v in result["paper_columns"].items()]
     rows += [figure_row(f"mode: {k}", v) for k, v in result["by_mode"].items()]
     parts.append(text_table(("", *FIGURE_HEADERS), rows))
     for breakdown, groups in result["breakdowns"].items():
         parts.append(text_table((breakdown, *FIGURE_HEADERS), [figure_row(g, f) for g, f in groups.items()]))
+    if result.get("audio_control"):
+        parts.append(audio_control.render(result))
+    if result.get("choice_order"):
+        parts.append(choice_order.render(result["choice_order"]))
     odd = result["answer_not_in_choices"]
     if odd:
         parts.append(f"{len(odd)} item(s) whose official answer is not among the choices "
                      f"(kept, scored by the token rule): " + ", ".join(odd))
     for subset, info in result.get("flagged_subsets", {}).items():
         rest = info["rest_of_task"]
-        parts.append(f"WARNING {subset}: {info['why']}. {subset} {info['accuracy']:.2f}% (n={info['n']}); "
-                     f"rest of {rest['task']}: {rest['accuracy'] if rest['accuracy'] is not None else '-'}% "
-                     f"(n={rest['n']})")
+        parts.append(f"WARNING {subset}: {info['why']}. {subset} {fmt_accuracy(info)} % (n={info['n']}); "
+                     f"rest of {rest['task']}: {fmt_accuracy(rest)} % (n={rest['n']})")
     for key in ("not_in_reference", "gold_differs_from_reference"):
         if result.get(key):
             parts.append(f"WARNING {len(result[key])} prediction row(s) {key.replace('_', ' ')}: "
@@ -76,8 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", choices=("v0325", "v05.15.25"),
                         help="MMAU test-mini version (detected from the metadata when it is an official file)")
     parser.add_argument("--no-items", action="store_true", help="leave the per-item rows out of the JSON")
+    parser.add_argument("--silent-input", help="predictions of the same items from an eval.infer --audio-control "
+                                               "silence run (converted like --input): adds the silent-audio control")
     args = parser.parse_args(argv)
-    result = run(args.benchmark, args.input, args.meta, args.version, keep_items=not args.no_items)
+    try:
+        result = run(args.benchmark, args.input, args.meta, args.version, keep_items=not args.no_items,
+                     silent_input=args.silent_input)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(render(result))
     if args.output:
         write_json(args.output, result)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from swift_plugins.matching import match_choice, official_token_match
@@ -27,6 +28,8 @@ from swift_plugins.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
 from .benchmarks import MACRO, TOTAL, Benchmark
+from .lengths import count_tokens
+from .stats import macro_interval, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class ItemScore:
     mode: str | None  # "think" / "no_think"; None when the reply is missing
     picked: int | None  # index of the single choice the reply names
     groups: dict[str, str]  # breakdown -> group
+    # Lengths for the token-savings figures of eval.think_analysis (eval/lengths.py; None when missing).
+    reply_tokens: int | None = None  # the whole reply, think block included
+    answer_tokens: int | None = None  # what is scored: the <answer> content, or the reply without tags
 
 
 def _reply(item: dict[str, Any] | None, field: str) -> str | None:
@@ -71,20 +77,28 @@ def score_item(bench: Benchmark, item: dict[str, Any], reply: str | None) -> Ite
             picked, named = index, True
             correct = official_token_match(choices[index], gold, choices)
     unparsable = not correct and not named
-    return ItemScore(ident, correct, False, unparsable, mode, picked, groups)
+    return ItemScore(ident, correct, False, unparsable, mode, picked, groups, count_tokens(reply),
+                     count_tokens(answer))
 
 
 def figures(scores: Sequence[ItemScore]) -> dict[str, Any]:
-    """accuracy (percent of *all* items), correct, n, missing, unparsable."""
+    """accuracy (percent of *all* items) with its 95 % Wilson interval
+    ``ci95`` (percent), correct, n, missing, unparsable."""
     n = len(scores)
     correct = sum(s.correct for s in scores)
     return {
         "accuracy": round(100.0 * correct / n, 4) if n else None,
+        "ci95": wilson_interval(correct, n),
         "correct": correct,
         "n": n,
         "missing": sum(s.missing for s in scores),
         "unparsable": sum(s.unparsable for s in scores),
     }
+
+
+def figures_of_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`figures` of per-item rows as a result JSON stores them (``correct``, ``missing``, ``unparsable``)."""
+    return figures([SimpleNamespace(**r) for r in rows])
 
 
 def _by_group(scores: Sequence[ItemScore], breakdown: str) -> dict[str, dict[str, Any]]:
@@ -105,6 +119,7 @@ def paper_columns(bench: Benchmark, scores: Sequence[ItemScore]) -> dict[str, di
             accs = [g["accuracy"] for g in groups.values() if g["accuracy"] is not None]
             summed = figures(scores)
             summed["accuracy"] = round(sum(accs) / len(accs), 4) if accs else None
+            summed["ci95"] = macro_interval([(g["correct"], g["n"]) for g in groups.values()])
             summed["macro_over"] = f"{len(accs)} {breakdown} groups"
             out[column] = summed
         else:

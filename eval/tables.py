@@ -29,8 +29,24 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(out)
 
 
-FIGURE_HEADERS = ("accuracy %", "correct", "n", "missing", "unparsable")
+def fmt_interval(ci: Sequence[float] | None, digits: int = 1) -> str:
+    """``[low, high]`` in percent as ``low–high`` (``-`` when there is none)."""
+    if not ci:
+        return "-"
+    return f"{ci[0]:.{digits}f}–{ci[1]:.{digits}f}"
+
+
+def fmt_accuracy(fig: dict[str, Any] | None) -> str:
+    """An accuracy with its 95 % interval, e.g. ``65.20 (62.2–68.1)``."""
+    if not fig or fig.get("accuracy") is None:
+        return "-"
+    ci = fig.get("ci95")
+    return fmt(float(fig["accuracy"])) + (f" ({fmt_interval(ci)})" if ci else "")
+
+
+FIGURE_HEADERS = ("accuracy %", "95 % CI", "correct", "n", "missing", "unparsable")
 
 
 def figure_row(name: str, fig: dict[str, Any]) -> list[Any]:
-    return [name, fig.get("accuracy"), fig.get("correct"), fig.get("n"), fig.get("missing"), fig.get("unparsable")]
+    return [name, fig.get("accuracy"), fmt_interval(fig.get("ci95")), fig.get("correct"), fig.get("n"),
+            fig.get("missing"), fig.get("unparsable")]

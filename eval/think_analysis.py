@@ -11,6 +11,12 @@ Per difficulty (MMAU) and per category: ``answered`` (replies present),
 ``<think>`` block — the mode rule of ``swift_plugins.tags``), and the accuracy
 of think and of no-think replies. Missing replies have no mode and are left
 out of the rates (their count is shown).
+
+Token savings, overall and per group: ``mean_tokens`` (mean completion length
+of the answered replies), ``think_mean_tokens`` and ``no_think_mean_tokens``
+(the same per mode) and ``no_think_answer_tokens`` (mean length of the
+no-think replies' answer). Tokens are words and punctuation marks
+(``eval/lengths.py``), the same count for every model.
 """
 from __future__ import annotations
 
@@ -54,7 +60,22 @@ def mode_figures(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"n": len(items), "missing": len(items) - len(answered), "answered": len(answered),
             "no_think_rate": round(100.0 * len(plain) / len(answered), 2) if answered else None,
             "think": len(think), "no_think": len(plain), "think_accuracy": acc(think),
-            "no_think_accuracy": acc(plain), "accuracy": acc(items)}
+            "no_think_accuracy": acc(plain), "accuracy": acc(items), **length_figures(think, plain)}
+
+
+def _mean(values: Sequence[int | None]) -> float | None:
+    """Mean of the known values (results scored before lengths were recorded have none)."""
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 1) if known else None
+
+
+def length_figures(think: Sequence[dict[str, Any]], plain: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Token savings: mean completion length of think replies, of no-think replies and of all answered
+    replies, and the mean length of the no-think replies' answer (tokens as eval/lengths.py counts them)."""
+    return {"mean_tokens": _mean([it.get("reply_tokens") for it in [*think, *plain]]),
+            "think_mean_tokens": _mean([it.get("reply_tokens") for it in think]),
+            "no_think_mean_tokens": _mean([it.get("reply_tokens") for it in plain]),
+            "no_think_answer_tokens": _mean([it.get("answer_tokens") for it in plain])}
 
 
 def _order(groups: Sequence[str]) -> list[str]:
@@ -80,11 +101,13 @@ def panels(analysis: dict[str, Any]) -> list[str]:
 
 
 def render(label: str, analysis: dict[str, Any]) -> str:
-    headers = ("group", "answered", "missing", "no-think %", "think acc %", "no-think acc %", "acc %")
+    headers = ("group", "answered", "missing", "no-think %", "think acc %", "no-think acc %", "acc %",
+               "tokens", "think tokens", "no-think tokens", "no-think answer tokens")
 
     def row(name, f):
         return [name, f["answered"], f["missing"], f["no_think_rate"], f["think_accuracy"],
-                f["no_think_accuracy"], f["accuracy"]]
+                f["no_think_accuracy"], f["accuracy"], f.get("mean_tokens"), f.get("think_mean_tokens"),
+                f.get("no_think_mean_tokens"), f.get("no_think_answer_tokens")]
 
     parts = [f"== {label}", text_table(headers, [row("total", analysis["total"])])]
     for b in panels(analysis):

@@ -40,12 +40,13 @@ def test_report_puts_ours_beside_the_paper_with_the_difference(load_meta):
     table1 = md.split("### Table 1")[1].split("###")[0]
     rows = {line.split("|")[1].strip(): line for line in table1.splitlines() if line.startswith("| ")}
     ours = [c.strip() for c in rows["**model-c** (ours)"].split("|")[2:-1]]
-    assert ours[:4] == ["100.00", "100.00", "0.00", "66.70"]  # MMAU Sound/Music/Speech/Avg: missing count as wrong
+    # MMAU Sound/Music/Speech/Avg with their 95 % intervals: missing count as wrong
+    assert ours[:4] == ["100.00 (98.9–100.0)", "100.00 (98.9–100.0)", "0.00 (0.0–1.1)", "66.70 (63.7–69.6)"]
     assert "paper: model-c (l. 107)" in rows and "difference" in rows
     diff = [c.strip() for c in rows["difference"].split("|")[2:-1]]
     assert diff[0] == "23.12"  # 100 - 76.88
     assert "### Table 5" not in md  # v0325 results stay out of the v05.15.25 table
-    assert "| model-c | mmau | v0325 | 66.70 | 1000 | 333 | 0 | 0 |" in md  # denominators
+    assert "| model-c | mmau | v0325 | 66.70 | 63.7–69.6 | 1000 | 333 | 0 | 0 |" in md  # denominators
 
 
 def test_think_analysis_rates_by_difficulty_and_plot(load_meta, tmp_path):

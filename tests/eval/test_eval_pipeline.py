@@ -15,6 +15,7 @@ import soundfile as sf
 from evalhelpers import REPO
 
 from eval import infer
+from eval.tables import fmt_accuracy
 from eval.io import read_jsonl
 
 # --- resume ---------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_tiny_checkpoint_end_to_end(tmp_path, model, model_type):
     result = json.loads(result_path.read_text())
     assert result["total"]["n"] == 6 and result["total"]["missing"] == 0
     assert set(result["breakdowns"]["difficulty"]) == {"easy", "medium", "hard"}
-    assert set(result["total"]) == {"accuracy", "correct", "n", "missing", "unparsable"}
+    assert set(result["total"]) == {"accuracy", "ci95", "correct", "n", "missing", "unparsable"}
 
     import matplotlib.image as mpimg
 
@@ -177,3 +178,93 @@ def test_tiny_checkpoint_end_to_end(tmp_path, model, model_type):
     height, width = image.shape[:2]
     assert 300 <= height <= 2000 and 500 <= width <= 4000  # a real figure, not an empty file
     assert image.std() > 0.01  # something is drawn
+    if model == "qwen2.5-omni":  # the controls once, on the faster backbone (test-suite budget)
+        controls_end_to_end(tmp_path, meta, rows_path, preds, result_path, [str(TINY / model), model_type])
+
+
+# What reaches the model: a spy on the feature extractor both backbones use (Qwen2-Audio's and
+# Qwen2.5-Omni's processors call WhisperFeatureExtractor with the loaded waveforms). It only records
+# each clip's length and peak, then calls the real method; eval.infer's real CLI runs around it.
+SPY = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from transformers import WhisperFeatureExtractor
+    seen, original = [], WhisperFeatureExtractor.__call__
+    def spy(self, raw_speech, *args, **kwargs):
+        clips = raw_speech if isinstance(raw_speech, (list, tuple)) else [raw_speech]
+        for clip in clips:
+            a = np.asarray(clip, dtype="float64")
+            seen.append({"samples": int(a.shape[-1]), "peak": float(np.abs(a).max()) if a.size else 0.0})
+        return original(self, raw_speech, *args, **kwargs)
+    WhisperFeatureExtractor.__call__ = spy
+    from eval import infer
+    code = infer.main(sys.argv[2:])
+    json.dump(seen, open(sys.argv[1], "w"))
+    sys.exit(code)
+""")
+
+
+def infer_with_spy(tmp_path, name, args):
+    seen = tmp_path / f"{name}.seen.json"
+    proc = subprocess.run([sys.executable, "-c", SPY, str(seen), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MODELSCOPE_CACHE": str(REPO / ".cache" / "modelscope")})
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stderr[-3000:]}"
+    return json.loads(seen.read_text())
+
+
+def controls_end_to_end(tmp_path, meta, rows_path, preds, result_path, model_args):
+    """A silent-audio run and a rotated run through infer -> convert -> score -> report."""
+    model, model_type = model_args
+    common = ["--model", model, "--model-type", model_type, "--benchmark-file", str(rows_path),
+              "--system", "swift_plugins/prompts/adaptive_think.txt", "--batch-size", "6", "--max-new-tokens", "16"]
+    silent_preds, rotated_preds = tmp_path / "silent.preds.jsonl", tmp_path / "rotated.preds.jsonl"
+    silent_seen = infer_with_spy(tmp_path, "silent", [*common, "--out", str(silent_preds), "--audio-control", "silence"])
+    rotated_seen = infer_with_spy(tmp_path, "rotated", [*common, "--out", str(rotated_preds), "--rotate-choices", "2"])
+
+    # What reached the processor: silence of each clip's length (2 s at 16 kHz) / the real tones.
+    assert len(silent_seen) >= 6 and all(c["peak"] == 0.0 and c["samples"] == 32000 for c in silent_seen)
+    assert len(rotated_seen) >= 12 and all(c["peak"] > 0.25 and c["samples"] == 32000 for c in rotated_seen)
+    rotated_rows = read_jsonl(rotated_preds)
+    assert [r["id"] for r in rotated_rows[:2]] == ["item0@rot0", "item0@rot1"] and len(rotated_rows) == 12
+    assert "['Woman', 'Child', 'Robot', 'Man']" in rotated_rows[1]["messages"][-1]["content"]  # asked rotated
+
+    runs = tmp_path / "runs"
+    for name, path in (("grpo-a-silent", silent_preds), ("grpo-a-rotated", rotated_preds)):
+        converted = tmp_path / f"{name}.mmau.json"
+        for step in [("eval.convert", "mmau", "--predictions", str(path), "--meta", str(meta), "--out", str(converted)),
+                     ("eval.score", "mmau", "--input", str(converted), "--meta", str(meta),
+                      "--output", str(runs / name / "mmau.json"))]:
+            proc = run_module(*step)
+            assert proc.returncode == 0, f"{step[0]} failed:\n{proc.stderr[-3000:]}"
+    proc = run_module("eval.score", "mmau", "--input", str(tmp_path / "mmau_preds.json"), "--meta", str(meta),
+                      "--silent-input", str(tmp_path / "grpo-a-silent.mmau.json"),
+                      "--output", str(runs / "grpo-a" / "mmau.json"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "silent-audio control" in proc.stdout
+    report_md = tmp_path / "report.md"
+    proc = run_module("eval.report", "--results", str(runs), "--out", str(report_md), "--pair", "grpo-a:grpo-a-silent")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    normal = json.loads((runs / "grpo-a" / "mmau.json").read_text())
+    silent = json.loads((runs / "grpo-a-silent" / "mmau.json").read_text())
+    rotated = json.loads((runs / "grpo-a-rotated" / "mmau.json").read_text())
+    control = normal["audio_control"]
+    assert silent["control_run"] == "silence" and control["n_paired"] == 6
+    assert control["without_audio"]["correct"] == silent["total"]["correct"]
+    needs = [it for it in normal["items"] if not next(s for s in silent["items"] if s["id"] == it["id"])["correct"]]
+    assert control["needs_audio"]["n"] == len(needs)
+    co = rotated["choice_order"]
+    assert co["rotations"] == 2 and co["circular"]["n"] == 6 and sum(f["n"] for f in co["by_gold_position"].values()) == 12
+    assert rotated["total"]["correct"] == co["by_rotation"]["0"]["correct"]
+
+    md = report_md.read_text()
+    from eval.audio_control import summary_cells
+    from eval.compare import compare, fmt_p
+
+    assert " | ".join(summary_cells(normal)) in md  # the silent-audio figures, with their intervals
+    assert "circular %" in md and fmt_accuracy(co["circular"]) in md
+    paired = compare(normal, silent)["paper_columns"]["Avg"]
+    line = next(x for x in md.splitlines() if x.startswith("| grpo-a → grpo-a-silent | MMAU Avg |"))
+    assert fmt_p(paired["mcnemar_p"]) in line and "[" in line  # a paired difference with its interval and p
+    ours = next(x for x in md.splitlines() if x.startswith("| **grpo-a** (ours)"))
+    assert fmt_accuracy(normal["paper_columns"]["Avg"]) in ours  # the accuracy with its 95 % interval

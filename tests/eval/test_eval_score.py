@@ -39,7 +39,8 @@ def test_perfect_predictions_score_100(load_meta, bench_name, filename):
     bench = benchmarks.get(bench_name)
     items = with_predictions(load_meta(filename), bench.prediction_field, lambda it: it["answer"])
     result = result_for(bench_name, items)
-    assert result["total"] == {"accuracy": 100.0, "correct": 1000, "n": 1000, "missing": 0, "unparsable": 0}
+    assert result["total"] == {"accuracy": 100.0, "ci95": [99.6173, 100.0], "correct": 1000, "n": 1000,
+                               "missing": 0, "unparsable": 0}  # Wilson at 1000/1000: not a zero-width interval
     for groups in result["breakdowns"].values():
         assert all(g["accuracy"] == 100.0 for g in groups.values())
 
@@ -74,6 +75,7 @@ def test_missing_predictions_lower_the_score(load_meta, bench_name, filename):
         if blanks.get(it["id"]) is None and it["id"] in blanks:
             it[bench.prediction_field] = None
     total = result_for(bench_name, items)["total"]
+    assert total.pop("ci95")[1] < 100.0  # the interval is of the honest accuracy, too
     assert total == {"accuracy": 85.0, "correct": 850, "n": 1000, "missing": 150, "unparsable": 0}
 
 
@@ -86,7 +88,8 @@ def test_items_dropped_from_the_file_count_as_missing_with_meta(load_meta, tmp_p
     without_meta = run("mmar", str(preds))["total"]
     with_meta = run("mmar", str(preds), meta=str(meta_path))["total"]
     assert without_meta["accuracy"] == 100.0 and without_meta["n"] == 900  # the file alone cannot know
-    assert with_meta == {"accuracy": 90.0, "correct": 900, "n": 1000, "missing": 100, "unparsable": 0}
+    assert with_meta.pop("ci95") and with_meta == {"accuracy": 90.0, "correct": 900, "n": 1000, "missing": 100,
+                                                   "unparsable": 0}
 
 
 def test_duplicate_ids_with_different_predictions_are_refused(load_meta):
@@ -272,8 +275,9 @@ def test_cli_writes_the_result_json(load_meta, tmp_path):
                           cwd=REPO, capture_output=True, text=True, check=True)
     assert "total" in proc.stdout and "sub-category" in proc.stdout
     result = json.loads(out.read_text())
-    assert set(result["total"]) == {"accuracy", "correct", "n", "missing", "unparsable"}
+    assert set(result["total"]) == {"accuracy", "ci95", "correct", "n", "missing", "unparsable"}
+    assert "95 % CI" in proc.stdout and "99.6–100.0" in proc.stdout  # the interval in the terminal table
     assert set(result["breakdowns"]) >= {"task", "difficulty", "sub-category"}
     assert result["version"] == "v0325"
-    assert all(set(f) >= {"accuracy", "correct", "n", "missing", "unparsable"}
+    assert all(set(f) >= {"accuracy", "ci95", "correct", "n", "missing", "unparsable"}
                for groups in result["breakdowns"].values() for f in groups.values())

@@ -1,0 +1,124 @@
+"""The report's paired section: each ablation step of the paper's Table 1 measured on the same items.
+
+A step is a Table 1 row against the row it adds to (:func:`ablation_steps`),
+e.g. ``grpo-a`` → ``grpo-b`` (GRPO → GRPO+CoT), ``model-a`` → ``model-b``
+(+CR), the base model → ``sft-a``. When both rows of a step have ``eval.score``
+results of the same benchmark and version with per-item rows, the step's
+difference is ``eval.compare``'s paired one (bootstrap interval, exact
+McNemar p), shown beside the paper's difference between the two rows.
+``--pair A:B`` adds any two rows, with no paper difference (control runs
+included: ``--pair model:model-silent`` measures what the audio adds).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from audio_thinker.cli import UsageError
+
+from .compare import compare, fmt_delta, fmt_delta_interval, fmt_p
+from .tables import markdown_table
+
+STEP_TABLE = "table1"
+
+
+def _parts(method: str | None) -> list[str]:
+    """"GRPO +ATAR+ CR" -> ["GRPO", "ATAR", "CR"]."""
+    return [p.strip() for p in str(method or "").split("+") if p.strip()]
+
+
+def ablation_steps(paper: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(reference, row) pairs of Table 1. A row's reference is the nearest row above it in its backbone
+    block whose method is its method minus the last ingredients (GRPO+CoT -> GRPO, GRPO+ATAR+CR ->
+    GRPO+ATAR), else the block's base model (SFT -> base, GRPO -> base)."""
+    steps, block = [], []
+    for row in paper["tables"][STEP_TABLE]["rows"]:
+        if row.get("method") in (None, "-"):  # a reproduced base model starts a block
+            block = [row]
+            continue
+        parts = _parts(row.get("method"))
+
+        def adds_to(other: dict[str, Any]) -> bool:
+            base = _parts(other.get("method"))
+            return len(base) < len(parts) and parts[:len(base)] == base
+
+        reference = next((r for r in reversed(block[1:]) if adds_to(r)), block[0] if block else None)
+        if reference is not None:
+            steps.append((reference, row))
+        block.append(row)
+    return steps
+
+
+def _our_row(entry: dict[str, Any], rows: list[str], aliases: dict[str, str]) -> str | None:
+    names = {entry["name"], *(entry.get("aliases") or [])}
+    return next((r for r in rows if aliases.get(r, r) in names), None)
+
+
+def _result(results, row: str, bench: str, version: str | None, fits) -> dict[str, Any] | None:
+    for r, res in results:
+        if r == row and res["benchmark"] == bench and fits(res, version):
+            return res
+    return None
+
+
+def _step_lines(label: str, a: dict[str, Any] | None, b: dict[str, Any] | None, columns,
+                paper_delta) -> list[list[Any]]:
+    """One table line per column of one step (or one line saying why it cannot be paired)."""
+    if a is None or b is None:
+        return []
+    if not isinstance(a.get("items"), list) or not isinstance(b.get("items"), list):
+        return [[label, "-", "no per-item rows (scored with --no-items)", "-", "-", "-"]]
+    try:
+        comparison = compare(a, b)
+    except UsageError as err:
+        return [[label, "-", f"not paired: {err}", "-", "-", "-"]]
+    lines = []
+    for header, column, paper_key in columns:
+        fig = comparison["paper_columns"].get(column)
+        theirs = paper_delta(paper_key) if paper_delta else None
+        if fig is None:  # a mean over groups (AIR Avg): no single paired proportion
+            lines.append([label, header, "- (mean over tasks)", "-", "-", fmt_delta(theirs)])
+            continue
+        lines.append([label, header, f"{fmt_delta(fig['delta'])} {fmt_delta_interval(fig['ci95'])}",
+                      fmt_p(fig["mcnemar_p"]), fig["n_paired"], fmt_delta(theirs)])
+    return lines
+
+
+def _groups(columns) -> dict[tuple[str, str | None], list[tuple[str, str, str]]]:
+    """Table columns grouped by (benchmark, version): one comparison per group."""
+    out: dict[tuple[str, str | None], list[tuple[str, str, str]]] = {}
+    for header, bench, version, column, paper_key in columns:
+        out.setdefault((bench, version), []).append((header, column, paper_key))
+    return out
+
+
+def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any], aliases: dict[str, str],
+                   table_columns, fits, pairs: list[tuple[str, str]] = ()) -> str | None:
+    """Markdown for the paired ablation steps and the requested row pairs (None when there is none).
+    ``table_columns`` are Table 1's (header, benchmark, version, column, paper key); ``fits(result,
+    version)`` says whether a result belongs in a column of that MMAU version."""
+    everything, results = results, [(r, res) for r, res in results if not res.get("control_run")]
+    rows = list(dict.fromkeys(r for r, _ in results))
+    lines: list[list[Any]] = []
+    for above, row in ablation_steps(paper):
+        ours_a, ours_b = _our_row(above, rows, aliases), _our_row(row, rows, aliases)
+        if not ours_a or not ours_b:
+            continue
+        label = f"{ours_a} → {ours_b} ({row.get('method')})"
+        for (bench, version), columns in _groups(table_columns).items():
+            def paper_delta(key, above=above, row=row):
+                x, y = above["values"].get(key), row["values"].get(key)
+                return round(y - x, 2) if x is not None and y is not None else None
+            lines += _step_lines(label, _result(results, ours_a, bench, version, fits),
+                                 _result(results, ours_b, bench, version, fits), columns, paper_delta)
+    for a_row, b_row in pairs:
+        for (bench, version), columns in _groups(table_columns).items():
+            lines += _step_lines(f"{a_row} → {b_row}", _result(everything, a_row, bench, version, fits),
+                                 _result(everything, b_row, bench, version, fits), columns, None)
+    if not lines:
+        return None
+    return ("### Paired differences\n\n"
+            "Table 1's ablation steps (and the `--pair` rows), each measured on the items both rows were scored "
+            "on: difference B − A in points with its paired-bootstrap 95 % interval, the exact McNemar p, and "
+            "the paper's difference between the same two rows (README \"Reading a paired comparison\").\n\n"
+            + markdown_table(["step (A → B)", "column", "ours: delta [95 % CI]", "McNemar p", "n paired",
+                              "paper: delta"], lines))
