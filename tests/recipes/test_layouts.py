@@ -14,6 +14,7 @@ GPU8 = "0,1,2,3,4,5,6,7"
 # README "At scale": name -> (row, environment, completions per optimisation step)
 DOCUMENTED = {
     "one node, vLLM colocate (defaults)": ("model-c", {}, 16),
+    "judge on another node": ("model-c", {"AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1"}, 16),
     "judge sharing GPU 7 with 8 training processes": (
         "model-c", {"CUDA_VISIBLE_DEVICES": GPU8, "VLLM_GPU_MEMORY_UTILIZATION": "0.4"}, 16),
     "vLLM rollout server on GPUs 6,7, training on 0-3": (
