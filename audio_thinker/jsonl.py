@@ -27,6 +27,7 @@ from audio_thinker.cli import UsageError, read_text
 class BadLine:
     line: int  # 1-based
     reason: str
+    index: int = 0  # how many good rows came before it: where it stood among the returned rows
 
 
 def dumps(row: Any) -> str:
@@ -34,26 +35,28 @@ def dumps(row: Any) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
-def _parse_line(line: str) -> tuple[Any, str | None]:
+def _parse_line(line: str, objects_only: bool = True) -> tuple[Any, str | None]:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as err:
         return None, f"not JSON ({err.msg} at column {err.colno})"
-    if not isinstance(value, dict):
+    if objects_only and not isinstance(value, dict):
         return None, f"not a JSON object (a {type(value).__name__})"
     return value, None
 
 
 def parse_jsonl(text: str, path: str | os.PathLike, *, bad_lines: list[BadLine] | None = None,
-                torn_tail: bool = False) -> list[dict[str, Any]]:
-    """Rows of JSON Lines ``text`` read from ``path`` (used in messages). Blank lines are skipped."""
+                torn_tail: bool = False, objects_only: bool = True) -> list[dict[str, Any]]:
+    """Rows of JSON Lines ``text`` read from ``path`` (used in messages). Blank lines are skipped.
+    ``objects_only=False`` returns JSON values that are not objects as they are, for a caller that
+    rejects bad records one by one (a data-prep command counting them as rejects)."""
     lines = text.split("\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows: list[dict[str, Any]] = []
     for index, line in enumerate(lines):
         if not line.strip():
             continue
-        row, reason = _parse_line(line)
+        row, reason = _parse_line(line, objects_only)
         if reason is None:
             rows.append(row)
             continue
@@ -62,7 +65,7 @@ def parse_jsonl(text: str, path: str | os.PathLike, *, bad_lines: list[BadLine] 
             break
         if bad_lines is None:
             raise UsageError(reason, path, index + 1)
-        bad_lines.append(BadLine(index + 1, reason))
+        bad_lines.append(BadLine(index + 1, reason, len(rows)))
     return rows
 
 
@@ -72,20 +75,24 @@ def read_jsonl(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = Non
     return parse_jsonl(read_text(path), path, bad_lines=bad_lines, torn_tail=torn_tail)
 
 
-def read_records(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = None) -> list[dict[str, Any]]:
+def read_records(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = None,
+                 torn_tail: bool = False, objects_only: bool = True) -> list[dict[str, Any]]:
     """Item dicts from the shapes other tools write: a JSON list (MMAU/MMAR metadata, AVQA), a JSON object
-    wrapping exactly one such list, or JSON Lines (our own rows, AIR-Bench results)."""
+    wrapping exactly one such list, or JSON Lines (our own rows, AIR-Bench results). ``torn_tail`` applies
+    to JSON Lines only (prediction files that ``eval.infer`` appends to); ``objects_only`` as in
+    :func:`parse_jsonl`."""
     text = read_text(path)
     head = text.lstrip()[:1]
     if head not in ("[", "{"):
         if not text.strip():
             raise UsageError("empty file, expected a JSON list or JSON Lines", path)
-        return parse_jsonl(text, path, bad_lines=bad_lines)
+        return parse_jsonl(text, path, bad_lines=bad_lines, torn_tail=torn_tail, objects_only=objects_only)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         if head == "{":  # one object per line
-            return parse_jsonl(text, path, bad_lines=bad_lines)
+            return parse_jsonl(text, path, bad_lines=bad_lines, torn_tail=torn_tail,
+                               objects_only=objects_only)
         raise UsageError("not valid JSON (a list that does not parse)", path) from None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
@@ -94,7 +101,7 @@ def read_records(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = N
         else:
             data = [data]  # a JSON Lines file with a single row
     for number, row in enumerate(data, 1):
-        if not isinstance(row, dict):
+        if objects_only and not isinstance(row, dict):
             raise UsageError(f"item {number} is not a JSON object (a {type(row).__name__})", path)
     return data
 
@@ -128,3 +135,48 @@ def append_jsonl(handle, row: Any) -> None:
     row being written (read back with ``torn_tail=True``)."""
     handle.write(dumps(row) + "\n")
     handle.flush()
+
+
+def cut_torn_tail(path: str | os.PathLike) -> bool:
+    """Cut a last line without its newline (the row a killed writer was writing) off an append-only file,
+    so that appending goes on after the last whole row. Returns whether anything was cut."""
+    path = Path(path)
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
+        return False
+    with open(path, "r+b") as fh:
+        fh.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
+def read_journal(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of an append-only file this project writes (a data-prep journal, inference output), after
+    cutting off a torn tail; none when the file does not exist yet. Any other bad line is an error: it
+    cannot come from our writer, so the file is not what we think it is."""
+    if not Path(path).exists():
+        return []
+    cut_torn_tail(path)
+    return read_jsonl(path)
+
+
+class Journal:
+    """Append-only JSON Lines of finished work (the resume state of a long command). A torn last line is cut
+    off when the journal is opened; each entry is one ``write`` and a flush, so a kill loses at most the
+    entry being written, whose work is redone."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        cut_torn_tail(self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def append(self, entry: dict) -> None:
+        append_jsonl(self._fh, entry)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,4 +1,4 @@
-"""Throughput of the AVQA audio extractor vs. a plain ffmpeg-CLI loop (issue #4).
+"""Throughput of the AVQA audio extractor vs. a plain ffmpeg-CLI loop.
 
     python benchmarks/bench_data_prep.py [--clips 300] [--seconds 10] [--workers 2] [--keep DIR]
 
@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep import avqa  # noqa: E402
-from data_prep.files import iter_journal  # noqa: E402
+from audio_thinker.jsonl import read_journal  # noqa: E402
 
 VARIANTS = [  # (extension, audio encoder args, rate, video encoder)
     (".mp4", ["-c:a", "aac", "-b:a", "128k"], 44100, "libx264"),
@@ -88,7 +88,7 @@ def time_extractor(videos: Path, ann: Path, out: Path, workers: int) -> tuple[fl
     summary = avqa.run(videos, [ann], out, workers=workers, progress=False)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     if workers > 1:  # pool workers are the forkserver's children: add their own per-video CPU
-        cpu += sum(e.get("cpu_s", 0.0) for e in iter_journal(out / "journal.jsonl"))
+        cpu += sum(e.get("cpu_s", 0.0) for e in read_journal(out / "journal.jsonl"))
     return wall, cpu, {"kept": summary.kept, "rejected": sum(summary.rejected.values())}
 
 

@@ -7,7 +7,7 @@ ms-swift runs them (asyncio.gather of the async rewards), and we print
     wall / serial  where serial = latency x number of judge requests
     wall / ideal   where ideal  = latency x requests / concurrency
 
-Goal (issue #2): wall within 1.3x of the ideal.
+Goal: wall within 1.3x of the ideal.
 
     python benchmarks/bench_judge_concurrency.py [--latency 0.2 0.5] [--batch 128] [--concurrency 32]
 """
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.loopback_server import ScriptedServer, free_port, obedient_judge  # noqa: E402
+from tests.helpers.loopback_server import ScriptedServer, free_port, obedient_judge  # noqa: E402
 
 
 def main() -> None:

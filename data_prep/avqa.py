@@ -22,7 +22,7 @@ Outputs in ``--out-dir``:
      "question_type": ..., "question_relation": ...,
      "duration_s": float, "snr_db": float}
 
-  (``data_prep.text.USER_TEMPLATE`` is the user text; the format instruction
+  (``audio_thinker.rows.USER_TEMPLATE`` is the user text; the format instruction
   is the recipes' ``--system`` prompt);
 - ``rejects.jsonl``, one row per dropped item, in input order, with ``reason``
   from ``REJECT_REASONS`` and a human-readable ``message``;
@@ -59,10 +59,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import Journal, read_journal, read_records, write_json, write_jsonl
+from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
-from data_prep.files import Journal, atomic_write_json, atomic_write_jsonl, iter_journal, read_json_or_jsonl
 from data_prep.snr import estimate_snr_db
-from data_prep.text import build_user_text, rewrite_question
+from data_prep.text import rewrite_question
 
 REJECT_REASONS = ("missing_video", "no_audio_stream", "undecodable", "too_short", "low_snr", "bad_annotation")
 MIN_DURATION_S = 1.5
@@ -246,7 +248,7 @@ def load_items(annotations: list[Path]) -> list[dict]:
     """Every record of every annotation file, in order, parsed or marked bad."""
     items = []
     for ann in annotations:
-        for rec in read_json_or_jsonl(ann):
+        for rec in read_records(ann, objects_only=False):  # a non-object is a bad_annotation reject
             item = {"index": len(items), "annotation_file": Path(ann).name, "raw": rec}
             try:
                 item["rec"] = parse_record(rec)
@@ -282,7 +284,7 @@ def run(video_dir: Path, annotations: list[Path], out_dir: Path, workers: int = 
 
     journal_path = out_dir / "journal.jsonl"
     done: dict[str, dict] = {}
-    for entry in iter_journal(journal_path):
+    for entry in read_journal(journal_path):
         video = videos.get(entry.get("video_name"))
         if video is None or entry.get("key") != video["key"]:
             continue
@@ -344,29 +346,26 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
             continue
         choices = rec["multi_choice"]
         question = rewrite_question(rec["question_text"].strip())
-        kept_rows.append({
-            "messages": [{"role": "user", "content": build_user_text(question, choices)}],
-            "audios": [str(video["wav"])],
-            "solution": choices[rec["answer"]],
-            "choices": choices,
-            "source_id": rec["id"],
-            "dataset": "avqa",
-            "video_name": rec["video_name"],
-            "question": question,
-            "answer_index": rec["answer"],
-            "question_type": rec["question_type"],
-            "question_relation": rec["question_relation"],
-            "duration_s": result.get("duration_s"),
-            "snr_db": result.get("snr_db"),
-        })
+        kept_rows.append(training_row(
+            question, choices, choices[rec["answer"]], video["wav"],
+            source_id=rec["id"],
+            dataset="avqa",
+            video_name=rec["video_name"],
+            question=question,
+            answer_index=rec["answer"],
+            question_type=rec["question_type"],
+            question_relation=rec["question_relation"],
+            duration_s=result.get("duration_s"),
+            snr_db=result.get("snr_db"),
+        ))
     # WAVs no kept row refers to (a kill between rename and journal, changed settings).
     wanted = {Path(r["audios"][0]).name for r in kept_rows}
     for wav in (out_dir / "audio").glob("*.wav"):
         if wav.name not in wanted:
             wav.unlink()
 
-    atomic_write_jsonl(out_dir / "train.jsonl", kept_rows)
-    atomic_write_jsonl(out_dir / "rejects.jsonl", reject_rows)
+    write_jsonl(out_dir / "train.jsonl", kept_rows)
+    write_jsonl(out_dir / "rejects.jsonl", reject_rows)
     counts = Counter(r["reason"] for r in reject_rows)
     processed = [v for v in done.values()]
     summary = Summary(input=len(items), kept=len(kept_rows),
@@ -374,7 +373,7 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
                       videos_total=len(videos), videos_processed_now=len(processed) - from_journal,
                       videos_from_journal=from_journal)
     summary.check()
-    atomic_write_json(out_dir / "summary.json", {"input": summary.input, "kept": summary.kept,
+    write_json(out_dir / "summary.json", {"input": summary.input, "kept": summary.kept,
                                                  "rejected": summary.rejected,
                                                  "rejected_total": sum(summary.rejected.values())})
     return summary
@@ -398,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
                       settings=Settings(args.min_duration, args.min_snr_db), progress=not args.no_progress)
-    except (ValueError, OSError) as exc:  # unreadable annotation file, bad settings
+    except (UsageError, ValueError, OSError) as exc:  # unreadable annotation file, bad settings
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rejected = {k: v for k, v in summary.rejected.items() if v}

@@ -15,7 +15,7 @@ folder.
 Every output row (one per benchmark item, metadata order)::
 
     messages     [{"role": "user", "content": "<audio>Q Please choose ... [choices]."}]
-                 (data_prep.text.USER_TEMPLATE: the same user text as training)
+                 (audio_thinker.rows.USER_TEMPLATE: the same user text as training)
     audios       [absolute path of the audio file]
     solution     gold answer text (MMAU/MMAR "answer"; AIR "answer_gt")
     choices      list of choice texts (AIR: choice_a..choice_d that are present)
@@ -25,12 +25,10 @@ Every output row (one per benchmark item, metadata order)::
     audio_ref    the path as written in the metadata
     answer_in_choices  False for the few items whose gold is not a choice
                  (6 in MMAR-meta.json): kept, so the denominator stays complete
-    + breakdown fields under their original names:
-      MMAU  dataset, task, split, category, sub-category, difficulty
-            (``category`` is a one-item list in 13 items: unwrapped to a string)
-      MMAR  modality, category, sub-category, language, source, url, timestamp
-      AIR   task_name, dataset_name, path, subset (= "{task_name}_{dataset_name}"),
-            train_overlap (True for dataset_name "avqa": AVQA is the training set)
+    + the benchmark's ``row_fields`` (``audio_thinker.benchmarks``, where every field name above comes
+      from) under their original names; a one-item list (MMAU ``category`` in 13 items) is unwrapped
+      to a string. AIR adds subset (= "{task_name}_{dataset_name}") and train_overlap (True for its
+      ``training_overlap`` datasets: AVQA is the training set)
 
 Audio files are checked: the missing ones are listed in ``<out>.missing.jsonl``
 (``id``, ``audio_ref``, ``expected``) and counted; unless ``--allow-missing``
@@ -43,15 +41,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from data_prep.files import atomic_write_json, atomic_write_jsonl, read_json_or_jsonl
-from data_prep.text import build_user_text
-
-MMAU_FIELDS = ("dataset", "task", "split", "category", "sub-category", "difficulty")
-MMAR_FIELDS = ("modality", "category", "sub-category", "language", "source", "url", "timestamp")
-AIR_CHOICES = ("choice_a", "choice_b", "choice_c", "choice_d")
+from audio_thinker import benchmarks
+from audio_thinker.benchmarks import Benchmark
+from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import read_records, write_json, write_jsonl
+from audio_thinker.rows import training_row
 
 
 class InvalidItem(ValueError):
@@ -75,43 +71,26 @@ def _unwrap(value):
     return value
 
 
-def _row(benchmark: str, item_id, question: str, choices: list[str], answer: str, audio: Path,
-         audio_ref: str, extra: dict) -> dict:
+def benchmark_row(bench: Benchmark, rec: dict, root: Path) -> dict:
+    """One evaluation row (the schema above) from one metadata record; the fields come from ``bench``."""
+    item_id, question, answer = rec[bench.id_field], rec["question"], rec[bench.answer_field]
+    choices, audio_ref = bench.choice_values(rec), bench.audio_ref(rec)
+    # AIR's layout is fixed (<root>/<subset>/<path>); MMAU/MMAR's ./folder/<id>.wav may also sit directly
+    # under the root.
+    audio = (root / audio_ref).resolve() if bench.audio_in_subset else _resolve(root, audio_ref)
+    extra = {k: _unwrap(rec.get(k)) for k in bench.row_fields}
+    if "subset" in bench.breakdowns:
+        extra["subset"] = bench.group(rec, "subset")
+    if bench.training_overlap:
+        extra["train_overlap"] = str(rec.get("dataset_name")).lower() in bench.training_overlap
     if not isinstance(question, str) or not question.strip():
         raise InvalidItem(f"{item_id!r}: empty question")
     if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
         raise InvalidItem(f"{item_id!r}: needs >= 2 string choices, got {choices!r}")
     if not isinstance(answer, str) or not answer.strip():
         raise InvalidItem(f"{item_id!r}: empty answer")
-    return {"messages": [{"role": "user", "content": build_user_text(question, choices)}],
-            "audios": [str(audio)], "solution": answer, "choices": list(choices),
-            "benchmark": benchmark, "id": item_id, "question": question, "audio_ref": audio_ref,
-            "answer_in_choices": answer in choices, **extra}
-
-
-def mmau_row(rec: dict, root: Path) -> dict:
-    extra = {k: _unwrap(rec.get(k)) for k in MMAU_FIELDS}
-    return _row("mmau", rec["id"], rec["question"], rec["choices"], rec["answer"],
-                _resolve(root, rec["audio_id"]), rec["audio_id"], extra)
-
-
-def mmar_row(rec: dict, root: Path) -> dict:
-    extra = {k: rec.get(k) for k in MMAR_FIELDS}
-    return _row("mmar", rec["id"], rec["question"], rec["choices"], rec["answer"],
-                _resolve(root, rec["audio_path"]), rec["audio_path"], extra)
-
-
-def air_row(rec: dict, root: Path) -> dict:
-    subset = f"{rec['task_name']}_{rec['dataset_name']}"
-    choices = [rec[k] for k in AIR_CHOICES if rec.get(k) not in (None, "")]
-    ref = f"{subset}/{rec['path']}"
-    extra = {"task_name": rec["task_name"], "dataset_name": rec["dataset_name"], "path": rec["path"],
-             "subset": subset, "train_overlap": str(rec["dataset_name"]).lower() == "avqa"}
-    return _row("air", rec["uniq_id"], rec["question"], choices, rec["answer_gt"],
-                (root / subset / rec["path"]).resolve(), ref, extra)
-
-
-CONVERTERS: dict[str, Callable[[dict, Path], dict]] = {"mmau": mmau_row, "mmar": mmar_row, "air": air_row}
+    return training_row(question, choices, answer, audio, benchmark=bench.name, id=item_id, question=question,
+                        audio_ref=audio_ref, answer_in_choices=answer in choices, **extra)
 
 
 def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = None,
@@ -121,9 +100,10 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
     meta, out = Path(meta), Path(out)
     root = Path(audio_root) if audio_root else meta.parent
     rows, missing, invalid = [], [], []
-    for n, rec in enumerate(read_json_or_jsonl(meta)):
+    bench = benchmarks.get(benchmark)
+    for n, rec in enumerate(read_records(meta)):
         try:
-            row = CONVERTERS[benchmark](rec, root)
+            row = benchmark_row(bench, rec, root)
         except (KeyError, TypeError) as exc:
             invalid.append(f"record {n}: missing or malformed field {exc}")
             continue
@@ -138,22 +118,22 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
         raise InvalidItem(f"{len(invalid)} invalid record(s) in {meta}: " + "; ".join(invalid[:5]))
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
-    atomic_write_jsonl(missing_path, missing)
+    write_jsonl(missing_path, missing)
     ok = allow_missing or not missing
     summary = {"benchmark": benchmark, "meta": str(meta), "items": len(rows) + len(missing),
                "written": len(rows) if ok else 0, "missing": len(missing),
                "answer_not_in_choices": sum(not r["answer_in_choices"] for r in rows),
                "out": str(out) if ok else None, "missing_list": str(missing_path)}
     if ok:
-        atomic_write_jsonl(out, rows)
-    atomic_write_json(out.with_name(out.name + ".summary.json"), summary)
+        write_jsonl(out, rows)
+    write_json(out.with_name(out.name + ".summary.json"), summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_prep.benchmarks",
                                      description="Benchmark metadata + audio -> evaluation JSONL")
-    parser.add_argument("benchmark", choices=sorted(CONVERTERS))
+    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS))
     parser.add_argument("--meta", type=Path, required=True, help="metadata JSON as downloaded")
     parser.add_argument("--audio-root", type=Path, default=None,
                         help="folder the metadata's audio paths are relative to (default: the meta's folder)")
@@ -165,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--meta {args.meta} does not exist")
     try:
         summary = convert(args.benchmark, args.meta, args.out, args.audio_root, args.allow_missing)
-    except (InvalidItem, ValueError, OSError) as exc:
+    except (InvalidItem, UsageError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary))

@@ -20,11 +20,11 @@ A reply is written only when it is exactly
 ``<think><planning>…</planning><caption>…</caption><reasoning>…</reasoning>
 <summary>…</summary></think><answer>…</answer>`` (whitespace between tags
 allowed, every section non-empty, no nested tags), its answer names the gold
-choice (``swift_plugins.matching.match_choice``, the rule the rewards use),
+choice (``audio_thinker.matching.match_choice``, the rule the rewards use),
 and its think part does not quote the prompt's given answer or description
 (``LEAK_PHRASES``). The written assistant text is the canonical form of that
 reply, with no whitespace between tags and the gold choice text inside
-``<answer>``; it parses as think mode under ``swift_plugins.tags``.
+``<answer>``; it parses as think mode under ``audio_thinker.tags``.
 
 Outputs in ``--out-dir``: ``sft_cot.jsonl`` (the input row with ``messages``
 = user + assistant, plus ``caption``), ``cot_rejects.jsonl`` (``index``,
@@ -55,10 +55,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
+from audio_thinker.matching import match_choice
+from audio_thinker.rows import question_of
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
-from data_prep.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from swift_plugins.judge.prompts import question_of
-from swift_plugins.matching import match_choice
 
 REJECT_REASONS = ("bad_row", "missing_audio", "caption_failed", "rationale_failed",
                   "bad_format", "wrong_answer", "answer_leak")
@@ -258,26 +258,22 @@ def run(input_path: Path, out_dir: Path, settings: Settings, limit: int | None =
         progress: bool = True) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with open(input_path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    rows.append({"_unparsable": str(exc)})
+    bad: list[BadLine] = []
+    rows = read_jsonl(input_path, bad_lines=bad)
+    for line in reversed(bad):  # kept in place, so that reject indices are input positions
+        rows.insert(line.index, {"_unparsable": f"line {line.line}: {line.reason}"})
     rows = rows[:limit] if limit else rows
     results = asyncio.run(_generate(rows, out_dir, settings, progress))
     kept = [r["row"] for r in results if "row" in r]
     rejects = [r for r in results if "row" not in r]
     if len(kept) + len(rejects) != len(rows):
         raise RuntimeError("accounting error: written + rejected != input")
-    atomic_write_jsonl(out_dir / "sft_cot.jsonl", kept)
-    atomic_write_jsonl(out_dir / "cot_rejects.jsonl", rejects)
+    write_jsonl(out_dir / "sft_cot.jsonl", kept)
+    write_jsonl(out_dir / "cot_rejects.jsonl", rejects)
     counts = Counter(r["reason"] for r in rejects)
     summary = {"input": len(rows), "written": len(kept),
                "rejected": {k: counts.get(k, 0) for k in REJECT_REASONS}, "rejected_total": len(rejects)}
-    atomic_write_json(out_dir / "cot_summary.json", summary)
+    write_json(out_dir / "cot_summary.json", summary)
     return summary
 
 

@@ -1,7 +1,7 @@
 """Prompts of the CoT data generator (paper 5.1.1 and appendix A.2).
 
-``COT_PROMPT`` is the appendix A.2 prompt exactly as transcribed in
-``shared/spec/rewards.md`` §9 (block quote lines joined with single spaces;
+``COT_PROMPT`` is the appendix A.2 prompt exactly as quoted in
+``docs/rewards.md`` §9 (block quote lines joined with single spaces;
 its typos, "planning,captioning", the ``<response>`` wording and the double
 spaces are the paper's and are kept). Its three ``*** … here ***`` slots are
 filled by ``build_rationale_prompt`` and nothing else is changed.

@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from data_prep.files import atomic_write_jsonl, read_json_or_jsonl
+from audio_thinker.cli import run
+from audio_thinker.jsonl import read_records, write_jsonl
 
 
 def with_answer_target(row: dict) -> dict | None:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows, skipped = [], 0
-    for i, row in enumerate(read_json_or_jsonl(args.input)):
+    for i, row in enumerate(read_records(args.input, objects_only=False)):
         target = with_answer_target(row) if isinstance(row, dict) else None
         if target is None:
             skipped += 1
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows.append(target)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_jsonl(args.out, rows)
+    write_jsonl(args.out, rows)
     print(f"sft_targets: wrote {len(rows)} rows to {args.out} ({skipped} skipped)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

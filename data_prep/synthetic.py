@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data_prep.files import atomic_write_json, atomic_write_jsonl
+from audio_thinker.jsonl import write_json, write_jsonl
+from audio_thinker.rows import training_row
 from data_prep.sft_targets import with_answer_target
-from data_prep.text import build_user_text
 
 SAMPLE_RATE = 16_000
 KINDS = ["a steady tone", "white noise", "a click train", "a rising chirp"]
@@ -61,9 +61,8 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
         path = (out / "audio" / f"train_{i:03d}.wav").resolve()
         sf.write(path, synthesize(kind, rng), SAMPLE_RATE, subtype="PCM_16")
         choices = _choices(rng)
-        train.append({"messages": [{"role": "user", "content": build_user_text(QUESTION, choices)}],
-                      "audios": [str(path)], "solution": kind, "choices": choices,
-                      "source_id": f"synthetic-train-{i:03d}", "dataset": "synthetic"})
+        train.append(training_row(QUESTION, choices, kind, path,
+                                  source_id=f"synthetic-train-{i:03d}", dataset="synthetic"))
     meta = []
     for i in range(n_eval):
         kind = KINDS[(i * 3 + 1) % len(KINDS)]
@@ -74,9 +73,9 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
                      "split": "test-mini", "category": "Sound Identification",
                      "sub-category": "Synthetic Signals", "difficulty": DIFFICULTY[i % 3]})
     paths = {"train": out / "train.jsonl", "sft": out / "sft_answers.jsonl", "eval_meta": out / "mmau-demo.json"}
-    atomic_write_jsonl(paths["train"], train)
-    atomic_write_jsonl(paths["sft"], [with_answer_target(r) for r in train])
-    atomic_write_json(paths["eval_meta"], meta)
+    write_jsonl(paths["train"], train)
+    write_jsonl(paths["sft"], [with_answer_target(r) for r in train])
+    write_json(paths["eval_meta"], meta)
     return paths
 
 

@@ -7,7 +7,7 @@ newlines; replies it cannot read are left out of the denominator.
 
 Decisions (ours):
 - the reply is first matched against the choices with the shared matcher
-  (``swift_plugins.matching.match_choice``), so the choice *text*, "B",
+  (``audio_thinker.matching.match_choice``), so the choice *text*, "B",
   "(B)", "B." and "(B) text" all count; the letter positions are the fallback;
 - a letter is read only where it stands alone: the first character when it
   is the whole reply or punctuation follows it ("A", "A.", "A) ..."; not the

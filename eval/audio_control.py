@@ -9,12 +9,13 @@ the clip's duration are unchanged and only the sound is gone. ``eval.score
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import read_jsonl
 
 from .scoring import figures_of_rows
 from .stats import wilson_interval
@@ -25,16 +26,17 @@ AUDIO_CONTROLS = (SILENCE,)
 
 
 def silent_copy(path: str | Path, folder: Path) -> Path:
-    """A WAV of zeros as long as ``path`` (same rate and frame count), cached in ``folder``."""
+    """A WAV of zeros as long as ``path`` (same rate, channels and frame count), cached in ``folder``."""
     import numpy as np
     import soundfile as sf
 
     info = sf.info(str(path))  # raises on an unreadable clip: the caller records it for that row
-    key = hashlib.sha256(f"{Path(path).resolve()}|{info.frames}|{info.samplerate}".encode()).hexdigest()[:20]
-    out = folder / f"{key}.wav"
+    # Clips of the same length share one file (most benchmark clips have a handful of lengths), so the
+    # folder stays small even for AIR-Bench's 21k clips.
+    out = folder / f"silence-{info.frames}x{info.channels}@{info.samplerate}.wav"
     if not out.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".tmp-{out.name}")
+        tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
         sf.write(str(tmp), np.zeros((info.frames, info.channels), dtype="int16"), info.samplerate,
                  subtype="PCM_16", format="WAV")
         tmp.replace(out)  # a killed run never leaves a short "silent" clip behind
@@ -80,9 +82,7 @@ def check_resume(out: Path, control: str | None) -> None:
     mix runs with and without the sound)."""
     if not out.exists():
         return
-    from .io import read_jsonl
-
-    have = {row.get("audio_control") for row in read_jsonl(out)}
+    have = {row.get("audio_control") for row in read_jsonl(out, torn_tail=True)}
     if have and have != {control}:
         raise UsageError(f"{out} holds rows made with audio control {sorted(map(str, have))}, not {control}; "
                          "write each control run to its own --out", option="--audio-control")
@@ -128,4 +128,4 @@ def summary_cells(result: dict[str, Any]) -> list[str]:
 def render(result: dict[str, Any]) -> str:
     """The terminal lines of ``eval.score``."""
     return "silent-audio control (same items, every clip replaced by silence)\n" + text_table(
-        ("", *HEADERS), [["", *summary_cells(result)]])
+        ("", *HEADERS), [["total", *summary_cells(result)]])

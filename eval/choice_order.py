@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from audio_thinker.benchmarks import Benchmark
 from audio_thinker.cli import UsageError
-from data_prep.text import render_choices
+from audio_thinker.rows import render_choices
 
-from .benchmarks import Benchmark
 from .scoring import ItemScore, figures, join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, text_table
 
 ROTATION_SEPARATOR = "@rot"  # inference row id = f"{benchmark id}@rot{r}": unique, so resuming works
-AIR_CHOICE_FIELDS = ("choice_a", "choice_b", "choice_c", "choice_d")
 LETTERS = "ABCDEFGHIJ"
 
 
@@ -80,16 +79,16 @@ def rotate_rows(rows: Sequence[dict[str, Any]], k: int) -> list[dict[str, Any]]:
 # --- benchmark-format files ---------------------------------------------------------------------------
 
 def rotate_item(bench: Benchmark, item: dict[str, Any], r: int) -> dict[str, Any]:
-    """A benchmark-format item with its options rotated by ``r`` (MMAU/MMAR ``choices``; AIR
-    ``choice_a`` … ``choice_d``); the gold answer text is unchanged."""
+    """A benchmark-format item with its options rotated by ``r`` (a ``choices`` list, or AIR's one field
+    per option, as the benchmark declares); the gold answer text is unchanged."""
     out = dict(item)
-    if bench.name == "air":
-        choices = rotate(bench.choices(item), r)
-        for key in AIR_CHOICE_FIELDS:
+    rotated = rotate(bench.choice_values(item), r)
+    if bench.choice_fields:
+        for key in bench.choice_fields:
             out.pop(key, None)
-        out.update(zip(AIR_CHOICE_FIELDS, choices))
+        out.update(zip(bench.choice_fields, rotated))
     else:
-        out["choices"] = rotate(item.get("choices") or [], r)
+        out["choices"] = rotated
     return out
 
 

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import cli
+from audio_thinker import benchmarks, cli
+from audio_thinker.benchmarks import MACRO, TOTAL
 from audio_thinker.jsonl import write_json
 
-from . import benchmarks
-from .benchmarks import MACRO, TOTAL
 from .stats import mcnemar_exact, paired_bootstrap
 from .tables import text_table
 

@@ -20,11 +20,12 @@ import argparse
 import sys
 from typing import Any
 
-from swift_plugins.matching import strip_answer_wrapper
+from audio_thinker import benchmarks
+from audio_thinker.benchmarks import Benchmark
+from audio_thinker.jsonl import read_records, write_json, write_jsonl
+from audio_thinker.matching import strip_answer_wrapper
 
-from . import audio_control, benchmarks, choice_order
-from .benchmarks import Benchmark
-from .io import read_records, write_json, write_jsonl
+from . import audio_control, choice_order
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",
@@ -56,16 +57,14 @@ def from_rows(bench: Benchmark, rows: list[dict[str, Any]]) -> list[dict[str, An
     items = []
     for row in rows:
         item = {k: v for k, v in row.items() if k not in _SWIFT_FIELDS}
-        gold = row.get("answer_gt" if bench.name == "air" else "answer")
+        gold = row.get(bench.answer_field)
         if gold is None:
             gold = strip_answer_wrapper(str(row.get("solution", "")))
-        if bench.name == "air":
-            item["answer_gt"] = gold
-            item.setdefault("uniq_id", row["id"])
-            for key, choice in zip(("choice_a", "choice_b", "choice_c", "choice_d"), row.get("choices") or []):
-                item.setdefault(key, choice)
-        else:
-            item["answer"] = gold
+        item[bench.answer_field] = gold
+        if bench.id_field != "id":  # our rows call it "id"
+            item.setdefault(bench.id_field, row["id"])
+        for key, choice in zip(bench.choice_fields, row.get("choices") or []):
+            item.setdefault(key, choice)
         if row.get("output") is not None:
             item[bench.prediction_field] = row["output"]
         items.append(item)
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     bench = benchmarks.get(args.benchmark)
-    rows = read_records(args.predictions)
+    rows = read_records(args.predictions, torn_tail=True)
     if choice_order.is_rotated(rows):  # --rotate-choices run: one item per rotation (eval/choice_order.py)
         items = (choice_order.rotated_items(bench, read_records(args.meta), rows) if args.meta
                  else choice_order.restore_ids(bench, from_rows(bench, rows)))

@@ -28,11 +28,11 @@ import argparse
 import sys
 from typing import Any
 
-from swift_plugins.matching import match_choice
-from swift_plugins.tags import extract_answer
+from audio_thinker.jsonl import read_records, write_json
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import extract_answer
 
 from .convert import replies_by_id
-from .io import read_records, write_json
 
 FIELDS = ("model_output", "model_prediction")
 
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--allow-missing", action="store_true")
     args = parser.parse_args(argv)
-    items, missing = export(read_records(args.meta), replies_by_id(read_records(args.predictions), args.id_field),
-                            args.allow_missing)
+    replies = replies_by_id(read_records(args.predictions, torn_tail=True), args.id_field)
+    items, missing = export(read_records(args.meta), replies, args.allow_missing)
     write_json(args.out, items)
     print(f"{args.out}: {len(items)} items, {len(missing)} without a reply", file=sys.stderr)
     return 0

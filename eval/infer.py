@@ -27,38 +27,29 @@ Decisions:
   ``--rotate-choices K`` (each item asked with its options rotated K ways,
   row ids ``<id>@rot<r>``); see ``eval/audio_control.py`` and
   ``eval/choice_order.py``;
-- importing ``swift_plugins.compat`` (when present) applies the Qwen2-Audio
+- importing ``swift_plugins.compat`` (required: an import error stops the run) applies the Qwen2-Audio
   patch for ms-swift 4.6 + transformers 5.x before the model loads.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from swift_plugins.tags import parse_completion
-
 from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import dumps, read_journal, read_records, write_jsonl
+from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
 from .choice_order import rotate_rows
-from .io import read_jsonl, read_records, write_jsonl
 
 
 def load_done(out: Path, retry_errors: bool = False) -> set[str]:
     """Ids finished in a previous run; repairs a cut-off last line first."""
-    if not out.exists():
-        return set()
-    data = out.read_bytes()
-    if data and not data.endswith(b"\n"):
-        # The run was killed mid-write: drop the partial row (it will be redone).
-        with out.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-    rows = read_jsonl(out)
+    rows = read_journal(out)  # a row cut short by a kill is cut off and redone
     if retry_errors and any(r.get("error") for r in rows):
         rows = [r for r in rows if not r.get("error")]
         write_jsonl(out, rows)
@@ -86,10 +77,9 @@ class Runner:
 
     def __init__(self, model: str, adapters: list[str], engine: str, batch_size: int, model_type: str | None,
                  max_new_tokens: int, temperature: float):
-        try:  # the Qwen2-Audio patch; a no-op dependency for other models
-            import swift_plugins.compat  # noqa: F401
-        except ImportError:
-            pass
+        # The Qwen2-Audio fix (a no-op for other models). Never optional: without it ms-swift 4.6 on
+        # transformers 5.x feeds Qwen2-Audio no audio and the scores measure a deaf model.
+        import swift_plugins.compat  # noqa: F401
         from swift.infer_engine import RequestConfig
 
         self.batch_size = batch_size
@@ -155,7 +145,7 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
                 record = {**row, **result, "id": row["id"],
                           "mode": parse_completion(text).mode.value if text is not None else None,
                           "infer": meta or {}}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.write(dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
             written += len(batch)

@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from audio_thinker import benchmarks
 from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import read_records, write_json
 
-from . import audio_control, benchmarks, choice_order
-from .io import read_records, write_json
+from . import audio_control, choice_order
 from .scoring import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
@@ -33,7 +34,7 @@ from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
         keep_items: bool = True, silent_input: str | None = None) -> dict[str, Any]:
     bench = benchmarks.get(bench_name)
-    predictions = read_records(input_path)
+    predictions = read_records(input_path, torn_tail=True)  # eval.infer may have been killed mid-row
     reference = read_records(meta) if meta else None
     rotated = None
     if choice_order.is_rotated(predictions):  # an eval.infer --rotate-choices run

@@ -1,9 +1,9 @@
-"""Score benchmark items with an explicit denominator (issue #5).
+"""Score benchmark items with an explicit denominator (docs/benchmarks.md).
 
 Per item: the reply is taken from the benchmark's own prediction field; the
 ``<answer>`` content is scored when there is one, otherwise the whole reply
-(``swift_plugins.tags.extract_answer``); the choice is matched with the one
-matcher shared with the training rewards (``swift_plugins.matching``), which
+(``audio_thinker.tags.extract_answer``); the choice is matched with the one
+matcher shared with the training rewards (``audio_thinker.matching``), which
 is MMAU's and MMAR's official token-set rule after resolving option letters.
 
 Where we differ from the official scripts, on purpose:
@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from swift_plugins.matching import match_choice, official_token_match
-from swift_plugins.tags import extract_answer, parse_completion
+from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
+from audio_thinker.matching import match_choice, official_token_match
+from audio_thinker.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
-from .benchmarks import MACRO, TOTAL, Benchmark
 from .lengths import count_tokens
 from .stats import macro_interval, wilson_interval
 

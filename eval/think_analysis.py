@@ -8,7 +8,7 @@ inputs are drawn side by side, as Figure 2 compares models.
 
 Per difficulty (MMAU) and per category: ``answered`` (replies present),
 ``no_think_rate`` (percent of answered replies without a non-empty
-``<think>`` block — the mode rule of ``swift_plugins.tags``), and the accuracy
+``<think>`` block — the mode rule of ``audio_thinker.tags``), and the accuracy
 of think and of no-think replies. Missing replies have no mode and are left
 out of the rates (their count is shown).
 
@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import benchmarks
-from .io import read_records, write_json
+from audio_thinker import benchmarks
+from audio_thinker.jsonl import read_records, write_json
+
 from .scoring import join_predictions, score
 from .tables import text_table
 
@@ -44,7 +45,7 @@ def load_items(path: str) -> list[dict[str, Any]]:
             data = None
         if isinstance(data, dict) and "items" in data:
             return data["items"]
-    records = read_records(path)
+    records = read_records(path, torn_tail=True)
     bench = benchmarks.detect(records)
     return score(bench, join_predictions(bench, records)[0])["items"]
 

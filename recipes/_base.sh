@@ -104,8 +104,8 @@ case "$METHOD" in
         cmd+=(--vllm_gpu_memory_utilization "${VLLM_GPU_MEMORY_UTILIZATION:-0.4}" --sleep_level "${SLEEP_LEVEL:-1}")
       fi
     fi
-    needs_judge=0
-    [[ " ${funcs[*]} " == *" think_consistency "* || " ${funcs[*]} " == *" think_quality "* ]] && needs_judge=1
+    # Which rewards ask the judge is declared in swift_plugins/registry.py (standard library only).
+    needs_judge=$(PYTHONPATH="$REPO_DIR" python3 -m swift_plugins.registry needs-judge "${funcs[@]}")
     ;;
   sft)
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"

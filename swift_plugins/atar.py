@@ -1,4 +1,4 @@
-"""Adaptive Think Accuracy Reward R_a (ATAR), paper Eq. 1–5 (spec §3).
+"""Adaptive Think Accuracy Reward R_a (ATAR), paper Eq. 1–5 (docs/rewards.md §3).
 
 Naive case rewards {+1, 0, +2, −1} for
     Case 1 think + correct, Case 2 think + incorrect,
@@ -22,7 +22,7 @@ NAIVE_REWARD = {  # (think, correct) -> r_naive, the rewards at γ = 1
 
 
 def training_progress(step: int | float | None, total: int | float | None) -> float:
-    """steps/T of Eq. 3–4, clamped to [0, 1] (spec §3 decision).
+    """steps/T of Eq. 3–4, clamped to [0, 1] (docs/rewards.md §3).
 
     An unknown or non-positive T (ms-swift reports ``max_steps`` 0 before the
     trainer knows it) means "no annealing yet": progress 0.

@@ -1,4 +1,4 @@
-"""The one home for state that needs the whole batch (spec §3 and §5 decisions).
+"""The one home for state that needs the whole batch (docs/rewards.md §3 and §5).
 
 ms-swift calls every reward on each rank's *local* completions, before it
 gathers them, and the completions of one prompt may be split across ranks.
@@ -6,11 +6,11 @@ Everything that must see the global batch therefore goes through here:
 
 - the think ratio λ of ATAR (Eq. 1–4), summed over ranks;
 - the batch mean of think-mode quality scores that no-think completions
-  receive as R_t (spec §5);
+  receive as R_t (docs/rewards.md §5);
 - per-step statistics (λ, γ, judge calls and failures) for the training log.
 
 Collectives: every rank calls the rewards in the same order on every step, so
-every rank reaches the same number of ``all_reduce`` calls (platform-notes:
+every rank reaches the same number of ``all_reduce`` calls (torch.distributed:
 "every rank must reach such a collective the same number of times"). λ is
 computed once per scoring call and shared by all rewards of that call: ms-swift
 passes the *same* ``completions`` list object to each reward, and identity of
@@ -121,7 +121,7 @@ class BatchState:
         return stats
 
     def record_judge(self, completions: list, kind: str, calls: int, failures: int) -> None:
-        """Count judge calls and failures of this scoring call (spec §7)."""
+        """Count judge calls and failures of this scoring call (docs/rewards.md §7)."""
         with self._lock:
             stats = self.current if self._completions is completions else None
             if stats is None:
@@ -130,7 +130,7 @@ class BatchState:
             stats.judge_failures[kind] = stats.judge_failures.get(kind, 0) + failures
         if failures:
             logger.warning("audio-thinker judge: %d of %d %s judgments failed at step %d on rank %d; "
-                           "fallbacks applied (spec §7)", failures, calls, kind, stats.global_step, stats.rank)
+                           "fallbacks applied (docs/rewards.md §7)", failures, calls, kind, stats.global_step, stats.rank)
 
     def flush(self) -> list[StepStats]:
         """Finish the current call and hand over everything not yet reported."""

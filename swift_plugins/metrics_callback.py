@@ -7,7 +7,7 @@ state behind the rewards. This callback adds, at every logging step:
     audio_thinker/gamma_think        γ_think of Eq. 3
     audio_thinker/gamma_no_think     γ_no-think of Eq. 4
     audio_thinker/judge_<kind>_calls     judgments asked, summed over ranks
-    audio_thinker/judge_<kind>_failures  judgments that fell back (spec §7), summed over ranks
+    audio_thinker/judge_<kind>_failures  judgments that fell back (docs/rewards.md §7), summed over ranks
 
 It runs before ms-swift's own logger callback, so the keys land in
 ``logging.jsonl``. The failure sums need one collective; HF's trainer calls

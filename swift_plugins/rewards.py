@@ -19,6 +19,7 @@ dashboard's metric names (``rewards/<ClassName>/mean``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -32,13 +33,13 @@ if _ROOT not in sys.path:
 from swift.rewards import ORM, AsyncORM, orms  # noqa: E402
 
 import swift_plugins.compat  # noqa: E402,F401  (Qwen2-Audio fix + clean process-group teardown)
-from swift_plugins import batch, rules  # noqa: E402
+from audio_thinker.rows import question_of  # noqa: E402
+from audio_thinker.tags import ParsedCompletion, parse_completion  # noqa: E402
+from swift_plugins import batch, registry, rules  # noqa: E402
 from swift_plugins.atar import atar_reward  # noqa: E402
-from swift_plugins.judge.prompts import question_of  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
 from swift_plugins.metrics_callback import register_callback  # noqa: E402
-from swift_plugins.tags import ParsedCompletion, parse_completion  # noqa: E402
 
 
 def _column(kwargs: dict, name: str, n: int) -> list:
@@ -69,13 +70,18 @@ class _AudioThinkerReward:
 
     @staticmethod
     def _correct(parsed: Sequence[ParsedCompletion], kwargs: dict) -> list[bool]:
+        if kwargs.get("solution") is None:
+            # Without the gold answer every completion would score "incorrect": a negative R_a for all, a
+            # run that trains on noise. Refuse instead (ms-swift passes dataset columns as keyword arguments).
+            raise ValueError("the dataset has no 'solution' column (the gold answer the accuracy rewards "
+                             "compare with); rows from python -m data_prep.avqa have one (README, \"Data preparation\")")
         n = len(parsed)
         solutions, choices = _column(kwargs, "solution", n), _column(kwargs, "choices", n)
         return [rules.is_correct(p, s or "", c) for p, s, c in zip(parsed, solutions, choices)]
 
 
 class AdaptiveFormat(_AudioThinkerReward, ORM):
-    """R_f (spec §1): either well-formed shape scores 1."""
+    """R_f (docs/rewards.md §1): either well-formed shape scores 1."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
         parsed, _ = self._prepare(completions, kwargs)
@@ -99,7 +105,7 @@ class ThinkFormat(_AudioThinkerReward, ORM):
 
 
 class ChoiceAccuracy(_AudioThinkerReward, ORM):
-    """1/0 correctness of the ``<answer>`` content (spec §2)."""
+    """1/0 correctness of the ``<answer>`` content (docs/rewards.md §2)."""
 
     def __call__(self, completions, **kwargs) -> list[float]:
         parsed, _ = self._prepare(completions, kwargs)
@@ -127,7 +133,7 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
 
     R_c (Eq. 6) is 0 for incorrect completions (the judge is not asked), 1 for
     correct no-think ones, the judge's verdict for correct think-mode ones, and
-    0 when that judgment failed (spec §7).
+    0 when that judgment failed (docs/rewards.md §7).
     """
 
     def __init__(self, args=None, **kwargs):
@@ -145,9 +151,9 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
 
 
 class ThinkQuality(_AudioThinkerReward, AsyncORM):
-    """R_t (spec §5): the judge's score of think-mode reasoning in {0, 0.1, …, 1}.
+    """R_t (docs/rewards.md §5): the judge's score of think-mode reasoning in {0, 0.1, …, 1}.
 
-    No-think completions, and think-mode ones whose judgment failed (spec §7),
+    No-think completions, and think-mode ones whose judgment failed (docs/rewards.md §7),
     get the mean of the successful scores over the global batch; 0 when the
     global batch has none.
     """
@@ -170,16 +176,27 @@ class ThinkQuality(_AudioThinkerReward, AsyncORM):
         return [s if s is not None else mean for s in scores]
 
 
-# The public names users type after --reward_funcs.
-REWARDS = {
-    "adaptive_format": AdaptiveFormat,
-    "answer_format": AnswerOnlyFormat,
-    "think_format": ThinkFormat,
-    "choice_accuracy": ChoiceAccuracy,
-    "atar": AdaptiveThinkAccuracy,
-    "think_consistency": ThinkConsistency,
-    "think_quality": ThinkQuality,
-    "think_rate": ThinkRate,
-}
-orms.update(REWARDS)
+def register(table: dict, rewards: dict[str, type]) -> None:
+    """Add ``rewards`` to ms-swift's ``orms`` table. A name that already names another reward is an error:
+    ``orms.update`` would silently replace it, and a run would train on a reward nobody asked for. The same
+    class loaded twice (this file imported as ``swift_plugins.rewards`` and again by ``--external_plugins``)
+    is not a clash."""
+    for name, cls in rewards.items():
+        old = table.get(name)
+        if old is not None and not _same_class(old, cls):
+            raise ValueError(f"reward name {name!r} is already registered to {old.__module__}.{old.__qualname__}; "
+                             f"rename one of them (swift_plugins/registry.py declares ours)")
+        table[name] = cls
+
+
+def _same_class(a: type, b: type) -> bool:
+    try:
+        return a.__qualname__ == b.__qualname__ and inspect.getfile(a) == inspect.getfile(b)
+    except TypeError:  # a built-in without a source file
+        return a is b
+
+
+# The public names users type after --reward_funcs: declared once, in swift_plugins/registry.py.
+REWARDS = {reward.name: globals()[reward.cls] for reward in registry.REWARDS}
+register(orms, REWARDS)
 register_callback()

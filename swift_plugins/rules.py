@@ -1,4 +1,4 @@
-"""Rule-based rewards: format R_f (spec §1) and multiple-choice accuracy (spec §2).
+"""Rule-based rewards: format R_f (docs/rewards.md §1) and multiple-choice accuracy (docs/rewards.md §2).
 
 Pure functions of strings: no ms-swift, no torch. The ORM classes in
 ``rewards.py`` only adapt them to ms-swift's calling convention.
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from swift_plugins.matching import match_choice
-from swift_plugins.tags import ParsedCompletion, Shape
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import ParsedCompletion, Shape
 
 
 def adaptive_format(parsed: ParsedCompletion) -> float:
@@ -33,7 +33,7 @@ def think_format(parsed: ParsedCompletion) -> float:
 
 
 def is_correct(parsed: ParsedCompletion, solution: str, choices: Sequence[str] | None) -> bool:
-    """Spec §2 on the ``<answer>`` content; no parsable answer means incorrect (spec §1)."""
+    """docs/rewards.md §2 on the ``<answer>`` content; no parsable answer means incorrect (docs/rewards.md §1)."""
     return match_choice(parsed.answer, solution, choices).correct
 
 

@@ -1,5 +1,6 @@
-"""Shared fixtures: the live local judge (a real `swift deploy` server on 127.0.0.1, started by recipes/judge.sh)
-and scripted OpenAI-compatible servers on loopback for fault tests."""
+"""Shared fixtures: the live local judge (a real `swift deploy` server on 127.0.0.1, started by recipes/judge.sh),
+scripted OpenAI-compatible servers on loopback for fault tests, the tiny checkpoints, and the audio-QA data
+the ms-swift jobs train on. The code behind them is in tests/helpers."""
 from __future__ import annotations
 
 import os
@@ -9,18 +10,25 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from tests.loopback_server import ScriptedServer, free_port
-
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / ".cache"
-SHARED = REPO.parent / "shared"
+from audio_thinker.jsonl import write_jsonl
+from tests.helpers import audio_guard
+from tests.helpers.judge import judge_env
+from tests.helpers.loopback_server import ScriptedServer, free_port
+from tests.helpers.paths import CACHE, REPO
+from tests.helpers.swift import audio_qa_row
 
 # Tests never reach a model hub, and ms-swift caches go into the work tree.
 os.environ.setdefault("MODELSCOPE_CACHE", str(CACHE / "modelscope"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Choices whose option letters the tiny random model tends to emit ("A", "D"), so that some answers are
+# correct, ThinkConsistency really asks the judge, and the group rewards vary.
+CHOICES = ["a steady tone", "white noise", "a click train", "a chirp"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +38,7 @@ class LocalJudge:
 
     def env(self) -> dict[str, str]:
         """The AUDIO_THINKER_JUDGE_* settings that point the rewards at this judge."""
-        return {"AUDIO_THINKER_JUDGE_URL": self.base_url, "AUDIO_THINKER_JUDGE_MODEL": self.model,
-                "AUDIO_THINKER_JUDGE_TIMEOUT": "120", "AUDIO_THINKER_JUDGE_CONCURRENCY": "8"}
+        return judge_env(self.base_url, self.model, timeout=120, concurrency=8)
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +86,45 @@ def scripted_server():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_audio(tiny_checkpoints) -> Path:
+    return tiny_checkpoints / "qwen2-audio"
+
+
+@pytest.fixture(scope="session")
+def audio_qa(tmp_path_factory) -> Path:
+    """Eight GRPO rows (real 16 kHz WAVs: tones of different pitch and noise, four lettered options) for
+    the recipe and live-judge jobs."""
+    root = tmp_path_factory.mktemp("audio_qa")
+    rng = np.random.default_rng(0)
+    options = " ".join(f"({chr(65 + k)}) {c}" for k, c in enumerate(CHOICES))
+    rows = []
+    for i in range(8):
+        t = np.arange(int(1.5 * 16000)) / 16000
+        wave = 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) if i % 2 == 0 else 0.1 * rng.standard_normal(t.size)
+        path = root / f"clip_{i}.wav"
+        sf.write(path, wave.astype("float32"), 16000, subtype="PCM_16")
+        gold = CHOICES[3] if i % 2 else CHOICES[0]  # options D and A
+        rows.append(audio_qa_row(path, f"What do you hear? {options}", CHOICES, gold, id=f"clip_{i}"))
+    write_jsonl(root / "train.jsonl", rows)
+    return root / "train.jsonl"
+
+
+@pytest.fixture(scope="session")
+def wavs(tmp_path_factory) -> dict[str, str]:
+    """A 440 Hz tone and white noise of equal length ({'tone': path, 'noise': path})."""
+    return audio_guard.write_wavs(tmp_path_factory.mktemp("wav"))
+
+
+@pytest.fixture(scope="session")
+def tone_noise_qa(tmp_path_factory, wavs) -> Path:
+    """Four tone-or-noise rows with the answer as assistant turn (so that sft, GRPO and infer all read
+    them) for the backbone jobs."""
+    prompt = "Is this a tone or noise? Options: (A) tone (B) noise. Output the final answer in <answer> </answer>."
+    rows = [audio_qa_row(path, prompt, ["tone", "noise"], name, answer_turn=True)
+            for name, path in sorted(wavs.items()) * 2]
+    path = tmp_path_factory.mktemp("data") / "qa.jsonl"
+    write_jsonl(path, rows)
+    return path

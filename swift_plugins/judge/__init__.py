@@ -1,1 +1,1 @@
-"""The LLM judge behind R_c (Eq. 6) and R_t (spec §5): settings, prompts, client."""
+"""The LLM judge behind R_c (Eq. 6) and R_t (docs/rewards.md §5): settings, prompts, client."""

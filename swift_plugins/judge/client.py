@@ -6,7 +6,7 @@
 - each attempt has a timeout; transport errors, HTTP errors and unparsable
   replies are retried a bounded number of times with jittered backoff;
 - nothing raises: a judgment that still fails returns ``value=None`` with the
-  reason, and the reward applies the spec §7 fallback.
+  reason, and the reward applies the docs/rewards.md §7 fallback.
 
 ms-swift runs async rewards with ``asyncio.run`` once per step, i.e. in a new
 event loop each time, so the HTTP client is opened and closed inside each

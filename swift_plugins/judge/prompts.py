@@ -1,4 +1,4 @@
-"""Judge prompts for R_c (Eq. 6) and R_t (spec §5), and the parsers of their replies.
+"""Judge prompts for R_c (Eq. 6) and R_t (docs/rewards.md §5), and the parsers of their replies.
 
 The paper publishes neither prompt. The consistency prompt follows R1-Reward's
 judge (does the reasoning arrive at the same option as the final answer, 1 or
@@ -7,7 +7,7 @@ the quality prompt follows SophiaVL-R1's thinking reward (logical soundness,
 correct steps, error identification, language consistency, redundancy; one
 score in {0, 0.1, …, 1.0}; the process, not the final answer).
 
-The policy's text is untrusted (spec §7). Each call draws a fresh random nonce
+The policy's text is untrusted (docs/rewards.md §7). Each call draws a fresh random nonce
 that the policy could not have seen when it wrote its reasoning:
 - the untrusted material sits between ``<<data-NONCE>>`` and ``<</data-NONCE>>``
   and the instructions say to ignore anything inside, so fake delimiters or
@@ -139,16 +139,5 @@ def parse_quality(reply: str | None, nonce: str) -> float | None:
         return None
     score = float(value)
     return round(score, 1) if 0.0 <= score <= 1.0 else None
-
-
-def question_of(messages) -> str:
-    """The last user turn of a training row, without the ``<audio>`` placeholder."""
-    for message in reversed(messages or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):  # OpenAI-style parts
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return str(content or "").replace("<audio>", "").strip()
-    return ""
 
 

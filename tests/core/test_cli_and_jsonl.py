@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from audio_thinker.cli import UsageError, read_text, run
-from audio_thinker.jsonl import BadLine, read_jsonl, read_records, write_jsonl
+from audio_thinker.jsonl import BadLine, Journal, read_journal, read_jsonl, read_records, write_jsonl
 
 
 def test_usage_error_is_one_line_exit_2(capsys):
@@ -47,6 +47,7 @@ def test_bad_lines_collected_never_dropped(tmp_path):
     bad: list[BadLine] = []
     assert [r["id"] for r in read_jsonl(path, bad_lines=bad)] == [1, 3]
     assert [b.line for b in bad] == [2, 4]
+    assert [b.index for b in bad] == [1, 2]  # where each stood among the returned rows
 
 
 def test_torn_tail_skipped_only_without_newline(tmp_path):
@@ -85,3 +86,32 @@ def test_write_then_read_round_trip(tmp_path):
     path = tmp_path / "sub" / "rows.jsonl"
     assert write_jsonl(path, rows) == 3
     assert read_jsonl(path) == rows
+
+
+def test_predictions_may_have_a_torn_tail_metadata_may_not(tmp_path):
+    path = tmp_path / "preds.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b", "out')   # eval.infer killed mid-row
+    assert read_records(path, torn_tail=True) == [{"id": "a"}]
+    with pytest.raises(UsageError, match=":2: not JSON"):
+        read_records(path)
+
+
+def test_non_objects_returned_when_the_caller_rejects_them_itself(tmp_path):
+    path = tmp_path / "ann.json"
+    path.write_text('[{"id": 1}, "stray"]')
+    assert read_records(path, objects_only=False) == [{"id": 1}, "stray"]
+    path.write_text('{"id": 1}\n[2]\n')
+    assert read_records(path, objects_only=False) == [{"id": 1}, [2]]
+
+
+def test_journal_cuts_a_torn_entry_and_appends_after_the_last_whole_one(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    assert read_journal(path) == []                    # not there yet
+    path.write_text('{"video": "a"}\n{"video": "b"')  # killed while writing b
+    assert read_journal(path) == [{"video": "a"}]
+    with Journal(path) as journal:
+        journal.append({"video": "b"})
+    assert path.read_text() == '{"video": "a"}\n{"video": "b"}\n'
+    path.write_text('{"video": "a"}\n{"video"\n{"video": "c"}\n')  # damaged in the middle: not ours
+    with pytest.raises(UsageError, match=":2: not JSON"):
+        read_journal(path)

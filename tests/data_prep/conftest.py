@@ -1,3 +1,9 @@
-"""Fixtures of the data-prep tests; the helpers live in ``dp_media`` (a unique
-module name, so that no other test folder's conftest can shadow them)."""
-from dp_media import good_clip_audio  # noqa: F401  (re-exported fixture)
+"""Fixtures of the data-prep tests (the media helpers are in tests/helpers/media.py)."""
+import pytest
+
+from tests.helpers import media
+
+
+@pytest.fixture(scope="session")
+def good_clip_audio():
+    return media.good_clip_audio()

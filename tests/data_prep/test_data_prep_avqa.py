@@ -1,4 +1,4 @@
-"""AVQA extraction on real media made by real encoders (issue #4 acceptance)."""
+"""AVQA extraction on real media made by real encoders."""
 from __future__ import annotations
 
 import json
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dp_media import (ESPEAK, add_noise, encode, needs_ffmpeg, read_jsonl, record, speech, tone_bursts,
-                      write_annotations)
 
+from audio_thinker.jsonl import read_jsonl
 from data_prep import avqa
 from data_prep.audio import decode_mono_16k
+from tests.helpers.media import ESPEAK, add_noise, encode, needs_ffmpeg, record, speech, tone_bursts, write_annotations
+from tests.helpers.paths import REPO
 
 pytestmark = needs_ffmpeg
-REPO = Path(__file__).resolve().parents[2]
 
 
 def read_wav(path: Path) -> tuple[wave._wave_params, np.ndarray]:

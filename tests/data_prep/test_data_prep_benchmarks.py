@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from dp_media import read_jsonl
 
+from audio_thinker.jsonl import read_jsonl
 from data_prep.benchmarks import convert
+from tests.helpers.paths import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "benchmarks"  # ../shared beside the checkout, as in CI
+BENCHMARKS = SHARED / "benchmarks"  # the shared data folder beside the checkout, as in CI
 REAL = [("mmau", "mmau-test-mini.json", "audio_id"), ("mmau", "mmau-test-mini-v0325.json", "audio_id"),
         ("mmar", "MMAR-meta.json", "audio_path")]
 TINY = np.zeros(160, dtype=np.int16)  # 10 ms of silence: the converters only check existence
@@ -25,7 +25,7 @@ def lay_out(tmp: Path, meta_name: str, key: str, skip: int = 0) -> Path:
     """Copy a real metadata file and create a tiny WAV for every referenced path
     but the first ``skip`` ones."""
     meta = tmp / meta_name
-    meta.write_bytes((SHARED / meta_name).read_bytes())
+    meta.write_bytes((BENCHMARKS / meta_name).read_bytes())
     for rec in json.loads(meta.read_text())[skip:]:
         wav = tmp / rec[key]
         wav.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def lay_out(tmp: Path, meta_name: str, key: str, skip: int = 0) -> Path:
     return meta
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmark metadata not present")
+@pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="shared benchmark metadata not present")
 @pytest.mark.parametrize("bench,meta_name,key", REAL)
 def test_real_metadata_converts_every_item(tmp_path, bench, meta_name, key):
     meta = lay_out(tmp_path, meta_name, key)
@@ -58,7 +58,7 @@ def test_real_metadata_converts_every_item(tmp_path, bench, meta_name, key):
         assert len({r["modality"] for r in rows}) == 7
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmark metadata not present")
+@pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="shared benchmark metadata not present")
 def test_missing_audio_is_listed_and_fails_unless_allowed(tmp_path):
     meta = lay_out(tmp_path, "MMAR-meta.json", "audio_path", skip=3)
     out = tmp_path / "mmar.jsonl"

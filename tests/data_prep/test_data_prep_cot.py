@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from dp_media import read_jsonl
 
+from audio_thinker.jsonl import read_jsonl
+from audio_thinker.tags import parse_completion
 from data_prep import cot
 from data_prep.cot_prompt import COT_PROMPT, build_rationale_prompt
-from swift_plugins.tags import parse_completion
-from tests.loopback_server import ScriptedServer
+from tests.helpers.loopback_server import ScriptedServer
+from tests.helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO.parent / "shared" / "spec" / "rewards.md"
+SPEC = REPO / "docs" / "rewards.md"  # §9 quotes the appendix A.2 prompt
 GOOD = ("<think><planning>Find the sound source.</planning><caption>An engine hums over water."
         "</caption><reasoning>A hum on water suggests a motor.</reasoning><summary>It is a motorboat."
         "</summary></think><answer>motorboat</answer>")
@@ -32,8 +32,7 @@ CHOICES = ["motorboat", "sailboat", "car"]
 
 
 # ----------------------------------------------------------------------------- the prompt
-@pytest.mark.skipif(not SPEC.exists(), reason="shared spec not present")
-def test_prompt_is_the_spec_transcription_byte_for_byte():
+def test_prompt_is_the_docs_transcription_byte_for_byte():
     lines = SPEC.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("> We are developing a system"))
     block = []
@@ -70,7 +69,7 @@ def test_prompt_slots_are_filled_once_and_nothing_else_changes():
     ("", "bad_format"),
 ])
 def test_canonical_cot(reply, outcome):
-    # shape is a str enum in swift_plugins.tags: compare by value, not by class
+    # shape is a str enum in audio_thinker.tags: compare by value, not by class
     if outcome == "ok":
         text = cot.canonical_cot(reply, "motorboat", CHOICES)
         parsed = parse_completion(text)

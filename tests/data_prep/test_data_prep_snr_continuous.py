@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dp_media import add_noise
 
 from data_prep.snr import NOISE_BIAS, estimate_snr_db
+from tests.helpers.media import add_noise
 
 RATE = 16000
 LEVELS = [0, 5, 15, 25, 30]

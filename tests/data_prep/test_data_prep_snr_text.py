@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soxr
-from dp_media import ESPEAK, add_noise, speech, tone_bursts
 
+from audio_thinker.rows import USER_TEMPLATE, build_user_text
 from data_prep.avqa import BadAnnotation, parse_record, wav_name
 from data_prep.snr import estimate_snr_db, frame_powers
-from data_prep.text import USER_TEMPLATE, build_user_text, rewrite_question
+from data_prep.text import rewrite_question
+from tests.helpers.media import ESPEAK, add_noise, speech, tone_bursts
 
 RATE = 16000
 

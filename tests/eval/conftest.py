@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from evalhelpers import benchmark_file
+
+from tests.helpers.paths import benchmark_file
 
 
 @pytest.fixture

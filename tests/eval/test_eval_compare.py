@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from eval import compare
 from eval.score import run
-from evalhelpers import REPO, benchmark_file
+from tests.helpers.paths import REPO, benchmark_file
 
 
 def tokens(text):

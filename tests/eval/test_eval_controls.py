@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from eval import audio_control, benchmarks, choice_order, convert, infer
+from audio_thinker import benchmarks
+from audio_thinker.cli import UsageError
+from audio_thinker.rows import build_user_text
+from eval import audio_control, choice_order, convert, infer
 from eval.score import run
 from eval.scoring import join_predictions, score
-from evalhelpers import REPO, benchmark_file
+from tests.helpers.paths import REPO, benchmark_file
 
-from audio_thinker.cli import UsageError
-from data_prep.text import build_user_text
 
 
 def bench_row(i, choices=("Dog", "Cat", "Bird", "Car"), answer="Cat"):
@@ -216,3 +217,12 @@ def test_a_control_run_is_not_resumed_into_another_runs_output(tmp_path):
     audio_control.check_resume(tmp_path / "new.jsonl", "silence")
     with pytest.raises(UsageError, match="different audio controls"):
         audio_control.control_of([{"audio_control": "silence"}, {}])
+
+
+def test_clips_of_the_same_length_share_one_silent_file(tmp_path):
+    a, b = tone(tmp_path / "a.wav", 1.0), tone(tmp_path / "b.wav", 1.0)
+    c = tone(tmp_path / "c.wav", 1.5)
+    folder = tmp_path / "silence"
+    assert audio_control.silent_copy(a, folder) == audio_control.silent_copy(b, folder)
+    assert audio_control.silent_copy(c, folder) != audio_control.silent_copy(a, folder)
+    assert len(list(folder.iterdir())) == 2

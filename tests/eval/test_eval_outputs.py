@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from eval import benchmarks, convert, export_mmau_test, report, think_analysis
+from audio_thinker import benchmarks
+from eval import convert, export_mmau_test, report, think_analysis
 from eval.scoring import join_predictions, score
 
 
@@ -109,7 +110,7 @@ def test_report_cli_finds_results_by_row_directory(tmp_path, load_meta):
 
 
 def test_paper_numbers_equal_the_cells_of_the_cited_lines():
-    from evalhelpers import REPO
+    from tests.helpers.paths import REPO
 
     paper_txt = REPO.parent / "shared" / "paper" / "audio-thinker-paper.txt"
     if not paper_txt.exists():

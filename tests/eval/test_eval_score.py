@@ -1,4 +1,4 @@
-"""Scoring on the real metadata (issue #5 acceptance) and one reply per line."""
+"""Scoring on the real metadata and one reply per line."""
 from __future__ import annotations
 
 import copy
@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from eval import benchmarks
+from audio_thinker import benchmarks
 from eval.score import run
 from eval.scoring import join_predictions, score, score_item
 
-from evalhelpers import REPO, benchmark_file
+from tests.helpers.paths import REPO, benchmark_file
 
 FILES = [("mmau", "mmau-test-mini-v0325.json"), ("mmau", "mmau-test-mini.json"), ("mmar", "MMAR-meta.json")]
 
@@ -46,7 +46,7 @@ def test_perfect_predictions_score_100(load_meta, bench_name, filename):
 
 
 @pytest.mark.parametrize("bench_name,filename,expected", [
-    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (spec)
+    ("mmar", "MMAR-meta.json", 6),  # the 2025 file: 6 answers not among the choices (docs/benchmarks.md)
     ("mmau", "mmau-test-mini-v0325.json", 0),  # checked: none in either MMAU file
     ("mmau", "mmau-test-mini.json", 0),
 ])
@@ -205,7 +205,7 @@ def test_air_columns_and_avqa_flag():
 # --- agreement with the official rule, restated here independently ------------------
 
 def official_rule(answer, prediction, choices):
-    """MMAU/MMAR evaluation.py, copied from the spec: tokenize with \\b\\w+\\b on
+    """MMAU/MMAR evaluation.py as docs/benchmarks.md describes it: tokenize with \\b\\w+\\b on
     lower-cased text; correct when every answer token is in the prediction and
     no token that belongs only to other choices is."""
     import re

@@ -6,7 +6,8 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from eval import benchmarks, stats
+from audio_thinker import benchmarks
+from eval import stats
 from eval.scoring import join_predictions, score
 
 

@@ -5,10 +5,11 @@ import json
 import subprocess
 import sys
 
-from eval import benchmarks, think_analysis
+from audio_thinker import benchmarks
+from eval import think_analysis
 from eval.lengths import count_tokens
 from eval.scoring import join_predictions, score
-from evalhelpers import REPO
+from tests.helpers.paths import REPO
 
 
 def test_tokens_are_words_and_punctuation_marks():

@@ -1,8 +1,10 @@
 """A real `swift rlhf --rlhf_type grpo` run with all eight rewards and the live local judge."""
 import pytest
 
+from audio_thinker.jsonl import read_jsonl
 from swift_plugins.rewards import REWARDS
-from tests.integration.conftest import REPO, read_jsonl, run_dir, run_swift, swift_env
+from tests.helpers.paths import REPO
+from tests.helpers.swift import run_dir, run_swift, swift_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.judge]
 

@@ -2,14 +2,16 @@
 think ratio of the global batch, and the run exits cleanly."""
 import pytest
 
-from swift_plugins.tags import parse_completion
-from tests.integration.conftest import REPO, read_jsonl, recipe_env, run_logged
+from audio_thinker.jsonl import read_jsonl
+from audio_thinker.tags import parse_completion
+from tests.helpers.paths import REPO
+from tests.helpers.swift import recipe_env, run_logged
 
 pytestmark = pytest.mark.slow
 
 
 def test_lambda_is_global_think_ratio_on_every_rank(tiny_qwen2_audio, audio_qa, tmp_path, scripted_server):
-    from tests.loopback_server import obedient_judge
+    from tests.helpers.loopback_server import obedient_judge
 
     judge = scripted_server(reply=obedient_judge("1", "0.5"))
     # per-device batch 2 x 2 ranks = one prompt's 4 completions split across the ranks

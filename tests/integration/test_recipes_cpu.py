@@ -6,9 +6,11 @@ import json
 
 import pytest
 
+from audio_thinker.jsonl import read_jsonl
 from swift_plugins.rewards import REWARDS
-from tests.integration.conftest import REPO, read_jsonl, recipe_env, run_logged
-from tests.loopback_server import obedient_judge
+from tests.helpers.loopback_server import obedient_judge
+from tests.helpers.paths import REPO
+from tests.helpers.swift import recipe_env, run_logged
 
 pytestmark = pytest.mark.slow
 

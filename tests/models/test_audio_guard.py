@@ -1,19 +1,18 @@
-"""Issue 3's audio guard: for each backbone, the encoded training batch (ms-swift template.encode +
+"""The audio guard (README, "Backbones"): for each backbone, the encoded training batch (ms-swift template.encode +
 data_collator, as the trainer builds it) carries audio for every sample, and the audio changes the
 model's logits.  The last test proves the guard is not vacuous: on unpatched ms-swift it fails."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-import audio_guard
 import swift_plugins.compat  # noqa: F401  (applies the patches in this process)
-
-HERE = Path(__file__).resolve().parent
+from tests.helpers import audio_guard
+from tests.helpers.paths import REPO
 
 
 @pytest.fixture(scope='module', params=sorted(audio_guard.BACKBONES))
@@ -65,8 +64,8 @@ def test_guard_fails_on_unpatched_ms_swift(tiny_checkpoints, tmp_path):
     """In a fresh interpreter without swift_plugins.compat, ms-swift's Qwen2-Audio template leaves one
     <|AUDIO|> per clip: the guard must catch it.  (Qwen2.5-Omni needs no patch; its guard passes.)"""
     code = textwrap.dedent(f'''
-        import sys; sys.path.insert(0, {str(HERE)!r})
-        import audio_guard
+        import sys
+        from tests.helpers import audio_guard
         assert 'swift_plugins.compat' not in sys.modules
         try:
             audio_guard.run_all({str(tiny_checkpoints)!r}, 'qwen2-audio', {str(tmp_path)!r})
@@ -74,6 +73,7 @@ def test_guard_fails_on_unpatched_ms_swift(tiny_checkpoints, tmp_path):
             print('GUARD-FAILED:', e); sys.exit(3)
         print('GUARD-PASSED'); sys.exit(0)
     ''')
-    proc = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, 'PYTHONPATH': str(REPO)})
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert 'tokens per sample [1, 1]' in proc.stdout

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from audio_thinker.jsonl import read_jsonl
+from tests.helpers.loopback_server import free_port
+from tests.helpers.paths import REPO
+from tests.helpers.swift import run_dir
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 COMPAT_PLUGIN = str(REPO / 'swift_plugins' / 'compat_plugin.py')
 MODEL_TYPES = {'qwen2-audio': 'qwen2_audio', 'qwen2.5-omni': 'qwen2_5_omni'}
 REWARDS_PLUGIN = str(REPO / 'swift_plugins' / 'rewards.py')
@@ -36,29 +40,20 @@ def tuner_args(tuner):
     return ['--tuner_type', 'lora', '--target_modules', 'all-linear'] if tuner == 'lora' else ['--tuner_type', 'full']
 
 
-def run_dir(out: Path) -> Path:
-    (d,) = [p for p in out.iterdir() if p.is_dir()]
-    return d
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 @pytest.mark.parametrize('name, tuner', [('qwen2-audio', 'lora'), ('qwen2.5-omni', 'full')])
-def test_sft(run_swift, tiny_checkpoints, qa_jsonl, name, tuner):
-    _, out, _ = run_swift('sft', *model_args(tiny_checkpoints, name), *tuner_args(tuner), *TRAIN,
-                          '--dataset', str(qa_jsonl), '--per_device_train_batch_size', '2', '--output_dir', 'out_sft')
+def test_sft(swift_job, tiny_checkpoints, tone_noise_qa, name, tuner):
+    out, _ = swift_job('sft', *model_args(tiny_checkpoints, name), *tuner_args(tuner), *TRAIN,
+                          '--dataset', str(tone_noise_qa), '--per_device_train_batch_size', '2', '--output_dir', 'out_sft')
     logs = read_jsonl(run_dir(out) / 'logging.jsonl')
     assert [r for r in logs if 'loss' in r] and all(math.isfinite(r['loss']) for r in logs if 'loss' in r)
     ckpt = run_dir(out) / 'checkpoint-2'
     assert (ckpt / ('adapter_model.safetensors' if tuner == 'lora' else 'model.safetensors')).exists()
 
 
-def test_sft_full_trains_llm_and_freezes_audio_tower(run_swift, tiny_checkpoints, qa_jsonl):
+def test_sft_full_trains_llm_and_freezes_audio_tower(swift_job, tiny_checkpoints, tone_noise_qa):
     """--freeze_vit (default true) must freeze Qwen2-Audio's audio tower (stale paths froze nothing)."""
-    _, out, _ = run_swift('sft', *model_args(tiny_checkpoints, 'qwen2-audio'), *tuner_args('full'), *TRAIN,
-                          '--dataset', str(qa_jsonl), '--per_device_train_batch_size', '2', '--output_dir', 'out_sft')
+    out, _ = swift_job('sft', *model_args(tiny_checkpoints, 'qwen2-audio'), *tuner_args('full'), *TRAIN,
+                          '--dataset', str(tone_noise_qa), '--per_device_train_batch_size', '2', '--output_dir', 'out_sft')
     before = load_file(tiny_checkpoints / 'qwen2-audio' / 'model.safetensors')
     after = load_file(run_dir(out) / 'checkpoint-2' / 'model.safetensors')
     assert before.keys() == after.keys()  # saved in the hub layout: audio_tower.*, language_model.*
@@ -73,7 +68,7 @@ def test_sft_full_trains_llm_and_freezes_audio_tower(run_swift, tiny_checkpoints
     ('qwen2.5-omni', 'lora', 'format'),
     ('qwen2.5-omni', 'full', 'ours'),
 ])
-def test_grpo(run_swift, tiny_checkpoints, qa_jsonl, name, tuner, rewards):
+def test_grpo(swift_job, tiny_checkpoints, tone_noise_qa, name, tuner, rewards):
     if rewards == 'ours':
         reward_args = ['--external_plugins', REWARDS_PLUGIN,
                        '--reward_funcs', 'adaptive_format', 'choice_accuracy', 'think_rate',
@@ -81,8 +76,8 @@ def test_grpo(run_swift, tiny_checkpoints, qa_jsonl, name, tuner, rewards):
         metrics = ['rewards/AdaptiveFormat/mean', 'rewards/ChoiceAccuracy/mean', 'rewards/ThinkRate/mean']
     else:
         reward_args, metrics = ['--reward_funcs', 'format'], ['rewards/Format/mean']
-    _, out, _ = run_swift('rlhf', *GRPO, *model_args(tiny_checkpoints, name), *tuner_args(tuner), *TRAIN, *reward_args,
-                          '--dataset', str(qa_jsonl), '--output_dir', 'out_rlhf')
+    out, _ = swift_job('rlhf', *GRPO, *model_args(tiny_checkpoints, name), *tuner_args(tuner), *TRAIN, *reward_args,
+                          '--dataset', str(tone_noise_qa), '--output_dir', 'out_rlhf')
     steps = [r for r in read_jsonl(run_dir(out) / 'logging.jsonl') if 'reward' in r]
     assert len(steps) == 2
     for m in metrics:
@@ -92,22 +87,21 @@ def test_grpo(run_swift, tiny_checkpoints, qa_jsonl, name, tuner, rewards):
 
 
 @pytest.mark.parametrize('name', sorted(MODEL_TYPES))
-def test_infer(run_swift, tiny_checkpoints, qa_jsonl, tmp_path, name):
+def test_infer(swift_job, tiny_checkpoints, tone_noise_qa, tmp_path, name):
     result = tmp_path / 'result.jsonl'
-    run_swift('infer', *model_args(tiny_checkpoints, name), '--infer_backend', 'transformers', '--val_dataset',
-              str(qa_jsonl), '--max_new_tokens', '16', '--temperature', '0', '--result_path', str(result))
+    swift_job('infer', *model_args(tiny_checkpoints, name), '--infer_backend', 'transformers', '--val_dataset',
+              str(tone_noise_qa), '--max_new_tokens', '16', '--temperature', '0', '--result_path', str(result))
     rows = read_jsonl(result)
     assert len(rows) == 4 and all(isinstance(r['response'], str) and r['audios'] for r in rows)
 
 
-def test_deploy_answers_audio_request(swift_env, tiny_checkpoints, wavs, tmp_path):
-    from tests.loopback_server import free_port
+def test_deploy_answers_audio_request(fresh_cache_env, tiny_checkpoints, wavs, tmp_path):
     port = free_port()
     log = tmp_path / 'deploy.log'
     cmd = [shutil.which('swift') or 'swift', 'deploy', *model_args(tiny_checkpoints, 'qwen2-audio'), '--infer_backend',
            'transformers', '--host', '127.0.0.1', '--port', str(port), '--served_model_name', 'tiny']
     with open(log, 'w') as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp_path, env=swift_env,
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp_path, env=fresh_cache_env,
                                 start_new_session=True)
     try:
         deadline = time.monotonic() + 180
@@ -137,13 +131,13 @@ def test_deploy_answers_audio_request(swift_env, tiny_checkpoints, wavs, tmp_pat
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_two_process_gloo_grpo_exits_cleanly(run_swift, tiny_checkpoints, qa_jsonl):
+def test_two_process_gloo_grpo_exits_cleanly(swift_job, tiny_checkpoints, tone_noise_qa):
     """NPROC_PER_NODE=2 --use_cpu --ddp_backend gloo: exit code 0 on every one of three runs (the
     process group is destroyed by swift_plugins.compat.teardown before interpreter shutdown)."""
     for attempt in range(3):
-        proc, out, log = run_swift(
+        out, log = swift_job(
             'rlhf', *GRPO[:4], '--per_device_train_batch_size', '2', *GRPO[6:], *model_args(tiny_checkpoints, 'qwen2-audio'),
             *tuner_args('lora'), *TRAIN, '--ddp_backend', 'gloo', '--reward_funcs', 'format', '--dataset',
-            str(qa_jsonl), '--output_dir', f'out_gloo{attempt}', env={'NPROC_PER_NODE': '2'}, check=False)
-        assert proc.returncode == 0 and 'terminate called' not in log, f'attempt {attempt}:\n{log[-4000:]}'
+            str(tone_noise_qa), '--output_dir', f'out_gloo{attempt}', env={'NPROC_PER_NODE': '2'})  # fails unless it exits 0
+        assert 'terminate called' not in log, f'attempt {attempt}:\n{log[-4000:]}'
         assert 'world_size: 2' in log

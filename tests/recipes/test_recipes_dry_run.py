@@ -1,14 +1,15 @@
-"""Every recipe, run with DRY_RUN=1, prints exactly its row of the paper's Table 1 (spec §6)."""
+"""Every recipe, run with DRY_RUN=1, prints exactly its row of the paper's Table 1 (docs/rewards.md §6)."""
 import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO
+
 QA, OMNI = ("qwen2_audio", "Qwen/Qwen2-Audio-7B-Instruct"), ("qwen2_5_omni", "Qwen/Qwen2.5-Omni-7B")
 
-# row: (backbone, method, system prompt, {reward: weight}) -- transcribed from spec/rewards.md §6, not from
+# row: (backbone, method, system prompt, {reward: weight}) -- transcribed from docs/rewards.md §6, not from
 # the recipes. Monitors (choice_accuracy, think_rate at weight 0) are added to every GRPO row.
 TABLE = {
     "sft-a": (QA, "sft", "answer_only", None),

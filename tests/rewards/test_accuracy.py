@@ -1,9 +1,9 @@
-"""Multiple-choice accuracy of the <answer> content (spec §2), one case per line."""
+"""Multiple-choice accuracy of the <answer> content (docs/rewards.md §2), one case per line."""
 import pytest
 
-from swift_plugins.matching import match_choice
+from audio_thinker.matching import match_choice
+from audio_thinker.tags import parse_completion
 from swift_plugins.rules import choice_accuracy
-from swift_plugins.tags import parse_completion
 
 CHOICES = ["Man", "Woman", "Child", "Robot"]
 NOTES = ["C", "D", "E", "F"]  # musical notes: choice texts that look like letters

@@ -5,7 +5,7 @@ import pytest
 
 from swift_plugins.atar import NAIVE_REWARD, Gammas, atar_reward, gammas, training_progress
 from swift_plugins.rewards import AdaptiveThinkAccuracy
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.reward_calls import call, rows_kwargs
 
 THINK_OK, THINK_BAD = "<think>It barks.</think><answer>Dog</answer>", "<think>It meows.</think><answer>Cat</answer>"
 PLAIN_OK, PLAIN_BAD = "<answer>Dog</answer>", "<answer>Cat</answer>"

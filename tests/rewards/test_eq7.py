@@ -14,7 +14,8 @@ from swift.rl_core.data import GRPOSample
 from swift.rl_core.grpo_algorithm import compute_rewards_per_func
 
 from swift_plugins import rewards as plugin
-from tests.loopback_server import nonce_of
+from tests.helpers.judge import use_judge
+from tests.helpers.loopback_server import nonce_of
 
 FUNCS = ["atar", "think_consistency", "adaptive_format", "think_quality"]
 WEIGHTS = torch.tensor([1.0, 0.5, 0.5, 1.0])
@@ -49,9 +50,7 @@ def eq7(r_a, r_c, r_f, r_t):
 @pytest.mark.parametrize("step", [0, 40, 100])
 def test_weighted_sum_is_eq7(scripted_server, monkeypatch, step):
     server = scripted_server(reply=judge)
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_URL", server.base_url)
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_MODEL", "scripted")
-    plugin.settings_from_env.cache_clear()
+    use_judge(monkeypatch, server.base_url)
     funcs = [plugin.orms[name]() for name in FUNCS]
     samples = [GRPOSample.from_row({"messages": [{"role": "user", "content": "<audio>What is it?"},
                                                  {"role": "assistant", "content": c}],

@@ -1,8 +1,8 @@
-"""R_f and the mode decision, one case per line (spec §1)."""
+"""R_f and the mode decision, one case per line (docs/rewards.md §1)."""
 import pytest
 
+from audio_thinker.tags import Mode, parse_completion
 from swift_plugins.rules import adaptive_format, answer_only_format, think_format
-from swift_plugins.tags import Mode, parse_completion
 
 T, N = Mode.THINK, Mode.NO_THINK
 

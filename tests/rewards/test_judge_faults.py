@@ -1,5 +1,5 @@
 """The judge never crashes training: timeouts, HTTP 500s and garbage give the
-spec §7 fallbacks and are counted (real HTTP servers on 127.0.0.1)."""
+docs/rewards.md §7 fallbacks and are counted (real HTTP servers on 127.0.0.1)."""
 import time
 
 import pytest
@@ -7,20 +7,13 @@ import pytest
 from swift_plugins import batch
 from swift_plugins import rewards as plugin
 from swift_plugins.judge.settings import JudgeConfigError, JudgeSettings
-from tests.loopback_server import obedient_judge
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.judge import use_judge
+from tests.helpers.loopback_server import obedient_judge
+from tests.helpers.reward_calls import call, rows_kwargs
 
 # think+correct, think+correct, think+wrong, no-think+correct
 COMPLETIONS = ["<think>It barks.</think><answer>Dog</answer>", "<think>Woof.</think><answer>Dog</answer>",
                "<think>Meow.</think><answer>Cat</answer>", "<answer>Dog</answer>"]
-
-
-def use_judge(monkeypatch, url, timeout="1", retries="1"):
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_URL", url)
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_MODEL", "scripted")
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_TIMEOUT", timeout)
-    monkeypatch.setenv("AUDIO_THINKER_JUDGE_MAX_RETRIES", retries)
-    plugin.settings_from_env.cache_clear()
 
 
 def score(completions=COMPLETIONS):
@@ -47,7 +40,7 @@ FAULTS = [
 @pytest.mark.parametrize("behaviour, what", FAULTS, ids=[f[1] for f in FAULTS])
 def test_failed_judgments_fall_back_and_are_counted(scripted_server, monkeypatch, behaviour, what):
     server = scripted_server(**behaviour)
-    use_judge(monkeypatch, server.base_url)
+    use_judge(monkeypatch, server.base_url, timeout=1, max_retries=1)
     consistency, quality, _, stats = score()
     # R_c falls back to 0 (so R_a·R_c = 0) for the judged ones; no-think correct keeps R_a·1.
     assert consistency[:3] == [0.0, 0.0, 0.0]
@@ -61,14 +54,14 @@ def test_failed_judgments_fall_back_and_are_counted(scripted_server, monkeypatch
 
 
 def test_unreachable_judge_falls_back(monkeypatch):
-    use_judge(monkeypatch, "http://127.0.0.1:9/v1")  # discard port: connection refused
+    use_judge(monkeypatch, "http://127.0.0.1:9/v1", timeout=1, max_retries=1)  # discard port: connection refused
     consistency, quality, _, stats = score()
     assert quality == [0.0] * 4 and stats.judge_failures == {"consistency": 2, "quality": 3}
 
 
 def test_transient_errors_are_retried(scripted_server, monkeypatch):
     server = scripted_server(reply=obedient_judge("1", "0.6"), fail_first=3)
-    use_judge(monkeypatch, server.base_url, retries="2")
+    use_judge(monkeypatch, server.base_url, timeout=1, max_retries=2)
     consistency, quality, atar, stats = score()
     assert stats.judge_failures == {"consistency": 0, "quality": 0}
     assert consistency[:2] == atar[:2]            # verdict 1: R_a·R_c = R_a
@@ -84,7 +77,7 @@ def test_partial_failure_uses_mean_of_successful_scores(scripted_server, monkeyp
         return {"barks": f"score-{nonce}: 0.9", "Meow": f"score-{nonce}: 0.3"}.get(
             next((k for k in ("barks", "Meow") if k in text), ""), "garbage")
     server = scripted_server(reply=reply)
-    use_judge(monkeypatch, server.base_url, retries="0")
+    use_judge(monkeypatch, server.base_url, timeout=1, max_retries=0)
     _, quality, _, stats = score()
     # judged 0.9 and 0.3 succeed; "Woof." fails -> mean 0.6; no-think -> mean 0.6
     assert quality == pytest.approx([0.9, 0.6, 0.3, 0.6])
@@ -93,7 +86,7 @@ def test_partial_failure_uses_mean_of_successful_scores(scripted_server, monkeyp
 
 def test_timeouts_run_concurrently(scripted_server, monkeypatch):
     server = scripted_server(latency=5.0)
-    use_judge(monkeypatch, server.base_url, timeout="1", retries="0")
+    use_judge(monkeypatch, server.base_url, timeout=1, max_retries=0)
     start = time.monotonic()
     score()
     assert time.monotonic() - start < 4.5  # 5 judgments each cut at 1 s, in parallel, not 5 s in series

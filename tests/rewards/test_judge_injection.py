@@ -1,4 +1,4 @@
-"""Reasoning is untrusted (spec §7): judge-imitating text can neither reframe the prompt
+"""Reasoning is untrusted (docs/rewards.md §7): judge-imitating text can neither reframe the prompt
 nor be parsed as the judge's verdict."""
 import re
 

@@ -4,7 +4,7 @@ import pytest
 from swift_plugins import batch
 from swift_plugins import rewards as plugin
 from swift_plugins.judge.check import main as judge_check
-from tests.rewards._call import call, rows_kwargs
+from tests.helpers.reward_calls import call, rows_kwargs
 
 pytestmark = [pytest.mark.slow, pytest.mark.judge]
 
@@ -35,7 +35,7 @@ def test_rewards_with_the_live_judge(live_env):
     atar = call(plugin.AdaptiveThinkAccuracy(), COMPLETIONS, **kwargs)
     (stats,) = batch.STATE.flush()
     assert stats.judge_calls == {"consistency": 2, "quality": 3}
-    # whatever the small judge decides, values follow the spec's shapes
+    # whatever the small judge decides, values follow the shapes of docs/rewards.md
     assert consistency[0] in (0.0, atar[0]) and consistency[1] in (0.0, atar[1])   # R_a·R_c, R_c ∈ {0, 1}
     assert consistency[2] == 0.0 and consistency[3] == atar[3]                       # wrong: 0; no-think right: R_a
     assert all(0.0 <= q <= 1.0 for q in quality)

@@ -4,11 +4,12 @@ import sys
 
 import pytest
 
+from audio_thinker.tags import parse_completion
 from swift_plugins import PROMPTS_DIR
+from swift_plugins.registry import REWARDS
 from swift_plugins.rules import adaptive_format, answer_only_format, think_format
-from swift_plugins.tags import parse_completion
 
-# appendix A.1 as transcribed in spec/rewards.md §1, grammar included
+# appendix A.1 as transcribed in docs/rewards.md §1, grammar included
 A1 = ("First, identify whether this problem requires thinking. If the problem requires thinking, output thinking "
       "process in <think> </think> and final answer inside <answer> </answer>. If no thinking is required, and the "
       "final output answer in <answer> </answer> The Assistant is encouraged to use the <answer></answer> tag "
@@ -43,9 +44,7 @@ def test_answer_only_prompt_does_not_invite_thinking():
     assert "<think>" not in (PROMPTS_DIR / "answer_only.txt").read_text(encoding="utf-8")
 
 
-NAMES = {"adaptive_format": "AdaptiveFormat", "answer_format": "AnswerOnlyFormat", "think_format": "ThinkFormat",
-         "choice_accuracy": "ChoiceAccuracy", "atar": "AdaptiveThinkAccuracy",
-         "think_consistency": "ThinkConsistency", "think_quality": "ThinkQuality", "think_rate": "ThinkRate"}
+NAMES = {reward.name: reward.cls for reward in REWARDS}  # the declaration (swift_plugins/registry.py)
 
 
 def test_every_reward_name_resolves_through_ms_swift_plugin_loading():

@@ -1,18 +1,15 @@
 """Property: over arbitrary strings no reward raises, and every value is finite and in its range."""
 import math
-import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swift_plugins import rewards as plugin
-from tests.rewards._call import call, rows_kwargs
+from swift_plugins.registry import REWARDS
+from tests.helpers.reward_calls import call, rows_kwargs
 
-# documented ranges; ATAR: min over cases is -2 (Case 4 at γ→0), max 2 (Case 3 at γ=1)
-RANGES = {
-    "adaptive_format": (0, 1), "answer_format": (0, 1), "think_format": (0, 1), "choice_accuracy": (0, 1),
-    "think_rate": (0, 1), "atar": (-2, 2), "think_consistency": (-2, 2), "think_quality": (0, 1),
-}
+# the declared ranges (swift_plugins/registry.py); ATAR: -2 is Case 4 at γ→0, 2 is Case 3 at γ=1
+RANGES = {reward.name: (reward.low, reward.high) for reward in REWARDS}
 # tag-heavy strings: concatenations of tags and fragments, where the parser's edge cases live
 PIECES = ["<think>", "</think>", "<answer>", "</answer>", "<", ">", "/", "Dog", "Cat", "A", " ", "\n", ".", "é",
           "狗", "\x00"]

@@ -1,4 +1,4 @@
-"""Multiple-choice matching, one rule for training rewards and for evaluation (spec §2).
+"""Multiple-choice matching, one rule for training rewards and for evaluation (docs/rewards.md §2).
 
 The rule is MMAU's and MMAR's official token-set test (their ``evaluation.py``):
 lower-case, tokenise with ``\\b\\w+\\b`` into sets; a prediction names a choice
@@ -8,7 +8,7 @@ rejects an answer that names two choices ("Man, or maybe Woman").
 
 Two things are resolved before the token test, because the official script
 gets them wrong in a way that is about the answer's *form*, not its content
-(``../shared/spec/benchmarks.md``: predicting "(A) text" costs points since "a"
+(``docs/benchmarks.md``: predicting "(A) text" costs points since "a"
 occurs in other choices):
 - a bare option letter ("B", "(B)", "B.") names the choice at that position;
 - an option-letter prefix ("(B) Woman", "B. Woman") is dropped.
@@ -93,7 +93,7 @@ def _resolve_letters(prediction: str, choices: Sequence[str]) -> str:
 
 
 def match_choice(prediction: str | None, gold: str, choices: Sequence[str] | None = None) -> Match:
-    """Score a prediction against the gold choice text (spec §2).
+    """Score a prediction against the gold choice text (docs/rewards.md §2).
 
     ``prediction`` is the answer content (already taken out of ``<answer>``);
     ``gold`` the gold choice text; ``choices`` the row's options, if known.

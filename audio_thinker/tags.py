@@ -1,4 +1,4 @@
-"""Parse a completion into its output mode, reasoning and answer (spec §1).
+"""Parse a completion into its output mode, reasoning and answer (docs/rewards.md §1).
 
 Two shapes are well formed under the adaptive-think prompt:
 
@@ -8,7 +8,7 @@ Two shapes are well formed under the adaptive-think prompt:
 Everything the rewards need about a completion's *shape* is decided here, once,
 so that R_f, R_a, R_c and R_t can never disagree about what the mode was.
 
-Decisions (spec §1, and ours where the spec is silent):
+Decisions (docs/rewards.md §1, and ours where it is silent):
 - surrounding whitespace is allowed, and so is whitespace between
   ``</think>`` and ``<answer>`` (chat models put a newline there); any other
   text outside the tags makes the completion malformed;
@@ -101,7 +101,7 @@ def _shape(text: str, reasoning: str | None, answer: str | None) -> Shape | None
 
 
 def parse_completion(text: str) -> ParsedCompletion:
-    """Split a completion into mode, reasoning and answer (spec §1)."""
+    """Split a completion into mode, reasoning and answer (docs/rewards.md §1)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     reasoning = _reasoning(text)
@@ -113,7 +113,7 @@ def parse_completion(text: str) -> ParsedCompletion:
 
 def extract_answer(text: str) -> str:
     """The text to score in evaluation: the <answer> content when there is one,
-    otherwise the whole output (issue #5: "otherwise the whole output")."""
+    otherwise the whole output (docs/benchmarks.md: the official scripts score the whole reply)."""
     parsed = parse_completion(text)
     if parsed.answer is not None:
         return parsed.answer

@@ -1,16 +1,17 @@
-"""Helpers for the evaluation tests: where the real benchmark metadata is."""
+"""Where things are: the checkout, its shared cache, and the real benchmark metadata."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-# The real metadata lives beside the checkout (../shared/benchmarks); a copy
+CACHE = REPO / ".cache"  # tiny checkpoints, the local judge, ms-swift's caches
+SHARED = REPO.parent / "shared"
+# The real metadata lives in the shared data folder beside the checkout; a copy
 # in the repo's benchmarks/ or $AUDIO_THINKER_BENCHMARKS is used first.
-_CANDIDATES = [os.environ.get("AUDIO_THINKER_BENCHMARKS"), REPO / "benchmarks", REPO.parent / "shared" / "benchmarks"]
+_CANDIDATES = [os.environ.get("AUDIO_THINKER_BENCHMARKS"), REPO / "benchmarks", SHARED / "benchmarks"]
 
 
 def benchmark_file(name: str) -> Path:

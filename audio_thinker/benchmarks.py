@@ -1,9 +1,10 @@
 """What each benchmark's files look like and how its official script groups results.
 
-One frozen record per benchmark; everything else in ``eval`` reads fields only
-through it, so a renamed field is fixed in one place.
+One frozen record per benchmark, the only place its facts are written: ``data_prep.benchmarks`` (metadata ->
+evaluation rows) and everything in ``eval`` read fields only through it, so a renamed field is fixed in one
+place, and adding a benchmark is one record here plus its tests (``docs/benchmarks.md``).
 
-Facts from ``../shared/spec/benchmarks.md`` and the official scripts:
+Facts from the official scripts (``docs/benchmarks.md`` has the rest):
 - MMAU ``evaluation.py`` reads ``model_output`` and reports by task,
   difficulty and sub-category (we add ``category``, which the think analysis
   uses; it is a string or a one-item list in the metadata).
@@ -40,20 +41,35 @@ class Benchmark:
     # groups of that breakdown, TOTAL is the overall figure, MACRO the mean of
     # the breakdown's group accuracies.
     paper_columns: dict[str, tuple[str, str | None, tuple[str, ...]]]
+    audio_field: str  # the audio file's path in the metadata
+    row_fields: tuple[str, ...]  # metadata fields an evaluation row keeps (the breakdowns read them)
+    answer_field: str = "answer"  # the gold choice's text
+    choice_fields: tuple[str, ...] = ()  # one field per option (AIR); empty: a ``choices`` list
+    audio_in_subset: bool = False  # AIR: the audio lies under <root>/<task_name>_<dataset_name>/
+    training_overlap: tuple[str, ...] = ()  # dataset_name values built from the training data (AVQA)
     letter_rule: bool = False  # AIR: the reply may be a bare option letter
     flags: dict[str, str] = field(default_factory=dict)  # subset -> warning
 
     def item_id(self, item: dict[str, Any]) -> str:
         return str(item.get(self.id_field))
 
+    def choice_values(self, item: dict[str, Any]) -> list[Any]:
+        """The options as the metadata holds them, in order (absent and empty AIR options left out)."""
+        if self.choice_fields:
+            return [item[k] for k in self.choice_fields if item.get(k) not in (None, "")]
+        return list(item.get("choices") or [])
+
     def choices(self, item: dict[str, Any]) -> list[str]:
-        if self.name == "air":
-            return [str(item[k]) for k in ("choice_a", "choice_b", "choice_c", "choice_d")
-                    if item.get(k) is not None]
-        return [str(c) for c in item.get("choices") or []]
+        return [str(c) for c in self.choice_values(item)]
 
     def gold(self, item: dict[str, Any]) -> str:
-        return str(item.get("answer_gt" if self.name == "air" else "answer", ""))
+        return str(item.get(self.answer_field, ""))
+
+    def audio_ref(self, item: dict[str, Any]) -> str:
+        """The audio path relative to the benchmark's root folder (KeyError when the item lacks it)."""
+        if self.audio_in_subset:
+            return f"{item['task_name']}_{item['dataset_name']}/{item[self.audio_field]}"
+        return item[self.audio_field]
 
     def group(self, item: dict[str, Any], breakdown: str) -> str:
         """The item's group in one breakdown; lists (MMAU ``category`` is
@@ -71,6 +87,8 @@ MMAU = Benchmark(
     prediction_field="model_output",
     id_field="id",
     breakdowns=("task", "difficulty", "sub-category", "category"),
+    audio_field="audio_id",  # ./test-mini-audios/<id>.wav
+    row_fields=("dataset", "task", "split", "category", "sub-category", "difficulty"),
     paper_columns={
         "Sound": ("group", "task", ("sound",)),
         "Music": ("group", "task", ("music",)),
@@ -84,6 +102,8 @@ MMAR = Benchmark(
     prediction_field="answer_prediction",
     id_field="id",
     breakdowns=("modality", "category", "sub-category"),
+    audio_field="audio_path",  # ./audio/<id>.wav
+    row_fields=("modality", "category", "sub-category", "language", "source", "url", "timestamp"),
     paper_columns={  # Tables 1 and 4 use the first three; Table 6 all seven
         "Sound": ("group", "modality", ("sound",)),
         "Music": ("group", "modality", ("music",)),
@@ -101,6 +121,12 @@ AIR = Benchmark(
     prediction_field="response",
     id_field="uniq_id",
     breakdowns=("task_name", "subset"),
+    audio_field="path",
+    row_fields=("task_name", "dataset_name", "path"),
+    answer_field="answer_gt",
+    choice_fields=("choice_a", "choice_b", "choice_c", "choice_d"),
+    audio_in_subset=True,
+    training_overlap=("avqa",),
     paper_columns={  # Table 3; mapping inferred from the column names
         "SoundAQA": ("group", "task_name", ("Sound_AQA",)),
         "MusicAQA": ("group", "task_name", ("Music_AQA",)),
@@ -136,8 +162,8 @@ def detect(items: list[dict[str, Any]]) -> Benchmark:
     raise ValueError("cannot tell the benchmark from the file's fields; name it explicitly")
 
 
-# Fingerprints of the gold content (id, answer, choices) of the metadata files
-# in ../shared/benchmarks, so a result says which file it was scored against
+# Fingerprints of the gold content (id, answer, choices) of the released
+# metadata files (docs/benchmarks.md), so a result says which file it was scored against
 # even when the user forgets --version. A subset or an edited file matches none.
 KNOWN_VERSIONS = {
     "f36134e6e1e4cab3": ("mmau", "v0325"),  # mmau-test-mini-v0325.json: Tables 1-2

@@ -1,4 +1,4 @@
-"""Helpers (imported as ``dp_media``) for the data-prep tests: real media made
+"""Helpers for the data-prep tests: real media made
 with real encoders (ffmpeg CLI, espeak-ng). Clips are tiny (seconds, 32x32 black video) to keep tests fast."""
 from __future__ import annotations
 
@@ -88,12 +88,7 @@ def record(rid, video_name, question="What happened in the video?", choices=("bo
             "question_relation": "View", "question_type": "Happening"}
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture(scope="session")
-def good_clip_audio():
+def good_clip_audio() -> tuple[np.ndarray, int]:
     """3 s stereo 48 kHz tone bursts at 25 dB SNR (kept by the filters)."""
     rate = 48000
     sig, on = tone_bursts(rate, 3.0)
