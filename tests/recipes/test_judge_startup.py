@@ -124,8 +124,16 @@ def judge_sh(tmp_path, **env) -> tuple[subprocess.CompletedProcess, float]:
     full = {**os.environ, "PYTHONPATH": str(REPO), "JUDGE_BACKEND": "local", "JUDGE_LOG_DIR": str(tmp_path / "judge"),
             **env}
     start = time.monotonic()
-    out = subprocess.run(["bash", str(REPO / "recipes" / "judge.sh")], capture_output=True, text=True, env=full,
-                         cwd=REPO, timeout=300)
+    try:
+        out = subprocess.run(["bash", str(REPO / "recipes" / "judge.sh")], capture_output=True, text=True, env=full,
+                             cwd=REPO, timeout=300)
+    finally:
+        pid_file = tmp_path / "judge" / "judge.pid"
+        if pid_file.exists():  # a server the script started and left (it should not, in these cases)
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
     return out, time.monotonic() - start
 
 
