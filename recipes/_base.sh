@@ -105,7 +105,7 @@ case "$METHOD" in
       fi
     fi
     # Which rewards ask the judge is declared in swift_plugins/registry.py (standard library only).
-    needs_judge=$(PYTHONPATH="$REPO_DIR" python3 -m swift_plugins.registry needs-judge "${funcs[@]}")
+    needs_judge=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.registry needs-judge "${funcs[@]}")
     ;;
   sft)
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"

@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-from tests.loopback_server import ScriptedServer, free_port, obedient_judge
-
-REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+from tests.helpers.judge import judge_env
+from tests.helpers.loopback_server import ScriptedServer, free_port, obedient_judge
+from tests.helpers.paths import REPO
 
 
 def check(url: str | None, *args: str, model: str = "scripted", timeout: float = 120) -> tuple[int, str, str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDIO_THINKER_JUDGE_")}
-    env.update(PYTHONPATH=str(REPO), AUDIO_THINKER_JUDGE_MODEL=model, AUDIO_THINKER_JUDGE_TIMEOUT="5")
-    if url is not None:
-        env["AUDIO_THINKER_JUDGE_URL"] = url
+    env.update(judge_env(url or "", model, timeout=5), PYTHONPATH=str(REPO))
+    if url is None:
+        del env["AUDIO_THINKER_JUDGE_URL"]
     start = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "swift_plugins.judge.check", *args], capture_output=True, text=True,
                          env=env, cwd=REPO, timeout=timeout)

@@ -4,12 +4,11 @@ marker (no simulation); the README's two commands were also run end to end on it
 import re
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO
 SCRIPTS = ["scripts/demo.sh", "scripts/setup.sh", "scripts/test.sh", "recipes/_base.sh", "recipes/judge.sh",
            "benchmarks/deepspeed_cpu.sh"]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
