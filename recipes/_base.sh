@@ -125,7 +125,11 @@ cmd+=($EXTRA_ARGS)
 if [ "$needs_judge" = 1 ]; then
   # No default address: a judge that happens to answer on 127.0.0.1:8000 may be someone else's.
   export AUDIO_THINKER_JUDGE_URL=${AUDIO_THINKER_JUDGE_URL:-${JUDGE_URL:-}}
-  [ -n "$AUDIO_THINKER_JUDGE_URL" ] || { echo "error: row $ROW uses the judge (think_consistency / think_quality): set AUDIO_THINKER_JUDGE_URL (e.g. http://127.0.0.1:8000/v1; bash recipes/judge.sh starts one and prints it)" >&2; exit 2; }
+  if [ -z "$AUDIO_THINKER_JUDGE_URL" ]; then
+    no_judge="row $ROW uses the judge (think_consistency / think_quality): set AUDIO_THINKER_JUDGE_URL (e.g. http://127.0.0.1:8000/v1; bash recipes/judge.sh starts one and prints it)"
+    [ "${DRY_RUN:-0}" = 1 ] || { echo "error: $no_judge" >&2; exit 2; }
+    echo "note: $no_judge" >&2   # a dry run still shows the commands
+  fi
   export AUDIO_THINKER_JUDGE_MODEL=${AUDIO_THINKER_JUDGE_MODEL:-${JUDGE_MODEL:-judge}}
   check=("$PYTHON" -m swift_plugins.judge.check --wait "${JUDGE_CHECK_WAIT:-30}")
 fi

@@ -135,11 +135,16 @@ def test_deepspeed_asked_for_on_cpu_is_passed_with_what_cpu_needs(row):
 
 @pytest.mark.parametrize("row", ["model-b", "model-c", "model-e", "model-f"])
 def test_judge_rows_refuse_to_start_without_a_judge_url(row):
-    out = dry_run_process(row, AUDIO_THINKER_JUDGE_URL="")
+    out = dry_run_process(row, AUDIO_THINKER_JUDGE_URL="", DRY_RUN="0")   # a real start: refused before anything
     assert out.returncode == 2 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"error: row {row} uses the judge") and "AUDIO_THINKER_JUDGE_URL" in line
-    assert "127.0.0.1:8000" not in " ".join(out.stdout.split())  # no silent default address
+
+
+def test_a_dry_run_without_a_judge_url_shows_the_commands_and_says_what_is_missing():
+    out = dry_run_process("model-c", AUDIO_THINKER_JUDGE_URL="")
+    assert out.returncode == 0 and "note: row model-c uses the judge" in out.stderr
+    assert "AUDIO_THINKER_JUDGE_URL= " in out.stdout and "127.0.0.1:8000" not in out.stdout  # no default address
 
 
 def test_judge_url_from_the_short_variable():
