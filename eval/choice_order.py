@@ -155,6 +155,9 @@ def _gold_position(bench: Benchmark, item: dict[str, Any]) -> int | None:
 
 
 def choice_order_figures(scored: dict[int, list[tuple[ItemScore, int | None]]], k: int) -> dict[str, Any]:
+    """Circular accuracy (an item is right only if right under every rotation it was asked; missing if
+    any of its replies is), accuracy per rotation, and accuracy by the gold option's position as asked
+    (over every item × rotation)."""
     by_item: dict[str, list[ItemScore]] = {}
     for r in sorted(scored):
         for s, _ in scored[r]:
