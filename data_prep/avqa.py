@@ -44,7 +44,6 @@ no duplicate row, and the resumed outputs equal a clean run's byte for byte.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import multiprocessing as mp
 import os
@@ -59,7 +58,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from audio_thinker.cli import UsageError
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import Journal, read_journal, read_records, write_json, write_jsonl
 from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
@@ -380,26 +379,27 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.avqa", description=__doc__.split("\n")[0])
-    parser.add_argument("--video-dir", type=Path, required=True)
-    parser.add_argument("--annotations", type=Path, nargs="+", required=True)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
-    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S)
-    parser.add_argument("--min-snr-db", type=float, default=MIN_SNR_DB)
-    parser.add_argument("--no-progress", action="store_true")
+    parser = cli_parser("data_prep.avqa", __doc__)
+    parser.add_argument("--video-dir", type=Path, required=True, help="folder of AVQA videos (searched recursively)")
+    parser.add_argument("--annotations", type=Path, nargs="+", required=True,
+                        help="AVQA annotation JSON file(s), e.g. train_qa.json [val_qa.json]")
+    parser.add_argument("--out-dir", type=Path, required=True,
+                        help="folder for train.jsonl, rejects.jsonl, summary.json, audio/ and the journal")
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="extraction processes")
+    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S, help="shortest clip kept, seconds")
+    parser.add_argument("--min-snr-db", type=float, default=MIN_SNR_DB, help="a clip is kept above this SNR (dB)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.video_dir.is_dir():
-        parser.error(f"--video-dir {args.video_dir} is not a directory")
-    for ann in args.annotations:
-        if not ann.is_file():
-            parser.error(f"--annotations {ann} does not exist")
+        raise UsageError(f"{args.video_dir} is not a directory", option="--video-dir")
+    if args.workers < 1:
+        raise UsageError("must be at least 1", option="--workers")
     try:
-        summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
-                      settings=Settings(args.min_duration, args.min_snr_db), progress=not args.no_progress)
-    except (UsageError, ValueError, OSError) as exc:  # unreadable annotation file, bad settings
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        settings = Settings(args.min_duration, args.min_snr_db)
+    except ValueError as exc:
+        raise UsageError(str(exc), option="--min-duration") from None
+    summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
+                  settings=settings, progress=not args.no_progress)
     rejected = {k: v for k, v in summary.rejected.items() if v}
     print(f"input {summary.input}: kept {summary.kept}, rejected {sum(rejected.values())} {rejected} "
           f"({summary.videos_processed_now} videos processed now, {summary.videos_from_journal} from journal)")
@@ -408,4 +408,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_run(main))

@@ -38,14 +38,13 @@ missing, answer_not_in_choices) is printed as JSON and saved as
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from audio_thinker import benchmarks
 from audio_thinker.benchmarks import Benchmark
-from audio_thinker.cli import UsageError
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.rows import training_row
 
@@ -115,7 +114,7 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
             continue
         rows.append(row)
     if invalid:
-        raise InvalidItem(f"{len(invalid)} invalid record(s) in {meta}: " + "; ".join(invalid[:5]))
+        raise InvalidItem(f"{len(invalid)} invalid record(s): " + "; ".join(invalid[:5]))
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
     write_jsonl(missing_path, missing)
@@ -131,23 +130,21 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.benchmarks",
-                                     description="Benchmark metadata + audio -> evaluation JSONL")
-    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS))
+    parser = cli_parser("data_prep.benchmarks", __doc__)
+    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's metadata format")
     parser.add_argument("--meta", type=Path, required=True, help="metadata JSON as downloaded")
     parser.add_argument("--audio-root", type=Path, default=None,
                         help="folder the metadata's audio paths are relative to (default: the meta's folder)")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="evaluation JSONL to write")
     parser.add_argument("--allow-missing", action="store_true",
                         help="write the rows whose audio exists and exit 0 even if some are missing")
     args = parser.parse_args(argv)
-    if not args.meta.is_file():
-        parser.error(f"--meta {args.meta} does not exist")
+    if args.audio_root is not None and not args.audio_root.is_dir():
+        raise UsageError(f"{args.audio_root} is not a directory", option="--audio-root")
     try:
         summary = convert(args.benchmark, args.meta, args.out, args.audio_root, args.allow_missing)
-    except (InvalidItem, UsageError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except InvalidItem as exc:
+        raise UsageError(f"not {args.benchmark} metadata: {exc}", args.meta) from None
     print(json.dumps(summary))
     if summary["missing"]:
         print(f"{summary['missing']} audio file(s) missing, listed in {summary['missing_list']}"
@@ -157,4 +154,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_run(main))

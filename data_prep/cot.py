@@ -41,7 +41,6 @@ errors, HTTP 429 and 5xx; other HTTP errors fail the item at once.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -55,6 +54,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
 from audio_thinker.retry import backoff_s, retryable_status
@@ -279,25 +279,28 @@ def run(input_path: Path, out_dir: Path, settings: Settings, limit: int | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m data_prep.cot", description="CoT SFT data (paper 5.1.1)")
+    p = cli_parser("data_prep.cot", __doc__)
     p.add_argument("--input", type=Path, required=True, help="train.jsonl from data_prep.avqa")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True,
+                   help="folder for sft_cot.jsonl, cot_rejects.jsonl, cot_summary.json and the reply cache")
     p.add_argument("--caption-base-url", required=True, help="OpenAI-compatible base URL (…/v1) of the audio model")
-    p.add_argument("--caption-model", required=True)
+    p.add_argument("--caption-model", required=True, help="served name of the audio model")
     p.add_argument("--llm-base-url", required=True, help="OpenAI-compatible base URL (…/v1) of the text LLM")
-    p.add_argument("--llm-model", required=True)
-    p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "EMPTY"))
+    p.add_argument("--llm-model", required=True, help="served name of the text LLM")
+    p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "EMPTY"),
+                   help="bearer token for both endpoints (default: $OPENAI_API_KEY or EMPTY)")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight per endpoint")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--retries", type=int, default=3, help="retries on timeouts, connection errors, 429, 5xx")
-    p.add_argument("--caption-max-tokens", type=int, default=512)
-    p.add_argument("--max-tokens", type=int, default=1024, help="for the rationale")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--caption-max-tokens", type=int, default=512, help="reply budget of a caption")
+    p.add_argument("--max-tokens", type=int, default=1024, help="reply budget of a rationale")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of both endpoints")
     p.add_argument("--limit", type=int, default=None, help="only the first N rows")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if not args.input.is_file():
-        p.error(f"--input {args.input} does not exist")
+    read_text(args.input)  # missing, a directory, not UTF-8: one line, before any request
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UsageError("exists and is not a directory", option="--out-dir")
     try:
         settings = Settings(
             caption=Endpoint(args.caption_base_url, args.caption_model, args.api_key, args.caption_max_tokens,
@@ -305,11 +308,20 @@ def main(argv: list[str] | None = None) -> int:
             llm=Endpoint(args.llm_base_url, args.llm_model, args.api_key, args.max_tokens, args.temperature),
             concurrency=args.concurrency, timeout=args.timeout, retries=args.retries)
     except ValueError as exc:
-        p.error(str(exc))
+        raise UsageError(str(exc), option="--concurrency / --retries / --timeout") from None
     summary = run(args.input, args.out_dir, settings, limit=args.limit, progress=not args.no_progress)
     print(json.dumps(summary))
+    failed = summary["rejected"]["caption_failed"] + summary["rejected"]["rationale_failed"]
+    if summary["written"] == 0 and failed:
+        # Nothing to train on because the endpoints did not answer: not a success, whatever was cached.
+        first = next((r["message"] for r in read_jsonl(args.out_dir / "cot_rejects.jsonl")
+                      if r["reason"] in ("caption_failed", "rationale_failed")), "")
+        print(f"error: nothing generated: {failed} of {summary['input']} item(s) failed at an endpoint "
+              f"(first: {first}); are --caption-base-url {args.caption_base_url} and --llm-base-url "
+              f"{args.llm_base_url} up? Re-run the same command to resume", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_run(main))

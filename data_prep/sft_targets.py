@@ -8,11 +8,10 @@ are skipped with a message; nothing else is changed.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from audio_thinker.cli import run
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_jsonl
 
 
@@ -21,28 +20,31 @@ def with_answer_target(row: dict) -> dict | None:
     solution = str(row.get("solution") or "").strip()
     if not solution:
         return None
-    messages = [m for m in row.get("messages", []) if m.get("role") != "assistant"]
+    messages = [m for m in row.get("messages", []) if not (isinstance(m, dict) and m.get("role") == "assistant")]
     return {**row, "messages": messages + [{"role": "assistant", "content": f"<answer>{solution}</answer>"}]}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli_parser("data_prep.sft_targets", __doc__)
     parser.add_argument("--input", type=Path, required=True, help="GRPO rows (data_prep.avqa train.jsonl)")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="SFT rows to write (JSONL)")
     args = parser.parse_args(argv)
     rows, skipped = [], 0
-    for i, row in enumerate(read_records(args.input, objects_only=False)):
-        target = with_answer_target(row) if isinstance(row, dict) else None
+    for number, row in enumerate(read_records(args.input), 1):
+        if not isinstance(row.get("messages", []), list):
+            raise UsageError(f"item {number}: 'messages' is not a list", args.input)
+        target = with_answer_target(row)
         if target is None:
             skipped += 1
-            print(f"sft_targets: row {i} has no solution; skipped", file=sys.stderr)
+            print(f"warning: {args.input}: item {number} has no solution; skipped", file=sys.stderr)
         else:
             rows.append(target)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        raise UsageError("no row has a 'solution'; expected data_prep.avqa's train.jsonl", args.input)
     write_jsonl(args.out, rows)
     print(f"sft_targets: wrote {len(rows)} rows to {args.out} ({skipped} skipped)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(cli_run(main))

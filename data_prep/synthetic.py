@@ -1,6 +1,6 @@
 """A small synthetic audio-QA set for the offline demo and the tests: no download, real WAV files.
 
-    python -m data_prep.synthetic --out data/demo [--train 16] [--eval 12]
+    python -m data_prep.synthetic --out-dir data/demo [--train 16] [--eval 12]
 
 Each clip is one of four sound kinds a question asks to identify (a steady tone, white noise, a click
 train, a rising chirp), 1.5-2.5 s, mono 16 kHz 16-bit PCM, seeded so that the set is identical on
@@ -14,12 +14,13 @@ every machine. Writes
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import write_json, write_jsonl
 from audio_thinker.rows import training_row
 from data_prep.sft_targets import with_answer_target
@@ -79,16 +80,20 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
     return paths
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--train", type=int, default=16)
-    parser.add_argument("--eval", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
+def main(argv: list[str] | None = None) -> int:
+    parser = cli_parser("data_prep.synthetic", __doc__)
+    parser.add_argument("--out-dir", "--out", dest="out_dir", type=Path, required=True,
+                        help="folder to write the set into (created)")
+    parser.add_argument("--train", type=int, default=16, help="training rows")
+    parser.add_argument("--eval", type=int, default=12, help="evaluation items")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (the set is a function of it)")
     args = parser.parse_args(argv)
-    for name, path in build(args.out, args.train, args.eval, args.seed).items():
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UsageError("exists and is not a directory", args.out_dir)
+    for name, path in build(args.out_dir, args.train, args.eval, args.seed).items():
         print(f"{name}: {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_run(main))

@@ -16,30 +16,43 @@ from ``choices``; the rows must then carry the breakdown fields.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from audio_thinker import benchmarks
 from audio_thinker.benchmarks import Benchmark
-from audio_thinker.jsonl import read_records, write_json, write_jsonl
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
 from . import audio_control, choice_order
+from .scoring import check_items
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",
                  "error", "mode"}
 
 
-def replies_by_id(rows: list[dict[str, Any]], id_field: str = "id") -> dict[str, str | None]:
+def replies_by_id(rows: list[dict[str, Any]], id_field: str = "id", path: str | None = None
+                  ) -> dict[str, str | None]:
+    """The raw reply of each inference row by id; a row without the id field, or an id given twice with
+    different outputs, is an error naming ``path``."""
     out: dict[str, str | None] = {}
-    for row in rows:
+    for number, row in enumerate(rows, 1):
+        if row.get(id_field) in (None, ""):
+            raise UsageError(f"item {number} has no {id_field!r} (set --id-field to the field holding the "
+                             f"benchmark id)", path)
         key = str(row.get(id_field))
         if key in out and out[key] != row.get("output"):
-            raise ValueError(f"id {key!r} appears twice with different outputs")
+            raise UsageError(f"id {key!r} appears twice with different outputs", path)
         out[key] = row.get("output")
     return out
+
+
+def unknown_ids(bench: Benchmark, meta: list[dict[str, Any]], replies: dict[str, Any]) -> list[str]:
+    """Ids of inference rows that are not in the metadata (a wrong benchmark file, or another split)."""
+    known = {bench.item_id(entry) for entry in meta}
+    return [key for key in replies if key not in known]
 
 
 def from_meta(bench: Benchmark, meta: list[dict[str, Any]], replies: dict[str, str | None]) -> list[dict[str, Any]]:
@@ -72,9 +85,8 @@ def from_rows(bench: Benchmark, rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS))
+    parser = cli_parser("eval.convert", __doc__)
+    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's format to write")
     parser.add_argument("--predictions", required=True, help="eval.infer output (JSONL)")
     parser.add_argument("--meta", help="official metadata (MMAU/MMAR JSON, AIR Foundation_meta.json)")
     parser.add_argument("--id-field", default="id", help="field of the inference rows holding the benchmark id")
@@ -82,13 +94,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     bench = benchmarks.get(args.benchmark)
-    rows = read_records(args.predictions, torn_tail=True)
+    bad: list[BadLine] = []
+    rows = read_records(args.predictions, bad_lines=bad)
+    for line in bad:  # its item gets no reply: eval.score counts it as missing
+        print(f"warning: {args.predictions}:{line.line}: {line.reason}; its item is left without a reply",
+              file=sys.stderr)
     if choice_order.is_rotated(rows):  # --rotate-choices run: one item per rotation (eval/choice_order.py)
         items = (choice_order.rotated_items(bench, read_records(args.meta), rows) if args.meta
                  else choice_order.restore_ids(bench, from_rows(bench, rows)))
     elif args.meta:
-        items = from_meta(bench, read_records(args.meta), replies_by_id(rows, args.id_field))
+        meta = read_records(args.meta)
+        check_items(bench, meta, args.meta, "--meta")
+        replies = replies_by_id(rows, args.id_field, args.predictions)
+        unknown = unknown_ids(bench, meta, replies)
+        if replies and len(unknown) == len(replies):
+            raise UsageError(f"none of its {len(replies)} ids is in --meta {args.meta} (e.g. {unknown[0]!r}); "
+                             "the wrong benchmark or metadata file?", args.predictions)
+        if unknown:
+            print(f"warning: {args.predictions}: {len(unknown)} id(s) not in {args.meta}, not converted: "
+                  + ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else ""), file=sys.stderr)
+        items = from_meta(bench, meta, replies)
     else:
+        replies_by_id(rows, args.id_field, args.predictions)  # ids present and unique
         items = from_rows(bench, rows)
     control = audio_control.control_of(rows)
     if control:  # --audio-control run: every item says so, for eval.score --silent-input to check
@@ -101,4 +128,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

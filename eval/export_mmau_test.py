@@ -24,10 +24,10 @@ server can only score as wrong).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import extract_answer
@@ -50,7 +50,9 @@ def submission_text(reply: str, choices: list[str]) -> str:
 def export(meta: list[dict[str, Any]], replies: dict[str, str | None], allow_missing: bool = False
            ) -> tuple[list[dict[str, Any]], list[str]]:
     items, missing = [], []
-    for entry in meta:
+    for number, entry in enumerate(meta, 1):
+        if entry.get("id") in (None, ""):
+            raise UsageError(f"item {number} has no 'id': not MMAU metadata")
         reply = replies.get(str(entry["id"]))
         if reply is None or not reply.strip():
             missing.append(str(entry["id"]))
@@ -59,26 +61,30 @@ def export(meta: list[dict[str, Any]], replies: dict[str, str | None], allow_mis
             text = submission_text(reply, [str(c) for c in entry.get("choices") or []])
         items.append({**entry, **{field: text for field in FIELDS}})
     if missing and not allow_missing:
-        raise SystemExit(f"{len(missing)} test item(s) have no reply (first: {missing[:5]}); "
+        raise UsageError(f"{len(missing)} test item(s) have no reply (first: {missing[:5]}); "
                          "finish inference or pass --allow-missing")
     return items, missing
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.export_mmau_test", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_parser("eval.export_mmau_test", __doc__)
     parser.add_argument("--meta", required=True, help="official mmau-test.json (answers withheld)")
     parser.add_argument("--predictions", required=True, help="eval.infer output (JSONL) on the test split")
-    parser.add_argument("--id-field", default="id")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--allow-missing", action="store_true")
+    parser.add_argument("--id-field", default="id", help="field of the inference rows holding the MMAU id")
+    parser.add_argument("--out", required=True, help="submission JSON to write")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="export items without a reply as an empty string instead of refusing")
     args = parser.parse_args(argv)
-    replies = replies_by_id(read_records(args.predictions, torn_tail=True), args.id_field)
-    items, missing = export(read_records(args.meta), replies, args.allow_missing)
+    meta = read_records(args.meta)
+    replies = replies_by_id(read_records(args.predictions, torn_tail=True), args.id_field, args.predictions)
+    try:
+        items, missing = export(meta, replies, args.allow_missing)
+    except UsageError as err:  # name the file the problem is in
+        raise UsageError(err.what, args.meta if "not MMAU" in err.what else args.predictions) from None
     write_json(args.out, items)
     print(f"{args.out}: {len(items)} items, {len(missing)} without a reply", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

@@ -19,9 +19,17 @@ Decisions:
 - resumable: ids already in ``--out`` are skipped; each row is appended,
   flushed and fsynced as soon as its batch is done, so a killed run loses at
   most one batch; a half-written last line (the kill landed mid-write) is cut
-  off before appending. Rows that failed (e.g. unreadable audio) are written
-  with ``output: null`` and an ``error``: they score as *missing*;
-  ``--retry-errors`` runs them again;
+  off before appending. Rows that failed (e.g. unreadable audio), in a batch
+  of any size, are written with ``output: null`` and an ``error`` naming the
+  clip: they score as *missing*, a re-run skips them, ``--retry-errors`` runs
+  them again;
+- inputs are checked before the model loads: the ``--system`` file, the
+  benchmark file (the pre-flight check of ``audio_thinker.preflight``: ids
+  present and unique, columns, every clip found; a row whose clip is missing
+  becomes an error row without reaching the model), and ``--out``: a file
+  that is not this command's output is never appended to or cut, and rows made
+  with other settings (model, adapters, prompt, engine, generation settings;
+  each row records them under ``infer``) are never mixed into one file;
 - controls: ``--audio-control silence`` (each clip replaced by silence of the
   same length, written beside ``--out`` in ``<out>.silence/``) and
   ``--rotate-choices K`` (each item asked with its options rotated K ways,
@@ -32,24 +40,68 @@ Decisions:
 """
 from __future__ import annotations
 
-import argparse
+import hashlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import dumps, read_journal, read_records, write_jsonl
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
+from audio_thinker.preflight import check_rows
 from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
 from .choice_order import rotate_rows
 
+# Settings that change what the model writes; rows made with different ones are never mixed in one --out.
+SETTING_KEYS = ("model", "adapters", "system_file", "system_sha256", "engine", "model_type", "temperature",
+                "max_new_tokens", "audio_control", "rotate_choices")
 
-def load_done(out: Path, retry_errors: bool = False) -> set[str]:
-    """Ids finished in a previous run; repairs a cut-off last line first."""
-    rows = read_journal(out)  # a row cut short by a kill is cut off and redone
+
+def read_out(out: Path) -> list[dict[str, Any]]:
+    """Rows of an existing ``--out``, or a :class:`UsageError` when it is not this command's output
+    (nothing in it is changed then). A last line without its newline is the row a killed run was
+    writing, and is ignored (it is redone)."""
+    if not out.exists():
+        return []
+    if out.is_dir():
+        raise UsageError("is a directory, expected the output JSONL file", out)
+    text = read_text(out)
+    lines = text.split("\n")
+    torn = lines[-1].strip()
+    if torn and not torn.startswith("{"):  # a JSON list or other file on one line: not ours
+        raise UsageError("not an eval.infer output (its last line is not a row); refusing to append to it", out, len(lines))
+    bad: list[BadLine] = []
+    rows = parse_jsonl(text, out, bad_lines=bad, torn_tail=True)
+    if bad:
+        raise UsageError(f"not an eval.infer output ({bad[0].reason}); refusing to append to it", out, bad[0].line)
+    for number, row in enumerate(rows, 1):
+        if "id" not in row or "infer" not in row:
+            raise UsageError("not an eval.infer output (a row without 'id' and 'infer'); refusing to append to it",
+                             out, number)
+    return rows
+
+
+def check_settings(out: Path, rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+    """Refuse to add rows made with ``settings`` to a file holding rows made with other ones."""
+    for row in rows:
+        before = row.get("infer") or {}
+        differs = [k for k in SETTING_KEYS if before.get(k) != settings.get(k)]
+        if differs:
+            what = "; ".join(f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now" for k in differs[:3])
+            raise UsageError(f"holds rows made with other settings ({what}); write to another --out, "
+                             "or delete this file to start over", out)
+
+
+def load_done(out: Path, retry_errors: bool = False, settings: dict[str, Any] | None = None) -> set[str]:
+    """Ids finished in a previous run (checked first, see :func:`read_out`); cuts off a row a killed run
+    left half-written, and with ``retry_errors`` drops the error rows so that they are redone."""
+    rows = read_out(out)
+    if settings is not None:
+        check_settings(out, rows, settings)
+    cut_torn_tail(out)  # the row a killed run was writing: redone
     if retry_errors and any(r.get("error") for r in rows):
         rows = [r for r in rows if not r.get("error")]
         write_jsonl(out, rows)
@@ -110,42 +162,61 @@ class Runner:
         requests = [InferRequest(messages=build_request_messages(r, system), audios=list(r.get("audios") or []))
                     for r in rows]
         try:
-            results = [{"output": text, "finish_reason": reason} for text, reason in self._infer(requests)]
-        except Exception:  # noqa: BLE001 - find the row that failed, keep the others
-            if len(rows) == 1:
-                raise
-            results = []
-            for row, request in zip(rows, requests):
-                try:
-                    text, reason = self._infer([request])[0]
-                    results.append({"output": text, "finish_reason": reason})
-                except Exception as err:  # noqa: BLE001 - recorded, scored as missing
-                    results.append({"output": None, "error": f"{type(err).__name__}: {err}"})
+            return [{"output": text, "finish_reason": reason} for text, reason in self._infer(requests)]
+        except Exception as err:  # noqa: BLE001 - find the row that failed, keep the others
+            if len(rows) == 1:  # that row is the one: an error row, so a resume moves past it
+                return [error_result(err)]
+        results = []
+        for request in requests:
+            try:
+                text, reason = self._infer([request])[0]
+                results.append({"output": text, "finish_reason": reason})
+            except Exception as err:  # noqa: BLE001 - recorded, scored as missing
+                results.append(error_result(err))
         return results
 
 
+def error_result(err: BaseException) -> dict[str, Any]:
+    """An item's result when inference failed; the message names the clip for audio that does not load
+    (``swift_plugins.compat.audio_errors``)."""
+    return {"output": None, "error": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+
+
 def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, batch_size: int,
-        limit: int | None = None, retry_errors: bool = False, meta: dict[str, Any] | None = None) -> int:
-    """Infer the rows not yet in ``out``; returns how many rows were written."""
+        limit: int | None = None, retry_errors: bool = False, meta: dict[str, Any] | None = None,
+        bad_audio: dict[str, str] | None = None, failed: list[str] | None = None) -> int:
+    """Infer the rows not yet in ``out``; returns how many rows were written. ``bad_audio`` maps the id
+    of a row whose clip failed the pre-flight check to the reason: it is written as an error row
+    without reaching the model. ``failed`` collects ``"id: error"`` for every error row written."""
     ids = [str(r.get("id")) for r in rows]
     if any(i == "None" for i in ids):
-        raise ValueError("every input row needs an 'id'")
+        raise UsageError("every input row needs an 'id'")
     if len(set(ids)) != len(ids):
-        raise ValueError("duplicate ids in the benchmark file")
-    done = load_done(out, retry_errors)
+        raise UsageError("duplicate ids in the benchmark file")
+    done = load_done(out, retry_errors, meta)
     todo = [r for r in rows if str(r["id"]) not in done]
     if limit is not None:
         todo = todo[:limit]
+    bad_audio = bad_audio or {}
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
+
+    def results_of(batch):
+        to_model = [r for r in batch if str(r["id"]) not in bad_audio]
+        made = iter(generate(to_model, system) if to_model else [])
+        return [{"output": None, "error": f"pre-flight: {bad_audio[str(r['id'])]}"} if str(r["id"]) in bad_audio
+                else next(made) for r in batch]
+
     with out.open("a", encoding="utf-8") as f:
         for batch in batched(todo, batch_size):
-            for row, result in zip(batch, generate(batch, system)):
+            for row, result in zip(batch, results_of(batch)):
                 text = result.get("output")
                 record = {**row, **result, "id": row["id"],
                           "mode": parse_completion(text).mode.value if text is not None else None,
                           "infer": meta or {}}
                 f.write(dumps(record) + "\n")
+                if failed is not None and result.get("error"):
+                    failed.append(f"{row['id']}: {result['error']}")
             f.flush()
             os.fsync(f.fileno())
             written += len(batch)
@@ -153,19 +224,47 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
     return written
 
 
+def check_benchmark(path: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The benchmark rows and, by id, the clip problems of rows whose audio will not load; any other
+    problem (a bad line, no id, a repeated id, a missing column) is a :class:`UsageError`."""
+    report = check_rows(path, "eval")  # each clip must exist; one that exists but fails is caught in the engine
+    rows = [row for _, _, row in report.rows]
+    by_line = {line: row for line, _, row in report.rows}
+    structural = [p for p in report.problems if not _is_audio_problem(p.what, by_line.get(p.line))]
+    if structural:
+        first = structural[0]
+        more = (f" (and {len(structural) - 1} more; python -m data_prep.preflight {path} --kind eval lists them)"
+                if len(structural) > 1 else "")
+        raise UsageError(first.what + more, path, first.line)
+    bad_audio = {}
+    for problem in report.problems:
+        key = str(by_line[problem.line]["id"])
+        bad_audio[key] = f"{bad_audio[key]}; {problem.what}" if key in bad_audio else problem.what
+        print(f"warning: {problem} (written as an error row)", file=sys.stderr)
+    return rows, bad_audio
+
+
+def _is_audio_problem(what: str, row: dict[str, Any] | None) -> bool:
+    return row is not None and any(what.startswith(f"{a.strip()}: ") for a in row.get("audios") or []
+                                   if isinstance(a, str))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.infer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="base or merged checkpoint directory")
+    parser = cli_parser("eval.infer", __doc__)
+    parser.add_argument("--model", required=True, help="base or merged checkpoint directory (or a hub id)")
     parser.add_argument("--adapters", action="append", default=[], help="LoRA adapter directory (repeatable)")
-    parser.add_argument("--benchmark-file", required=True, help="ms-swift JSONL rows with an 'id'")
+    parser.add_argument("--benchmark-file", required=True,
+                        help="ms-swift JSONL rows with an 'id' (python -m data_prep.benchmarks writes them)")
     parser.add_argument("--out", required=True, help="output JSONL (appended to; re-runs resume)")
-    parser.add_argument("--system", help="system prompt file, e.g. swift_plugins/prompts/adaptive_think.txt")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    parser.add_argument("--engine", choices=("transformers", "vllm"), default="transformers")
-    parser.add_argument("--model-type", help="ms-swift model_type when it cannot be inferred")
+    parser.add_argument("--system", help="system prompt file, e.g. swift_plugins/prompts/adaptive_think.txt; "
+                                         "default: the rows' own system message, if any")
+    parser.add_argument("--batch-size", type=int, default=8, help="rows per engine call")
+    parser.add_argument("--max-new-tokens", type=int, default=1024, help="reply budget in tokens")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--engine", choices=("transformers", "vllm"), default="transformers",
+                        help="ms-swift inference engine")
+    parser.add_argument("--model-type", help="ms-swift model_type (qwen2_audio, qwen2_5_omni) when it cannot "
+                                             "be inferred")
     parser.add_argument("--limit", type=int, help="infer at most this many new items in this run")
     parser.add_argument("--retry-errors", action="store_true", help="redo rows that failed before")
     # Controls (eval/audio_control.py, eval/choice_order.py): write to their own --out.
@@ -179,28 +278,45 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import vllm  # noqa: F401
         except ImportError:
-            parser.error("--engine vllm needs vllm installed (pip install '.[gpu]')")
-    system = Path(args.system).read_text(encoding="utf-8").strip() if args.system else None
-    rows = read_records(args.benchmark_file)
-    try:
-        check_resume(Path(args.out), args.audio_control)
-        if args.rotate_choices is not None:
-            rows = rotate_rows(rows, args.rotate_choices)
-    except UsageError as err:
-        parser.error(str(err))
+            raise UsageError("needs vllm installed (pip install '.[gpu]')", option="--engine vllm") from None
+    if args.batch_size < 1:
+        raise UsageError("must be at least 1", option="--batch-size")
+    # Every input is checked here, before the model loads (minutes for a 7B model).
+    system = read_text(args.system).strip() if args.system else None
+    for adapter in args.adapters:
+        if not Path(adapter).is_dir():
+            raise UsageError("no such adapter directory", adapter)
+    rows, bad_audio = check_benchmark(args.benchmark_file)
+    out = Path(args.out)
+    done_rows = read_out(out)  # a file that is not this command's output is refused before anything reads it
+    check_resume(out, args.audio_control)
+    if args.rotate_choices is not None:
+        rows = rotate_rows(rows, args.rotate_choices)  # ids become <id>@rot<r>
+        bad_audio = {str(r["id"]): bad_audio[str(r["id"]).rsplit("@rot", 1)[0]] for r in rows
+                     if str(r["id"]).rsplit("@rot", 1)[0] in bad_audio}
+    meta = {"model": args.model, "adapters": args.adapters, "system_file": args.system,
+            "system_sha256": hashlib.sha256(system.encode("utf-8")).hexdigest()[:16] if system else None,
+            "engine": args.engine, "model_type": args.model_type, "temperature": args.temperature,
+            "max_new_tokens": args.max_new_tokens, "audio_control": args.audio_control,
+            "rotate_choices": args.rotate_choices}
+    check_settings(out, done_rows, meta)
     runner = Runner(args.model, args.adapters, args.engine, args.batch_size, args.model_type,
                     args.max_new_tokens, args.temperature)
-    meta = {"model": args.model, "adapters": args.adapters, "system_file": args.system,
-            "engine": args.engine, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens}
     generate = runner.generate
     if args.audio_control == SILENCE:
         generate = with_silence(generate, Path(args.out + ".silence"))
-    meta.update(audio_control=args.audio_control, rotate_choices=args.rotate_choices)
-    written = run(rows, Path(args.out), generate, system, args.batch_size, args.limit,
-                  args.retry_errors, meta)
+    failed: list[str] = []
+    written = run(rows, out, generate, system, args.batch_size, args.limit,
+                  args.retry_errors, meta, bad_audio, failed)
     print(f"wrote {written} row(s) to {args.out}", file=sys.stderr)
+    if failed:
+        print(f"warning: {len(failed)} of them failed and score as missing (first: {failed[0]}); "
+              "--retry-errors redoes them", file=sys.stderr)
+    if written and len(failed) == written:  # nothing was produced: a broken setup, not a few bad clips
+        print(f"error: every row of this run failed (first: {failed[0]})", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

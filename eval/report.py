@@ -19,12 +19,14 @@ a result of unknown version is shown in Tables 1-2 marked with a dagger.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.jsonl import atomic_write_text
 
 from . import audio_control
 from .report_paired import paired_section
@@ -54,17 +56,27 @@ TABLES = {
 
 def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """(row, result) for every eval.score result JSON under the given paths."""
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []  # (file, named on the command line)
     for p in map(Path, paths):
-        files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
+        if not p.exists():
+            raise UsageError("no such file or directory", p)
+        files += [(f, False) for f in sorted(p.rglob("*.json"))] if p.is_dir() else [(p, True)]
     found = []
-    for f in files:
+    for f, named in files:
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
+            data = json.loads(read_text(f))
+        except json.JSONDecodeError as err:
+            if named:
+                raise UsageError(f"not JSON ({err.msg} at column {err.colno})", f, err.lineno) from None
+            data = None
+        except UsageError:
+            if named:
+                raise
+            data = None
         if isinstance(data, dict) and "benchmark" in data and "paper_columns" in data:
             found.append((f.resolve().parent.name, data))
+        elif named:  # a file the user named must be a result; other JSON in a folder is skipped
+            raise UsageError("not an eval.score result JSON (no 'benchmark' and 'paper_columns')", f)
     return found
 
 
@@ -190,25 +202,27 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_parser("eval.report", __doc__)
     parser.add_argument("--results", nargs="+", required=True, help="result JSON files or directories")
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--alias", action="append", default=[], help="OURS=PAPER_ALIAS, e.g. my-run=model-c")
     parser.add_argument("--pair", action="append", default=[],
                         help="ROW_A:ROW_B, a paired comparison of two rows beyond the paper's ablation steps")
     args = parser.parse_args(argv)
+    bad_alias = [a for a in args.alias if "=" not in a]
+    if bad_alias:
+        raise UsageError(f"{bad_alias[0]!r} is not OURS=PAPER_ALIAS", option="--alias")
     if any(":" not in p for p in args.pair):
-        parser.error("--pair takes ROW_A:ROW_B")
+        raise UsageError("takes ROW_A:ROW_B", option="--pair")
     pairs = [tuple(p.split(":", 1)) for p in args.pair]
     results = find_results(args.results)
     if not results:
-        parser.error("no eval.score result JSON found")
+        raise UsageError("no eval.score result JSON found in " + ", ".join(args.results), option="--results")
     aliases = dict(a.split("=", 1) for a in args.alias)
-    Path(args.out).write_text(build_report(results, aliases=aliases, pairs=pairs), encoding="utf-8")
+    atomic_write_text(args.out, build_report(results, aliases=aliases, pairs=pairs))
     print(f"{args.out}: {len(results)} result(s) from {len({r for r, _ in results})} row(s)")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

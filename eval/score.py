@@ -17,14 +17,13 @@ asked with silence by ``eval.infer --audio-control silence``;
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 from audio_thinker import benchmarks
-from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import read_records, write_json
+from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.jsonl import BadLine, read_records, write_json
 
 from . import audio_control, choice_order
 from .scoring import join_predictions, score
@@ -34,20 +33,24 @@ from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 def run(bench_name: str, input_path: str, meta: str | None = None, version: str | None = None,
         keep_items: bool = True, silent_input: str | None = None) -> dict[str, Any]:
     bench = benchmarks.get(bench_name)
-    predictions = read_records(input_path, torn_tail=True)  # eval.infer may have been killed mid-row
+    # A line of the prediction file that does not parse (a cut last line included: eval.infer killed
+    # mid-row) is scored as missing and reported, not dropped; the metadata must parse whole.
+    bad: list[BadLine] = []
+    predictions = read_records(input_path, bad_lines=bad)
     reference = read_records(meta) if meta else None
     rotated = None
     if choice_order.is_rotated(predictions):  # an eval.infer --rotate-choices run
         pairs, notes, rotated = choice_order.score_rotations(bench, predictions, reference)
     else:
-        pairs, notes = join_predictions(bench, predictions, reference)
+        pairs, notes = join_predictions(bench, predictions, reference, source=str(input_path),
+                                        meta_source=str(meta) if meta else None, bad_lines=bad)
     result = score(bench, pairs)
     controls = _controls(bench, result, predictions, reference, silent_input)
     if rotated:
         controls["choice_order"] = rotated
     detected = benchmarks.detect_version(bench, [item for item, _ in pairs])
     if version and detected and version != detected:
-        raise SystemExit(f"--version {version} but the metadata is the {detected} file")
+        raise UsageError(f"{version} given, but the metadata is the {detected} file", option="--version")
     result = {"benchmark": bench.name, "version": version or detected or "unknown",
               # which items and gold answers were scored: eval.compare pairs only results that agree
               "fingerprint": benchmarks.fingerprint(bench, [item for item, _ in pairs]),
@@ -110,11 +113,11 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.score", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS))
-    parser.add_argument("--input", required=True, help="prediction file in the benchmark's own format")
-    parser.add_argument("--output", help="write the result JSON here")
+    parser = cli_parser("eval.score", __doc__)
+    parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's format and rules")
+    parser.add_argument("--input", required=True, help="prediction file in the benchmark's own format "
+                                                       "(python -m eval.convert writes one)")
+    parser.add_argument("--out", "--output", dest="out", help="write the result JSON here")
     parser.add_argument("--meta", help="reference metadata: its items are the denominator and its answers "
                                        "the gold (recommended; catches dropped items)")
     parser.add_argument("--version", choices=("v0325", "v05.15.25"),
@@ -130,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(render(result))
-    if args.output:
-        write_json(args.output, result)
-        print(f"\nwrote {Path(args.output)}", file=sys.stderr)
+    for bad in result.get("unreadable_lines", []):
+        print(f"warning: {args.input}:{bad['line']}: {bad['reason']}; counted as missing", file=sys.stderr)
+    if args.out:
+        write_json(args.out, result)
+        print(f"\nwrote {Path(args.out)}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

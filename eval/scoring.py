@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from audio_thinker.cli import UsageError
 from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
 from audio_thinker.matching import match_choice, official_token_match
 from audio_thinker.tags import extract_answer, parse_completion
@@ -127,31 +128,82 @@ def paper_columns(bench: Benchmark, scores: Sequence[ItemScore]) -> dict[str, di
     return out
 
 
-def join_predictions(bench: Benchmark, predictions: list[dict[str, Any]],
-                     reference: list[dict[str, Any]] | None = None
-                     ) -> tuple[list[tuple[dict[str, Any], str | None]], dict[str, Any]]:
-    """Pair each item to score with its reply.
+def check_items(bench: Benchmark, items: list[dict[str, Any]], path: str | None, role: str) -> None:
+    """Refuse a file that is not this benchmark's: every item needs its id, and (metadata) its choices
+    and gold answer. ``role`` names the file in the message ("--meta" or the prediction file)."""
+    if not items:
+        raise UsageError(f"no items in the {role} file", path)
+    choice_field = bench.choice_fields[0] if bench.choice_fields else "choices"
+    for number, item in enumerate(items, 1):
+        missing = [f for f in (bench.id_field, bench.answer_field, choice_field) if item.get(f) in (None, "", [])]
+        if missing:
+            found = ", ".join(sorted(item)[:8])
+            raise UsageError(f"item {number} is not {bench.name} metadata: no {', '.join(repr(f) for f in missing)} "
+                             f"(it has: {found}); expected the benchmark's official metadata or "
+                             f"eval.convert output", path)
 
-    Without ``reference`` the prediction file is the item list. With it, the
-    reference decides the items and their gold answers; prediction rows are
-    found by id. Duplicate ids with different replies are an error (a file
-    that repeats items could inflate or deflate the score)."""
+
+def _index_by_id(bench: Benchmark, rows: list[dict[str, Any]], path: str | None) -> dict[str, dict[str, Any]]:
+    """Rows by id; a row without an id, or an id given twice, is an error (either would change the
+    denominator: rows without ids collapse into one, a repeated item counts twice)."""
     by_id: dict[str, dict[str, Any]] = {}
-    for row in predictions:
+    first: dict[str, int] = {}
+    for number, row in enumerate(rows, 1):
+        if row.get(bench.id_field) in (None, ""):
+            raise UsageError(f"item {number} has no {bench.id_field!r} ({bench.name} ids are in that field)", path)
         key = bench.item_id(row)
-        if key in by_id and _reply(by_id[key], bench.prediction_field) != _reply(row, bench.prediction_field):
-            raise ValueError(f"duplicate id {key!r} with different predictions")
-        by_id[key] = row
+        if key in by_id:
+            raise UsageError(f"id {key!r} appears twice (items {first[key]} and {number})", path)
+        by_id[key], first[key] = row, number
+    return by_id
+
+
+def unreadable_item(bench: Benchmark, bad: Any, path: str | None) -> dict[str, Any]:
+    """A stand-in for a prediction line that could not be read, scored as missing: without reference
+    metadata nothing else knows the item was there. Its groups read "(unreadable line)"."""
+    label = "(unreadable line)"
+    item = {bench.id_field: f"{path or 'predictions'}:{bad.line} {label}", **{b: label for b in bench.breakdowns},
+            bench.answer_field: label}
+    item.update({bench.choice_fields[0]: label} if bench.choice_fields else {"choices": [label]})
+    return item
+
+
+def join_predictions(bench: Benchmark, predictions: list[dict[str, Any]],
+                     reference: list[dict[str, Any]] | None = None, *, source: str | None = None,
+                     meta_source: str | None = None, bad_lines: list[Any] | None = None
+                     ) -> tuple[list[tuple[dict[str, Any], str | None]], dict[str, Any]]:
+    """Pair each item to score with its reply, refusing inputs that would give a wrong denominator.
+
+    Without ``reference`` the prediction file is the item list. With it, the reference decides the items
+    and their gold answers; prediction rows are found by id. Errors (:class:`UsageError`, naming
+    ``source`` / ``meta_source``): a row without an id, an id given twice, no row carrying the
+    benchmark's prediction field, reference metadata that is not this benchmark's, no prediction id in
+    the reference (the wrong benchmark). ``bad_lines`` (lines of the prediction file that did not parse)
+    are reported in the notes and scored as missing, never dropped."""
+    bad_lines = list(bad_lines or [])
     notes: dict[str, Any] = {}
+    if bad_lines:
+        notes["unreadable_lines"] = [{"line": b.line, "reason": b.reason} for b in bad_lines]
+    if predictions and not any(bench.prediction_field in row for row in predictions):
+        fields = ", ".join(sorted(set().union(*(row.keys() for row in predictions[:50])))[:12])
+        raise UsageError(f"no row has {bench.prediction_field!r}, the field {bench.name} predictions are read from "
+                         f"(rows have: {fields}); convert eval.infer output with python -m eval.convert", source)
     if reference is None:
-        items = list(by_id.values())
-        return [(it, _reply(it, bench.prediction_field)) for it in items], notes
-    ref_ids = {bench.item_id(it) for it in reference}
+        check_items(bench, predictions, source, "prediction")
+        by_id = _index_by_id(bench, predictions, source)
+        pairs = [(it, _reply(it, bench.prediction_field)) for it in by_id.values()]
+        pairs += [(unreadable_item(bench, b, source), None) for b in bad_lines]
+        return pairs, notes
+    check_items(bench, reference, meta_source, "--meta")
+    ref_ids = _index_by_id(bench, reference, meta_source)
+    by_id = _index_by_id(bench, predictions, source)
+    if by_id and not ref_ids.keys() & by_id.keys():
+        raise UsageError(f"none of its {len(by_id)} ids is in --meta {meta_source} (e.g. {next(iter(by_id))!r}); "
+                         f"scoring the wrong benchmark or the wrong metadata file?", source)
     notes["not_in_reference"] = sorted(k for k in by_id if k not in ref_ids)
     notes["gold_differs_from_reference"] = sorted(
-        bench.item_id(it) for it in reference
-        if bench.item_id(it) in by_id and bench.gold(by_id[bench.item_id(it)]) not in ("", bench.gold(it)))
-    pairs = [(it, _reply(by_id.get(bench.item_id(it)), bench.prediction_field)) for it in reference]
+        key for key, it in ref_ids.items() if key in by_id and bench.gold(by_id[key]) not in ("", bench.gold(it)))
+    pairs = [(it, _reply(by_id.get(key), bench.prediction_field)) for key, it in ref_ids.items()]
     return pairs, notes
 
 

@@ -20,13 +20,13 @@ no-think replies' answer). Tokens are words and punctuation marks
 """
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from audio_thinker import benchmarks
+from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
 
 from .scoring import join_predictions, score
@@ -37,17 +37,23 @@ DIFFICULTY_ORDER = ("easy", "medium", "hard")
 
 def load_items(path: str) -> list[dict[str, Any]]:
     """Per-item rows (mode, correct, missing, groups) from a result or prediction file."""
-    text = Path(path).read_text(encoding="utf-8").lstrip()
+    text = read_text(path).lstrip()
     if text.startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
             data = None
         if isinstance(data, dict) and "items" in data:
+            if not isinstance(data["items"], list):
+                raise UsageError("'items' is not a list: not an eval.score result", path)
             return data["items"]
     records = read_records(path, torn_tail=True)
-    bench = benchmarks.detect(records)
-    return score(bench, join_predictions(bench, records)[0])["items"]
+    try:
+        bench = benchmarks.detect(records)
+    except ValueError:
+        raise UsageError("neither an eval.score result JSON (no 'items') nor a prediction file of a known "
+                         "benchmark", path) from None
+    return score(bench, join_predictions(bench, records, source=str(path))[0])["items"]
 
 
 def mode_figures(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -148,17 +154,18 @@ def plot(analyses: dict[str, dict[str, Any]], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.think_analysis", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_parser("eval.think_analysis", __doc__)
     parser.add_argument("--input", nargs="+", required=True, help="eval.score result JSON or prediction file(s)")
     parser.add_argument("--label", nargs="*", help="one label per input (default: file names)")
     parser.add_argument("--plot", help="write a PNG like the paper's Figure 2")
-    parser.add_argument("--output", help="write the figures as JSON")
+    parser.add_argument("--out", "--output", dest="output", help="write the figures as JSON")
     args = parser.parse_args(argv)
     labels = args.label or [Path(p).stem for p in args.input]
     if len(labels) != len(args.input):
-        parser.error("give one --label per --input")
-    analyses = {label: analyse(load_items(p)) for label, p in zip(labels, args.input)}
+        raise UsageError(f"{len(labels)} label(s) for {len(args.input)} input(s); give one per --input",
+                         option="--label")
+    items = {label: load_items(p) for label, p in zip(labels, args.input)}  # every input read before any output
+    analyses = {label: analyse(rows) for label, rows in items.items()}
     print("\n\n".join(render(label, a) for label, a in analyses.items()))
     if args.plot:
         plot(analyses, args.plot)
@@ -169,4 +176,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli_run(main))

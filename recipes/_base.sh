@@ -112,7 +112,21 @@ if [ "$needs_judge" = 1 ]; then
   check=(python -m swift_plugins.judge.check)
 fi
 
+# Pre-flight check of the data (README "When input is bad"): bad rows stop the run here, naming file, line
+# and clip, instead of killing ms-swift mid-run. PREFLIGHT=header (default) | full | off;
+# PREFLIGHT_DROP_BAD=1 trains on a cleaned copy without the bad rows (listed in <copy>.dropped.jsonl).
+PREFLIGHT=${PREFLIGHT:-header}
+if [ "$PREFLIGHT" != off ]; then
+  preflight=("${PYTHON:-python}" -m data_prep.preflight "$DATA" --kind "$METHOD" --check "$PREFLIGHT")
+  if [ "${PREFLIGHT_DROP_BAD:-0}" = 1 ]; then
+    clean=$OUTPUT_DIR/dataset.clean.jsonl
+    preflight+=(--clean-out "$clean")
+    for i in "${!cmd[@]}"; do [ "${cmd[$i]}" = "$DATA" ] && cmd[$i]=$clean; done
+  fi
+fi
+
 if [ "${DRY_RUN:-0}" = 1 ]; then
+  [ "$PREFLIGHT" != off ] && echo "$(printf '%q ' "${preflight[@]}")"
   [ "$needs_judge" = 1 ] && echo "AUDIO_THINKER_JUDGE_URL=$AUDIO_THINKER_JUDGE_URL AUDIO_THINKER_JUDGE_MODEL=$AUDIO_THINKER_JUDGE_MODEL $(printf '%q ' "${check[@]}")"
   echo "NPROC_PER_NODE=$NPROC_PER_NODE NNODES=$NNODES${ENABLE_AUDIO_OUTPUT:+ ENABLE_AUDIO_OUTPUT=$ENABLE_AUDIO_OUTPUT} $(printf '%q ' "${cmd[@]}")"
   exit 0
@@ -120,6 +134,10 @@ fi
 
 cd "$REPO_DIR"
 export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
+if [ "$PREFLIGHT" != off ]; then
+  mkdir -p "$OUTPUT_DIR"
+  "${preflight[@]}"
+fi
 if [ "$needs_judge" = 1 ]; then
   "${check[@]}"   # fail before loading a 7B model if the judge does not answer in format
 fi

@@ -3,6 +3,8 @@
 * Qwen2-Audio on transformers 5.x (``qwen2_audio.py``): audio placeholder expansion and module paths.
 * Qwen2.5-Omni: thinker only — ``ENABLE_AUDIO_OUTPUT`` defaults to ``0`` (ms-swift reads it when it
   loads the model; set ``ENABLE_AUDIO_OUTPUT=1`` yourself to load the talker for speech output).
+* A clip that cannot be loaded names its file (``audio_errors.py``) instead of failing with a bare
+  ``EOFError`` / ``TypeError: Invalid file: None`` mid-run.
 * Multi-process CPU runs (``teardown.py``): destroy the gloo process group before exit.
 
 Activated through ms-swift's own plugin mechanism: ``--external_plugins swift_plugins/compat_plugin.py``
@@ -19,9 +21,10 @@ from .versions import check_versions
 VERSIONS = check_versions()
 os.environ.setdefault('ENABLE_AUDIO_OUTPUT', '0')
 
-from . import qwen2_audio, teardown  # noqa: E402
+from . import audio_errors, qwen2_audio, teardown  # noqa: E402
 
 qwen2_audio.apply()
+audio_errors.apply()
 teardown.install()
 
-__all__ = ['VERSIONS', 'qwen2_audio', 'teardown']
+__all__ = ['VERSIONS', 'audio_errors', 'qwen2_audio', 'teardown']

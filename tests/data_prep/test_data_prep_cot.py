@@ -187,17 +187,22 @@ def test_scripted_server_outcomes_faults_cache_and_resume(server, tmp_path):
     assert read_jsonl(out / "sft_cot.jsonl") == kept
 
 
-def test_cli_with_unreachable_endpoint_rejects_every_item(tmp_path):
+def test_cli_with_unreachable_endpoints_rejects_every_item_and_fails(tmp_path):
     path = make_rows(tmp_path, ["good", "good"])
     proc = subprocess.run([sys.executable, "-m", "data_prep.cot", "--input", str(path), "--out-dir",
                            str(tmp_path / "o"), "--caption-base-url", "http://127.0.0.1:9/v1",
                            "--caption-model", "m", "--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "m",
                            "--retries", "1", "--timeout", "2", "--no-progress"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    # Nothing could be generated because nothing answered (a refused port): a failure, not an empty success.
+    assert proc.returncode == 1, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["written"] == 0 and summary["rejected"]["caption_failed"] == 2
     assert summary["rejected"]["bad_row"] == 1
+    (last,) = proc.stderr.strip().splitlines()[-1:]
+    assert last.startswith("error: nothing generated: 2 of 3 item(s) failed at an endpoint (first: connection error")
+    assert "--caption-base-url http://127.0.0.1:9/v1" in last and "Traceback" not in proc.stderr
+    assert (tmp_path / "o" / "cot_rejects.jsonl").exists()  # the rejects are written, a re-run resumes
 
 
 # ----------------------------------------------------------------------------- the local judge

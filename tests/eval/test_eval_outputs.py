@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from audio_thinker import benchmarks
+from audio_thinker.cli import UsageError
 from eval import convert, export_mmau_test, report, think_analysis
 from eval.scoring import join_predictions, score
 
@@ -71,7 +72,7 @@ def test_export_writes_the_named_choice_text_for_every_test_item(load_meta):
     meta = [dict(it, answer="") for it in load_meta("mmau-test-mini.json")[:4]]  # test split: answers withheld
     replies = {meta[0]["id"]: "<think>maybe " + meta[0]["choices"][1] + "</think><answer>(A) " + meta[0]["choices"][0]
                + "</answer>", meta[1]["id"]: "B", meta[2]["id"]: "no idea", meta[3]["id"]: None}
-    with pytest.raises(SystemExit, match="1 test item"):
+    with pytest.raises(UsageError, match="1 test item"):
         export_mmau_test.export(meta, replies)
     items, missing = export_mmau_test.export(meta, replies, allow_missing=True)
     assert [it["model_output"] for it in items] == [meta[0]["choices"][0], meta[1]["choices"][1], "no idea", ""]

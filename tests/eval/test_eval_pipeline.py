@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import read_jsonl
 from eval import infer
 from eval.tables import fmt_accuracy
@@ -102,7 +103,7 @@ def test_sigkill_mid_run_then_rerun(tmp_path):
 
 
 def test_duplicate_input_ids_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(UsageError, match="duplicate"):
         infer.run(rows(2) + rows(1), tmp_path / "p.jsonl", fake_generate, None, batch_size=2)
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from audio_thinker import benchmarks
+from audio_thinker.cli import UsageError
 from eval.score import run
 from eval.scoring import join_predictions, score, score_item
 
@@ -96,7 +97,7 @@ def test_duplicate_ids_with_different_predictions_are_refused(load_meta):
     meta = load_meta("MMAR-meta.json")[:3]
     items = with_predictions(meta, "answer_prediction", lambda it: it["answer"])
     twin = dict(items[0], answer_prediction=next(c for c in items[0]["choices"] if c != items[0]["answer"]))
-    with pytest.raises(ValueError, match="duplicate id"):
+    with pytest.raises(UsageError, match="appears twice"):
         join_predictions(benchmarks.MMAR, items + [twin])
 
 
@@ -106,16 +107,19 @@ def test_duplicate_ids_with_different_predictions_are_refused(load_meta):
 ])
 def test_mmau_version_is_detected_from_the_metadata(load_meta, tmp_path, filename, version):
     preds = tmp_path / "p.json"
-    preds.write_text(json.dumps(load_meta(filename)))
+    items = load_meta(filename)
+    items[0]["model_output"] = ""  # the field is there (without it the file is refused), every reply empty
+    preds.write_text(json.dumps(items))
     result = run("mmau", str(preds))
     assert result["version"] == version
-    assert result["total"]["missing"] == 1000  # no model_output at all: everything missing, accuracy 0
+    assert result["total"]["missing"] == 1000  # no reply at all: everything missing, accuracy 0
     assert result["total"]["accuracy"] == 0.0
 
 
 def test_mmau_category_lists_are_joined(load_meta):
     items = load_meta("mmau-test-mini-v0325.json")
     assert any(isinstance(it["category"], list) for it in items)  # the quirk is real
+    items = with_predictions(items, "model_output", lambda it: it["answer"])
     groups = result_for("mmau", items)["breakdowns"]["category"]
     assert set(groups) == {"Reasoning", "Information Extraction"}
 

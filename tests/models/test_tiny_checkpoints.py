@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,8 +32,9 @@ def test_build_is_complete_and_idempotent(tiny_checkpoints):
 
 
 def test_build_is_deterministic(tiny_checkpoints, tmp_path):
+    # one thread here, the machine's default for the cached build: the bytes must not depend on it
     subprocess.run([sys.executable, str(REPO / 'scripts' / 'build_tiny_checkpoints.py'), '--out', str(tmp_path),
-                    '--only', 'qwen2.5-omni'], check=True, capture_output=True)
+                    '--only', 'qwen2.5-omni'], check=True, capture_output=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     for f in ('model.safetensors', 'tokenizer.json'):
         assert _sha(tmp_path / 'qwen2.5-omni' / f) == _sha(tiny_checkpoints / 'qwen2.5-omni' / f), f
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.')]  # no temp dirs left behind
