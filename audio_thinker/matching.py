@@ -1,24 +1,27 @@
-"""Multiple-choice matching, one rule for training rewards and for evaluation (docs/rewards.md §2).
+"""Multiple-choice matching: a strict rule for training, the official rule for evaluation
+(docs/rewards.md §2; README "Rewards" says which is used where).
 
-The rule is MMAU's and MMAR's official token-set test (their ``evaluation.py``):
-lower-case, tokenise with ``\\b\\w+\\b`` into sets; a prediction names a choice
-when it holds every token of that choice and no token that belongs only to the
-*other* choices. It is case- and punctuation-insensitive by construction, and it
-rejects an answer that names two choices ("Man, or maybe Woman").
+**Training** (``strict_match``; every reward that needs correctness: accuracy, R_a, R_c). The
+``<answer>`` content must *be* one choice: after normalising case, punctuation and spacing, and after
+dropping one option-letter label ("(B) ", "B. "), it equals the gold choice's text, or it is the gold
+option letter alone. Anything longer (an explanation, a hedge, reasoning that ends in the choice) is
+incorrect whatever words it holds. Why: the token-set rule below accepts "The pitch climbs for two
+seconds, so this is a rising chirp"; under ATAR that pays the no-think bonus (2·γ) for reasoning
+written inside ``<answer>``, where no judge sees it, and a policy learns to hide its thinking there.
 
-Two things are resolved before the token test, because the official script
-gets them wrong in a way that is about the answer's *form*, not its content
-(``docs/benchmarks.md``: predicting "(A) text" costs points since "a"
-occurs in other choices):
+**Evaluation** (``match_choice``): MMAU's and MMAR's official token-set test (their
+``evaluation.py``), so that numbers stay comparable with published ones: lower-case, tokenise with
+``\\b\\w+\\b`` into sets; a prediction names a choice when it holds every token of that choice and
+no token that belongs only to the *other* choices. It rejects an answer that names two choices ("Man,
+or maybe Woman"). Two things are resolved before the token test, because the official script gets
+them wrong in a way that is about the answer's *form*, not its content (predicting "(A) text" costs
+points since "a" occurs in other choices):
 - a bare option letter ("B", "(B)", "B.") names the choice at that position;
 - an option-letter prefix ("(B) Woman", "B. Woman") is dropped.
-Letters are read only when the row has a choice list, and a prediction that is
-literally one of the choices' texts is taken as text first (musical-note
-choices such as "C" or "D" are texts, not letters).
 
-Without a choice list (a training row with only ``solution``) the prediction
-must equal the gold text after normalisation: there are no "other choices" to
-rule out a rambling answer that merely contains the gold words.
+Both rules read letters only when the row has a choice list, and take a prediction that is literally
+one of the choices' texts as text first (musical-note choices such as "C" or "D" are texts, not
+letters). Without a choice list both need the gold text exactly, after normalisation.
 """
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ def _resolve_letters(prediction: str, choices: Sequence[str]) -> str:
 
 
 def match_choice(prediction: str | None, gold: str, choices: Sequence[str] | None = None) -> Match:
-    """Score a prediction against the gold choice text (docs/rewards.md §2).
+    """Evaluation rule: the benchmarks' official token-set test, after resolving option letters.
 
     ``prediction`` is the answer content (already taken out of ``<answer>``);
     ``gold`` the gold choice text; ``choices`` the row's options, if known.
@@ -109,3 +112,49 @@ def match_choice(prediction: str | None, gold: str, choices: Sequence[str] | Non
     named = [i for i, c in enumerate(choices) if official_token_match(resolved, c, choices)]
     picked = named[0] if len(named) == 1 else None
     return Match(official_token_match(resolved, gold, choices), picked, resolved)
+
+
+def _label(prediction: str) -> tuple[int, str] | None:
+    """("(B) Woman" | "B. Woman" | "B) Woman" | "B: Woman") -> (1, "Woman"); None without a label."""
+    labelled = _LETTER_PREFIX.match(prediction)
+    if labelled is None:
+        return None
+    letter = next(g for g in labelled.groups()[:3] if g)
+    return _LETTERS.index(letter.upper()), labelled.group(4)
+
+
+def strict_match(prediction: str | None, gold: str, choices: Sequence[str] | None = None) -> Match:
+    """Training rule: the answer is exactly one choice (its text or its letter), nothing more.
+
+    Normalised (case, punctuation, spacing; ``normalise``), the prediction must equal the gold text, be
+    the gold option letter alone (rows with ``choices``), or be one option-letter label followed by the
+    gold text. A label that names another option than its text ("(A) Woman" when Woman is B) is a
+    contradiction and incorrect (*ours*: docs/rewards.md §2's "drop one label" assumes the two agree).
+    """
+    gold = strip_answer_wrapper(gold)
+    target = normalise(gold)
+    if prediction is None or not normalise(prediction) or not target:
+        return Match(False, None, "")
+    choices = [str(c) for c in (choices or [])]
+    texts = [normalise(c) for c in choices]
+    gold_index = texts.index(target) if target in texts else None
+
+    def verdict(text: str, index: int | None) -> Match:
+        ok = normalise(text) == target
+        return Match(ok, index if index is not None else (gold_index if ok else None), text)
+
+    said = normalise(prediction)
+    if said in texts:  # literally a choice's text: text first, never a letter
+        return verdict(prediction, texts.index(said))
+    if choices and _BARE_LETTER.match(prediction):
+        index = _LETTERS.index(_BARE_LETTER.match(prediction).group(1).upper())
+        if index >= len(choices):
+            return Match(False, None, prediction)
+        return verdict(choices[index], index)
+    label = _label(prediction)
+    if label is not None:
+        index, body = label
+        if choices and (index >= len(choices) or texts[index] != normalise(body)):
+            return Match(False, None, body)  # a label past the options, or one that disagrees with its text
+        return verdict(body, index if choices else None)
+    return verdict(prediction, None)

@@ -20,7 +20,9 @@ A reply is written only when it is exactly
 ``<think><planning>…</planning><caption>…</caption><reasoning>…</reasoning>
 <summary>…</summary></think><answer>…</answer>`` (whitespace between tags
 allowed, every section non-empty, no nested tags), its answer names the gold
-choice (``audio_thinker.matching.match_choice``, the rule the rewards use),
+choice (``audio_thinker.matching.match_choice``, the benchmarks' token-set rule:
+the written ``<answer>`` is the gold text itself, so the strict training rule
+holds by construction and a stricter check would only discard good rationales),
 and its think part does not quote the prompt's given answer or description
 (``LEAK_PHRASES``). The written assistant text is the canonical form of that
 reply, with no whitespace between tags and the gold choice text inside

@@ -42,6 +42,8 @@ stamp "GRPO: recipes/model-c.sh"
 DATA=$DEMO/data/train.jsonl MAX_STEPS=${DEMO_STEPS:-4} SAVE_STEPS=${DEMO_STEPS:-4} NUM_GENERATIONS=4 \
   MAX_COMPLETION_LENGTH=48 bash recipes/model-c.sh > "$DEMO/model-c.log" 2>&1 \
   || { tail -n 40 "$DEMO/model-c.log"; exit 1; }
+python -m eval.plot_training "$DEMO/runs/model-c" --out "$DEMO/runs/model-c/curves.png" > "$DEMO/plot_training.log"
+echo "training curves: $DEMO/runs/model-c/curves.png"
 
 stamp "SFT: recipes/sft-a.sh"
 DATA=$DEMO/data/sft_answers.jsonl MAX_STEPS=4 SAVE_STEPS=4 LR=1e-4 bash recipes/sft-a.sh > "$DEMO/sft-a.log" 2>&1 \
@@ -71,6 +73,7 @@ Offline demo finished in $(( $(date +%s) - start )) s. Where things are:
   training log (rewards, think rate, λ, judge failures)  $DEMO/runs/model-c/logging.jsonl
   completions with every reward column                   $DEMO/runs/model-c/completions.jsonl
   λ / γ / judge counts per scoring call                  $DEMO/runs/model-c/audio_thinker/
+  training curves (rewards, λ/γ, per-mode, judge)       $DEMO/runs/model-c/curves.png
   SFT row                                                $DEMO/runs/sft-a/
   scores (JSON)                                          $DEMO/eval/{model-c,sft-a}/mmau.json
   think rate by difficulty (Figure 2 style)              $DEMO/eval/think_rate.png

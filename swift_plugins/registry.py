@@ -38,7 +38,7 @@ REWARDS: tuple[Reward, ...] = (
     Reward("think_format", "ThinkFormat", 0, 1, False,
            "1 for non-empty `<think>` then `<answer>` (grpo-b/d)"),
     Reward("choice_accuracy", "ChoiceAccuracy", 0, 1, False,
-           "1/0 multiple-choice correctness of the `<answer>` content"),
+           "1/0: the `<answer>` content is exactly the gold choice (text or letter; strict, see Decisions)"),
     # ATAR: min over the cases is -2 (Case 4 at γ→0), max 2 (Case 3 at γ=1)
     Reward("atar", "AdaptiveThinkAccuracy", -2, 2, False,
            "R_a ∈ [−2, 2], Eq. 1–5, λ over the global batch, annealed by `global_step / max_steps`", "Eq. 1–5"),

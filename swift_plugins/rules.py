@@ -1,4 +1,4 @@
-"""Rule-based rewards: format R_f (docs/rewards.md §1) and multiple-choice accuracy (docs/rewards.md §2).
+"""Rule-based rewards: format R_f (docs/rewards.md §1) and multiple-choice accuracy (§2, the strict training rule).
 
 Pure functions of strings: no ms-swift, no torch. The ORM classes in
 ``rewards.py`` only adapt them to ms-swift's calling convention.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audio_thinker.matching import match_choice
+from audio_thinker.matching import strict_match
 from audio_thinker.tags import ParsedCompletion, Shape
 
 
@@ -33,8 +33,10 @@ def think_format(parsed: ParsedCompletion) -> float:
 
 
 def is_correct(parsed: ParsedCompletion, solution: str, choices: Sequence[str] | None) -> bool:
-    """docs/rewards.md §2 on the ``<answer>`` content; no parsable answer means incorrect (docs/rewards.md §1)."""
-    return match_choice(parsed.answer, solution, choices).correct
+    """Training correctness (docs/rewards.md §2): the ``<answer>`` content is exactly one choice, the gold
+    one (``strict_match``); no parsable answer means incorrect (§1). Every reward that needs correctness
+    (accuracy, R_a, R_c) calls this, so none of them pays for reasoning hidden inside ``<answer>``."""
+    return strict_match(parsed.answer, solution, choices).correct
 
 
 def choice_accuracy(parsed: ParsedCompletion, solution: str, choices: Sequence[str] | None) -> float:

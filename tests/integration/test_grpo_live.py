@@ -2,6 +2,7 @@
 import pytest
 
 from audio_thinker.jsonl import read_jsonl
+from eval import plot_training
 from swift_plugins.rewards import REWARDS
 from tests.helpers.paths import REPO
 from tests.helpers.swift import run_dir, run_swift, swift_env
@@ -47,3 +48,13 @@ def test_grpo_with_all_rewards_and_live_judge(tiny_qwen2_audio, audio_qa, local_
         eq7 = (row["rewards/AdaptiveThinkAccuracy/mean"] + 0.5 * row["rewards/ThinkConsistency/mean"]
                + 0.5 * row["rewards/AdaptiveFormat/mean"] + row["rewards/ThinkQuality/mean"])
         assert row["reward"] == pytest.approx(eq7, abs=1e-4)
+    # the run's curves, drawn from this real run directory by eval.plot_training
+    png = tmp_path / "curves.png"
+    assert plot_training.main([str(tmp_path / "out"), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    notes: list[str] = []
+    panels = plot_training.curves(plot_training.training_rows(out / "logging.jsonl", notes), notes)
+    drawn = {title: {label for label, _, _ in lines} for title, lines in panels.items()}
+    assert {"total reward", *classes} <= drawn["rewards"]
+    assert drawn["think mode (Eq. 1–4)"] == {"λ think ratio", "γ_think", "γ_no-think"}
+    assert {"judge_quality_calls", "judge_quality_failures"} <= drawn["judge"]

@@ -1,0 +1,158 @@
+"""Draw a GRPO run's training curves from its ``logging.jsonl`` into one PNG.
+
+    python -m eval.plot_training RUN_DIR --out curves.png
+
+RUN_DIR is the directory ms-swift wrote ``logging.jsonl`` into (``output/model-c/`` or its
+``vN-<timestamp>/`` child; either works). Five panels over the global step:
+
+    rewards       the total reward and every term, ``rewards/<Class>/mean``
+    think mode    λ (``audio_thinker/think_ratio``), γ_think, γ_no-think (Eq. 1–4)
+    accuracy      per-mode accuracy, the judge's consistency rate and the R_t mean
+    length        mean completion length per mode (tokens) and the no-think ``<answer>`` length (chars)
+    judge         judge calls and failures, per kind and per cause (timeout, HTTP error, unparsable)
+
+A curve whose key the run never logged (a row without a judge, an older plugin) is skipped and named in a
+note on stdout; a panel with no curve at all says so on the figure. A logged ``null`` (a mode with no
+completions in that logging window) is a gap in the line, not a zero.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from audio_thinker.cli import UsageError, parser, run
+from audio_thinker.jsonl import BadLine, read_jsonl
+
+# Panel title -> curves: (log key or regular expression over keys, label). Keys named here are the
+# dashboard's interface (README "Rewards", "On the training log").
+PANELS: dict[str, list[tuple[str, str]]] = {
+    "rewards": [("reward", "total reward"), (r"re:^rewards/(.+)/mean$", "{0}")],
+    "think mode (Eq. 1–4)": [("audio_thinker/think_ratio", "λ think ratio"),
+                             ("audio_thinker/gamma_think", "γ_think"),
+                             ("audio_thinker/gamma_no_think", "γ_no-think")],
+    "accuracy per mode": [("audio_thinker/think_accuracy", "think"),
+                          ("audio_thinker/no_think_accuracy", "no-think"),
+                          ("audio_thinker/judge_consistency_rate", "judged consistent"),
+                          ("audio_thinker/think_quality_mean", "R_t mean")],
+    "length per mode": [("audio_thinker/think_tokens", "think (tokens)"),
+                        ("audio_thinker/no_think_tokens", "no-think (tokens)"),
+                        ("audio_thinker/no_think_answer_chars", "no-think <answer> (chars)"),
+                        ("completions/mean_length", "all (tokens)")],
+    "judge": [(r"re:^audio_thinker/(judge_\w*fail\w*)$", "{0}"), (r"re:^audio_thinker/(judge_\w*calls)$", "{0}")],
+}
+_STEP = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def find_log(run_dir: Path, notes: list[str]) -> Path:
+    """``RUN_DIR/logging.jsonl``, or the newest ``RUN_DIR/*/logging.jsonl`` (ms-swift's versioned dirs)."""
+    if not run_dir.is_dir():
+        raise UsageError("no such run directory" if not run_dir.exists() else "not a directory", run_dir)
+    direct = run_dir / "logging.jsonl"
+    if direct.is_file():
+        return direct
+    nested = sorted(run_dir.glob("*/logging.jsonl"), key=lambda p: p.stat().st_mtime)
+    if not nested:
+        raise UsageError("no logging.jsonl here or in a subdirectory (is this an ms-swift output_dir?)", run_dir)
+    if len(nested) > 1:
+        notes.append(f"{len(nested)} runs under {run_dir}; plotting the newest, {nested[-1].parent.name}")
+    return nested[-1]
+
+
+def training_rows(log: Path, notes: list[str]) -> list[tuple[int, dict]]:
+    """(global step, row) of every training log row, in order; evaluation and summary rows are left out."""
+    bad: list[BadLine] = []
+    # ms-swift appends to this file while training: a half-written last line is skipped, not an error.
+    rows = read_jsonl(log, bad_lines=bad, torn_tail=True)
+    if bad:
+        notes.append(f"{log}: skipped {len(bad)} malformed line(s), first at line {bad[0].line}: {bad[0].reason}")
+    out = []
+    for row in rows:
+        step = _STEP.match(str(row.get("global_step/max_steps", "")))
+        if step is None or "log_history" in row or any(k.startswith("eval_") for k in row):
+            continue
+        if "loss" in row or "reward" in row:
+            out.append((int(step.group(1)), row))
+    if not out:
+        raise UsageError("no training rows with a step (\"global_step/max_steps\") to plot", log)
+    return out
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def curves(rows: list[tuple[int, dict]], notes: list[str]) -> dict[str, list[tuple[str, list[int], list[float]]]]:
+    """Panel -> [(label, steps, values)] for the keys present; absent keys are named in ``notes``."""
+    present = sorted(set().union(*(row.keys() for _, row in rows)))
+    steps = [s for s, _ in rows]
+    panels: dict[str, list[tuple[str, list[int], list[float]]]] = {}
+    for title, wanted in PANELS.items():
+        drawn = []
+        for key, label in wanted:
+            if key.startswith("re:"):
+                pattern = re.compile(key[3:])
+                keys = [(k, pattern.match(k)) for k in present]
+                matched = [(k, label.format(*m.groups())) for k, m in keys if m]
+                if not matched:
+                    notes.append(f"no {pattern.pattern} keys in this run: skipped in '{title}'")
+            elif key in present:
+                matched = [(key, label)]
+            else:
+                matched = []
+                notes.append(f"{key} is not in this run's log: skipped in '{title}'")
+            for k, lab in matched:
+                drawn.append((lab, steps, [_number(row.get(k)) for _, row in rows]))
+        panels[title] = drawn
+    return panels
+
+
+def draw(panels: dict, out: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.3 * len(panels)), sharex=True)
+    for ax, (name, lines) in zip(axes, panels.items()):
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        if not lines:
+            ax.text(0.5, 0.5, "not logged in this run", ha="center", va="center", transform=ax.transAxes,
+                    color="grey")
+            continue
+        for label, xs, ys in lines:
+            marker = "o" if len(xs) <= 30 else None
+            ax.plot(xs, ys, label=label, marker=marker, markersize=3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axes[-1].set_xlabel("global step")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = parser("eval.plot_training", __doc__)
+    ap.add_argument("run_dir", metavar="RUN_DIR", help="an ms-swift output directory with logging.jsonl")
+    ap.add_argument("--out", required=True, help="PNG file to write")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError("must name a .png file", option="--out")
+    notes: list[str] = []
+    log = find_log(Path(args.run_dir), notes)
+    rows = training_rows(log, notes)
+    panels = curves(rows, notes)
+    draw(panels, out, f"{log.parent}  ({len(rows)} logged steps)")
+    for note in notes:
+        print(f"note: {note}")
+    print(f"plot: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
