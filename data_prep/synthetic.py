@@ -8,6 +8,8 @@ every machine. Writes
 - ``train.jsonl``: GRPO rows in the same schema as ``data_prep.avqa`` (``messages`` with ``<audio>``,
   ``audios``, ``solution``, ``choices``, ``source_id``);
 - ``sft_answers.jsonl``: the same rows with the ``<answer>`` target (``data_prep.sft_targets``);
+- ``sft_cot.jsonl``: the same rows with a templated chain of thought in ``data_prep.cot``'s format (checked
+  by its ``canonical_cot``), so the SFT+CoT rows (sft-b, sft-d) run offline too;
 - ``mmau-demo.json`` + ``test-mini-audios/``: an evaluation set in MMAU test-mini's own metadata
   format (with ``difficulty`` and ``task``), so the demo runs the real benchmark converter, scorer and
   think-rate analysis.
@@ -23,12 +25,18 @@ import soundfile as sf
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import write_json, write_jsonl
 from audio_thinker.rows import training_row
+from data_prep.cot import canonical_cot
 from data_prep.sft_targets import with_answer_target
 
 SAMPLE_RATE = 16_000
 KINDS = ["a steady tone", "white noise", "a click train", "a rising chirp"]
 QUESTION = "Which sound is heard in the audio?"
 DIFFICULTY = ["easy", "medium", "hard"]
+# What each kind sounds like: the caption and reasoning of the templated chain of thought.
+HEARD = {KINDS[0]: "one constant pitch with no change in loudness",
+         KINDS[1]: "a broadband hiss with no pitch",
+         KINDS[2]: "short regular clicks separated by silence",
+         KINDS[3]: "a pitch that glides steadily upwards"}
 
 
 def synthesize(kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -52,6 +60,17 @@ def _choices(rng: np.random.Generator) -> list[str]:
     return [KINDS[i] for i in rng.permutation(len(KINDS))]
 
 
+def with_cot_target(row: dict) -> dict:
+    """The row with an assistant turn in data_prep.cot's format, reasoning from the clip's kind."""
+    kind = row["solution"]
+    reply = (f"<think><planning>Listen to the clip and compare it with each option.</planning>"
+             f"<caption>The clip contains {HEARD[kind]}.</caption>"
+             f"<reasoning>{HEARD[kind].capitalize()} is what {kind} sounds like; the other options "
+             f"do not fit.</reasoning><summary>The sound is {kind}.</summary></think><answer>{kind}</answer>")
+    assistant = canonical_cot(reply, kind, row["choices"])
+    return {**row, "messages": [*row["messages"], {"role": "assistant", "content": assistant}]}
+
+
 def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict[str, Path]:
     rng = np.random.default_rng(seed)
     (out / "audio").mkdir(parents=True, exist_ok=True)
@@ -73,9 +92,11 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
                      "choices": _choices(rng), "answer": kind, "dataset": "synthetic", "task": "sound",
                      "split": "test-mini", "category": "Sound Identification",
                      "sub-category": "Synthetic Signals", "difficulty": DIFFICULTY[i % 3]})
-    paths = {"train": out / "train.jsonl", "sft": out / "sft_answers.jsonl", "eval_meta": out / "mmau-demo.json"}
+    paths = {"train": out / "train.jsonl", "sft": out / "sft_answers.jsonl", "sft_cot": out / "sft_cot.jsonl",
+             "eval_meta": out / "mmau-demo.json"}
     write_jsonl(paths["train"], train)
     write_jsonl(paths["sft"], [with_answer_target(r) for r in train])
+    write_jsonl(paths["sft_cot"], [with_cot_target(r) for r in train])
     write_json(paths["eval_meta"], meta)
     return paths
 

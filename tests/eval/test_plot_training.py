@@ -29,7 +29,7 @@ def cli(*args):
 def test_curves_of_present_keys_with_notes_for_absent_ones(tmp_path):
     rows = [row(1, **{"rewards/AdaptiveFormat/mean": 0.2, "audio_thinker/think_ratio": 0.5,
                       "audio_thinker/think_accuracy": None, "audio_thinker/no_think_accuracy": 0.25,
-                      "audio_thinker/judge_quality_failures": 1}),
+                      "audio_thinker/judge_quality_failures": 1, "audio_thinker/judge_failures_timeout": 1}),
             row(2, **{"rewards/AdaptiveFormat/mean": 0.6, "audio_thinker/think_ratio": 0.75,
                       "audio_thinker/think_accuracy": 0.5, "audio_thinker/no_think_accuracy": 0.0,
                       "audio_thinker/judge_quality_failures": 0}),
@@ -42,7 +42,7 @@ def test_curves_of_present_keys_with_notes_for_absent_ones(tmp_path):
     labels = {title: [label for label, _, _ in lines] for title, lines in panels.items()}
     assert labels["rewards"] == ["total reward", "AdaptiveFormat"]
     assert labels["think mode (Eq. 1–4)"] == ["λ think ratio"]
-    assert labels["judge"] == ["judge_quality_failures"]
+    assert labels["judge"] == ["judge_failures_timeout", "judge_quality_failures"]  # per cause, per kind
     (think,) = [ys for label, _, ys in panels["accuracy per mode"] if label == "think"]
     assert math.isnan(think[0]) and think[1] == 0.5  # a null is a gap, not a zero
     assert all(xs == [1, 2] for lines in panels.values() for _, xs, _ in lines)

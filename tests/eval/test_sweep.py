@@ -1,0 +1,128 @@
+"""eval.sweep without a model: which checkpoints it finds and how it evaluates them, what a finished pair
+is, and the table and plot it writes. The real sweep on a trained tiny run is in
+tests/integration/test_table_rehearsal.py."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from audio_thinker.cli import UsageError
+from eval import sweep
+from tests.helpers.paths import REPO
+
+
+def checkpoint(run, step, lora=False, complete=True, base="/models/base"):
+    folder = run / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    if lora:
+        (folder / "adapter_config.json").write_text("{}")
+    else:
+        (folder / "config.json").write_text("{}")
+    (folder / "args.json").write_text(json.dumps({"model": base, "model_type": "qwen2_audio",
+                                                  "system": "Answer in <answer> tags."}))
+    if complete:
+        (folder / "trainer_state.json").write_text("{}")
+    return folder
+
+
+@pytest.fixture
+def bench_files(tmp_path):
+    rows, meta = tmp_path / "mmau.jsonl", tmp_path / "meta.json"
+    rows.write_text('{"id": "a"}\n')
+    meta.write_text("[]")
+    return rows, meta
+
+
+def test_checkpoints_by_step_lora_on_the_base_full_as_model_incomplete_left_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    for step in (10, 9):
+        checkpoint(run, step, lora=True)
+    checkpoint(run, 11, complete=False)  # being saved, or cut off by a kill
+    found = sweep.find_checkpoints(run, None)
+    assert [c.step for c in found] == [9, 10]  # numeric order, not "10" < "9"
+    assert found[0].model == "/models/base" and found[0].adapters == (str(run / "checkpoint-9"),)
+    assert "checkpoint-11 is incomplete" in capsys.readouterr().err
+    full = tmp_path / "full"
+    checkpoint(full, 3)
+    (only,) = sweep.find_checkpoints(full, None)
+    assert only.model == str(full / "checkpoint-3") and only.adapters == ()
+    assert sweep.find_checkpoints(run, "/other/base")[0].model == "/other/base"  # --base-model wins
+
+
+def test_a_versioned_ms_swift_output_dir_is_found_and_two_versions_are_refused(tmp_path):
+    run = tmp_path / "run"
+    checkpoint(run / "v0-20261123-0600", 2)
+    assert sweep.run_root(run) == run / "v0-20261123-0600"
+    checkpoint(run / "v1-20261123-0700", 2)
+    with pytest.raises(UsageError, match="several runs"):
+        sweep.run_root(run)
+
+
+@pytest.mark.parametrize("label, ok", [("mmau", True), ("mmau-v2025", True), ("air", True),
+                                       ("mmlu", False),  # not a benchmark we score
+                                       ("mmau/../x", False)])  # a label names files
+def test_benchmark_labels(label, ok, bench_files):
+    if ok:
+        assert sweep.parse_benchmark(label, *map(str, bench_files)).kind == label.split("-")[0]
+    else:
+        with pytest.raises(UsageError):
+            sweep.parse_benchmark(label, *map(str, bench_files))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "eval.sweep", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_dry_run_lists_each_pending_pair_and_skips_finished_ones(tmp_path, bench_files):
+    run, out = tmp_path / "run", tmp_path / "out"
+    checkpoint(run, 1, lora=True)
+    checkpoint(run, 2, lora=True)
+    (out / "checkpoint-1").mkdir(parents=True)
+    (out / "checkpoint-1" / "mmau.sweep.json").write_text("{}")  # this pair finished before
+    done = run_cli("--run", str(run), "--out", str(out), "--benchmark", "mmau", *map(str, bench_files),
+                   "--include-base", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "# checkpoint-1 x mmau (finished, skipped)" in lines
+    infers = [line for line in lines if "-m eval.infer" in line]
+    assert len(infers) == 2  # base and checkpoint-2
+    assert "--model /models/base --benchmark-file" in infers[0]  # step 0: the base itself
+    assert f"--model /models/base --adapters {run / 'checkpoint-2'}" in infers[1]
+    assert all("--model-type qwen2_audio" in line and "--system" in line for line in infers)
+    for step in ("eval.convert mmau", "eval.score mmau", "eval.think_analysis"):
+        assert sum(step in line for line in lines) == 2
+
+
+def test_bad_input_is_one_line(tmp_path, bench_files):
+    done = run_cli("--run", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"), "--benchmark", "mmau",
+                   *map(str, bench_files))
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "not a directory" in done.stderr
+    done = run_cli("--base-model", "m", "--out", str(tmp_path / "o"), "--benchmark", "mmlu", *map(str, bench_files))
+    assert done.returncode == 2 and "LABEL must be one of" in done.stderr
+
+
+def record(step, accuracy, ci=None, bench="mmau"):
+    return {"step": step, "checkpoint": f"checkpoint-{step}", "benchmark": bench, "version": "v0325",
+            "accuracy": accuracy, "ci95_low": ci and ci[0], "ci95_high": ci and ci[1], "n": 10, "missing": 0,
+            "unparsable": 1, "think_rate": 50.0, "think_accuracy": 60.0, "no_think_accuracy": 40.0,
+            "mean_tokens": 12.5, "think_mean_tokens": 20.0, "no_think_mean_tokens": 5.0}
+
+
+def test_table_and_plot(tmp_path):
+    rows = [record(100, 50.0, (30.0, 70.0)), record(200, 60.0, (40.0, 80.0)), record(100, 20.0, bench="mmar")]
+    sweep.write_table(tmp_path, rows, {"run": "r"})
+    with (tmp_path / "sweep.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["step"] for r in table] == ["100", "200", "100"] and table[1]["ci95_high"] == "80.0"
+    assert list(table[0]) == list(sweep.COLUMNS)
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"] == rows
+    sweep.plot(rows, tmp_path / "sweep.png", "model-c")
+    first = (tmp_path / "sweep.png").read_bytes()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    sweep.plot(rows, tmp_path / "again.png", "model-c")
+    assert (tmp_path / "again.png").read_bytes() == first  # no timestamp: a resumed sweep redraws the same file
