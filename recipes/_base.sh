@@ -19,6 +19,9 @@ set -euo pipefail
 
 RECIPES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$RECIPES_DIR")
+source "$REPO_DIR/scripts/_python.sh"
+source "$RECIPES_DIR/_layout.sh"
+use_python   # $PYTHON and the `swift` beside it: the environment setup.sh installed into
 
 case "$BACKBONE" in
   qwen2-audio)  DEFAULT_MODEL=Qwen/Qwen2-Audio-7B-Instruct; DEFAULT_MODEL_TYPE=qwen2_audio ;;
@@ -40,7 +43,8 @@ export NNODES=${NNODES:-1}
 USE_CPU=${USE_CPU:-0}                      # 1: CPU run (tiny checkpoints, the offline demo)
 TUNER=${TUNER:-full}                       # full | lora
 LORA_RANK=${LORA_RANK:-64}
-DEEPSPEED=${DEEPSPEED:-zero3}              # zero2 | zero3 | none
+# zero2 | zero3 | none; on CPU none unless asked for (DeepSpeed's CPU accelerator: README "At scale").
+DEEPSPEED=${DEEPSPEED:-$([ "$USE_CPU" = 1 ] && echo none || echo zero3)}
 TORCH_DTYPE=${TORCH_DTYPE:-bfloat16}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-1}
 GRAD_ACC=${GRAD_ACC:-2}
@@ -58,12 +62,18 @@ common=(--model "$MODEL" --model_type "$MODEL_TYPE" --system "$SYSTEM_PROMPT"
 # A local checkpoint needs no hub lookup (without this ms-swift retries one for seconds offline).
 [ -d "$MODEL" ] && common+=(--check_model false)
 [ "$TUNER" = lora ] && common+=(--lora_rank "$LORA_RANK" --lora_alpha "$((2 * LORA_RANK))" --target_modules all-linear)
+extra_plugins=()
 if [ "$USE_CPU" = 1 ]; then
   common+=(--use_cpu true)
   [ "$((NPROC_PER_NODE * NNODES))" -gt 1 ] && common+=(--ddp_backend gloo)
-elif [ "$DEEPSPEED" != none ]; then
-  common+=(--deepspeed "$DEEPSPEED")
+  if [ "$DEEPSPEED" != none ]; then
+    # DeepSpeed's CPU accelerator: its comm layer started by a plugin (accelerate skips it with --use_cpu),
+    # and no fp16, which ms-swift turns on for float32 weights and DeepSpeed refuses on CPU.
+    extra_plugins+=("$REPO_DIR/swift_plugins/cpu_deepspeed.py")
+    [ "$TORCH_DTYPE" = float32 ] && common+=(--fp16 false)
+  fi
 fi
+[ "$DEEPSPEED" != none ] && common+=(--deepspeed "$DEEPSPEED")
 
 case "$METHOD" in
   grpo)
@@ -75,21 +85,27 @@ case "$METHOD" in
       [[ " ${funcs[*]} " == *" $monitor "* ]] || { funcs+=("$monitor"); weights+=(0); }
     done
     cmd=(swift rlhf --rlhf_type grpo "${common[@]}" --dataset "$DATA"
-         --external_plugins "$REPO_DIR/swift_plugins/rewards.py" --callbacks audio_thinker  # also applies compat
+         --external_plugins "$REPO_DIR/swift_plugins/rewards.py" "${extra_plugins[@]}" --callbacks audio_thinker  # also applies compat
          --reward_funcs "${funcs[@]}" --reward_weights "${weights[@]}"
          --max_steps "${MAX_STEPS:-1000}" --learning_rate "${LR:-1e-6}" --temperature "${TEMPERATURE:-1.0}"
          --num_generations "${NUM_GENERATIONS:-8}" --beta "${BETA:-0.04}"
          --max_completion_length "${MAX_COMPLETION_LENGTH:-1024}" --log_completions true)
-    if [ "${USE_VLLM:-$([ "$USE_CPU" = 1 ] && echo false || echo true)}" = true ]; then
-      cmd+=(--use_vllm true --vllm_mode "${VLLM_MODE:-colocate}")
-      if [ "${VLLM_MODE:-colocate}" = server ]; then
+    NUM_GENERATIONS=${NUM_GENERATIONS:-8}
+    [ -n "${GENERATION_BATCH_SIZE:-}" ] && cmd+=(--generation_batch_size "$GENERATION_BATCH_SIZE")
+    [ -n "${STEPS_PER_GENERATION:-}" ] && cmd+=(--steps_per_generation "$STEPS_PER_GENERATION")
+    VLLM_ON=${USE_VLLM:-$([ "$USE_CPU" = 1 ] && echo false || echo true)}
+    VLLM_MODE=${VLLM_MODE:-colocate}
+    check_grpo_layout   # refuses, with the settings to change, a layout ms-swift would refuse after loading
+    if [ "$VLLM_ON" = true ]; then
+      cmd+=(--use_vllm true --vllm_mode "$VLLM_MODE")
+      if [ "$VLLM_MODE" = server ]; then
         cmd+=(--vllm_server_host "${VLLM_SERVER_HOST:-127.0.0.1}" --vllm_server_port "${VLLM_SERVER_PORT:-8001}")
       else
         cmd+=(--vllm_gpu_memory_utilization "${VLLM_GPU_MEMORY_UTILIZATION:-0.4}" --sleep_level "${SLEEP_LEVEL:-1}")
       fi
     fi
     # Which rewards ask the judge is declared in swift_plugins/registry.py (standard library only).
-    needs_judge=$(PYTHONPATH="$REPO_DIR" python3 -m swift_plugins.registry needs-judge "${funcs[@]}")
+    needs_judge=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.registry needs-judge "${funcs[@]}")
     ;;
   sft)
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"
@@ -97,7 +113,7 @@ case "$METHOD" in
     else DATA=${DATA:-$REPO_DIR/data/avqa/sft_answers.jsonl}; fi
     # The paper gives no SFT hyper-parameters; these are ours (README, "Recipes").
     cmd=(swift sft "${common[@]}" --dataset "$DATA" --num_train_epochs "${EPOCHS:-1}"
-         --external_plugins "$REPO_DIR/swift_plugins/compat_plugin.py"
+         --external_plugins "$REPO_DIR/swift_plugins/compat_plugin.py" "${extra_plugins[@]}"
          --learning_rate "${LR:-1e-5}" --max_steps "${MAX_STEPS:--1}")
     needs_judge=0
     ;;
@@ -107,17 +123,24 @@ esac
 cmd+=($EXTRA_ARGS)
 
 if [ "$needs_judge" = 1 ]; then
-  export AUDIO_THINKER_JUDGE_URL=${AUDIO_THINKER_JUDGE_URL:-${JUDGE_URL:-http://127.0.0.1:8000/v1}}
+  # No default address: a judge that happens to answer on 127.0.0.1:8000 may be someone else's.
+  export AUDIO_THINKER_JUDGE_URL=${AUDIO_THINKER_JUDGE_URL:-${JUDGE_URL:-}}
+  if [ -z "$AUDIO_THINKER_JUDGE_URL" ]; then
+    no_judge="row $ROW uses the judge (think_consistency / think_quality): set AUDIO_THINKER_JUDGE_URL (e.g. http://127.0.0.1:8000/v1; bash recipes/judge.sh starts one and prints it)"
+    [ "${DRY_RUN:-0}" = 1 ] || { echo "error: $no_judge" >&2; exit 2; }
+    echo "note: $no_judge" >&2   # a dry run still shows the commands
+  fi
   export AUDIO_THINKER_JUDGE_MODEL=${AUDIO_THINKER_JUDGE_MODEL:-${JUDGE_MODEL:-judge}}
-  check=(python -m swift_plugins.judge.check)
+  check=("$PYTHON" -m swift_plugins.judge.check --wait "${JUDGE_CHECK_WAIT:-30}")
 fi
 
+[ "$METHOD" = grpo ] && echo "[$ROW] $LAYOUT" >&2
 # Pre-flight check of the data (README "When input is bad"): bad rows stop the run here, naming file, line
 # and clip, instead of killing ms-swift mid-run. PREFLIGHT=header (default) | full | off;
 # PREFLIGHT_DROP_BAD=1 trains on a cleaned copy without the bad rows (listed in <copy>.dropped.jsonl).
 PREFLIGHT=${PREFLIGHT:-header}
 if [ "$PREFLIGHT" != off ]; then
-  preflight=("${PYTHON:-python}" -m data_prep.preflight "$DATA" --kind "$METHOD" --check "$PREFLIGHT")
+  preflight=("$PYTHON" -m data_prep.preflight "$DATA" --kind "$METHOD" --check "$PREFLIGHT")
   if [ "${PREFLIGHT_DROP_BAD:-0}" = 1 ]; then
     clean=$OUTPUT_DIR/dataset.clean.jsonl
     preflight+=(--clean-out "$clean")

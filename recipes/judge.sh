@@ -7,15 +7,21 @@
 #   JUDGE_BACKEND=local bash recipes/judge.sh   # offline stand-in: SmolLM2-135M-Instruct on CPU
 #
 #   JUDGE_MODEL_PATH  model to serve (default Qwen/Qwen3-8B-Base; local: .cache/judge/smollm2-135m-instruct)
-#   JUDGE_HOST / JUDGE_PORT  bind address (default 127.0.0.1:8000; 0.0.0.0 to serve other nodes)
-#   JUDGE_GPUS        CUDA_VISIBLE_DEVICES of the judge (e.g. 7, and NPROC_PER_NODE=7 for training)
+#   JUDGE_HOST / JUDGE_PORT  bind address (default 127.0.0.1:8000; 0.0.0.0 to serve other nodes); a port
+#                     already in use is refused (an older server there would answer the check instead)
+#   JUDGE_GPUS        CUDA_VISIBLE_DEVICES of the judge. Beside training on one 8-GPU node: JUDGE_GPUS=7
+#                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (README "At scale";
+#                     a judge on a GPU of its own leaves 7 for training, and 1 x 7 x 2 completions are refused)
 #   JUDGE_GPU_MEMORY  vLLM --gpu-memory-utilization (default 0.85 on its own GPU)
-#   JUDGE_WAIT        seconds to wait for it (default 900)
+#   JUDGE_WAIT        seconds to wait for it to answer (default 900; it says so, and stops early if it dies)
 #   JUDGE_LOG_DIR     where judge.log and judge.pid go (default output/judge)
 #   DRY_RUN=1         print the command only
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO_DIR"
+source scripts/_python.sh
+use_python
+export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 
 JUDGE_BACKEND=${JUDGE_BACKEND:-vllm}
 JUDGE_HOST=${JUDGE_HOST:-127.0.0.1}
@@ -34,7 +40,7 @@ case "$JUDGE_BACKEND" in
          --port "$JUDGE_PORT" --infer_backend "${JUDGE_INFER_BACKEND:-vllm}" --max_new_tokens 32) ;;
   local)
     JUDGE_MODEL_PATH=${JUDGE_MODEL_PATH:-$REPO_DIR/.cache/judge/smollm2-135m-instruct}
-    [ -f "$JUDGE_MODEL_PATH/config.json" ] || python scripts/prepare_local_judge.py --out "$JUDGE_MODEL_PATH"
+    [ -f "$JUDGE_MODEL_PATH/config.json" ] || "$PYTHON" scripts/prepare_local_judge.py --out "$JUDGE_MODEL_PATH"
     cmd=(swift deploy --model "$JUDGE_MODEL_PATH" --model_type llama --template chatml
          --infer_backend transformers --served_model_name "$SERVED_NAME" --host "$JUDGE_HOST"
          --port "$JUDGE_PORT" --max_new_tokens 32) ;;
@@ -50,14 +56,17 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
   exit 0
 fi
 
+# Refuse a taken port: `swift deploy` would move to the next free one, and whatever holds it would answer.
+"$PYTHON" -m swift_plugins.judge.ports --free "$JUDGE_HOST" "$JUDGE_PORT"
 mkdir -p "$JUDGE_LOG_DIR"
 [ -n "${JUDGE_GPUS:-}" ] && export CUDA_VISIBLE_DEVICES=$JUDGE_GPUS
 # Its own session: `swift deploy` serves from a child process, so stopping means stopping the group.
 setsid nohup "${cmd[@]}" > "$JUDGE_LOG_DIR/judge.log" 2>&1 < /dev/null &
 echo $! > "$JUDGE_LOG_DIR/judge.pid"
 echo "[judge] $JUDGE_BACKEND server process group $(cat "$JUDGE_LOG_DIR/judge.pid"), log $JUDGE_LOG_DIR/judge.log"
-if ! PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" python -m swift_plugins.judge.check --wait "${JUDGE_WAIT:-900}"; then
-  echo "[judge] not answering in format; last log lines:" >&2
+# --server-pid: stop waiting if it dies, and make sure that what answers on the port is this server.
+if ! "$PYTHON" -m swift_plugins.judge.check --wait "${JUDGE_WAIT:-900}" --server-pid "$(cat "$JUDGE_LOG_DIR/judge.pid")"; then
+  echo "[judge] not answering in format; last log lines of $JUDGE_LOG_DIR/judge.log:" >&2
   tail -n 20 "$JUDGE_LOG_DIR/judge.log" >&2
   kill -- -"$(cat "$JUDGE_LOG_DIR/judge.pid")" 2>/dev/null || true
   exit 1

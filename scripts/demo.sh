@@ -21,13 +21,15 @@ start=$(date +%s)
 stamp() { echo "[demo +$(( $(date +%s) - start ))s] $*"; }
 
 stamp "setup"
+source scripts/_python.sh
+use_python create            # one interpreter for every step below (a venv on a PEP 668 system Python)
 bash scripts/setup.sh
 export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope} HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
 export TOKENIZERS_PARALLELISM=false PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 rm -rf "$DEMO"; mkdir -p "$DEMO"
 
 stamp "synthetic audio-QA data"
-python -m data_prep.synthetic --out "$DEMO/data" --train 16 --eval 12
+"$PYTHON" -m data_prep.synthetic --out "$DEMO/data" --train 16 --eval 12
 
 stamp "local judge on 127.0.0.1:$JUDGE_PORT"
 JUDGE_BACKEND=local JUDGE_PORT=$JUDGE_PORT JUDGE_LOG_DIR=$DEMO/judge JUDGE_WAIT=300 bash recipes/judge.sh
@@ -42,7 +44,7 @@ stamp "GRPO: recipes/model-c.sh"
 DATA=$DEMO/data/train.jsonl MAX_STEPS=${DEMO_STEPS:-4} SAVE_STEPS=${DEMO_STEPS:-4} NUM_GENERATIONS=4 \
   MAX_COMPLETION_LENGTH=48 bash recipes/model-c.sh > "$DEMO/model-c.log" 2>&1 \
   || { tail -n 40 "$DEMO/model-c.log"; exit 1; }
-python -m eval.plot_training "$DEMO/runs/model-c" --out "$DEMO/runs/model-c/curves.png" > "$DEMO/plot_training.log"
+"$PYTHON" -m eval.plot_training "$DEMO/runs/model-c" --out "$DEMO/runs/model-c/curves.png" > "$DEMO/plot_training.log"
 echo "training curves: $DEMO/runs/model-c/curves.png"
 
 stamp "SFT: recipes/sft-a.sh"
@@ -50,21 +52,21 @@ DATA=$DEMO/data/sft_answers.jsonl MAX_STEPS=4 SAVE_STEPS=4 LR=1e-4 bash recipes/
   || { tail -n 40 "$DEMO/sft-a.log"; exit 1; }
 
 stamp "evaluation"
-python -m data_prep.benchmarks mmau --meta "$DEMO/data/mmau-demo.json" --out "$DEMO/eval/mmau_rows.jsonl" > /dev/null
+"$PYTHON" -m data_prep.benchmarks mmau --meta "$DEMO/data/mmau-demo.json" --out "$DEMO/eval/mmau_rows.jsonl" > /dev/null
 for row in model-c sft-a; do
   ckpt=$(ls -d "$DEMO/runs/$row"/checkpoint-* | sort -V | tail -n 1)
   prompt=adaptive_think; [ "$row" = sft-a ] && prompt=answer_only
-  python -m eval.infer --model "$ckpt" --model-type qwen2_audio --benchmark-file "$DEMO/eval/mmau_rows.jsonl" \
+  "$PYTHON" -m eval.infer --model "$ckpt" --model-type qwen2_audio --benchmark-file "$DEMO/eval/mmau_rows.jsonl" \
     --out "$DEMO/eval/$row/mmau.preds.jsonl" --system "swift_plugins/prompts/$prompt.txt" \
     --batch-size 4 --max-new-tokens 48 > "$DEMO/eval/$row.infer.log" 2>&1 \
     || { tail -n 30 "$DEMO/eval/$row.infer.log"; exit 1; }
-  python -m eval.convert mmau --predictions "$DEMO/eval/$row/mmau.preds.jsonl" --meta "$DEMO/data/mmau-demo.json" \
+  "$PYTHON" -m eval.convert mmau --predictions "$DEMO/eval/$row/mmau.preds.jsonl" --meta "$DEMO/data/mmau-demo.json" \
     --out "$DEMO/eval/$row/mmau_predictions.json" > /dev/null
-  python -m eval.score mmau --input "$DEMO/eval/$row/mmau_predictions.json" --meta "$DEMO/data/mmau-demo.json" \
+  "$PYTHON" -m eval.score mmau --input "$DEMO/eval/$row/mmau_predictions.json" --meta "$DEMO/data/mmau-demo.json" \
     --output "$DEMO/eval/$row/mmau.json"
 done
-python -m eval.think_analysis --input "$DEMO/eval/model-c/mmau.json" --plot "$DEMO/eval/think_rate.png"
-python -m eval.report --results "$DEMO/eval" --out "$DEMO/report.md" > /dev/null
+"$PYTHON" -m eval.think_analysis --input "$DEMO/eval/model-c/mmau.json" --plot "$DEMO/eval/think_rate.png"
+"$PYTHON" -m eval.report --results "$DEMO/eval" --out "$DEMO/report.md" > /dev/null
 
 stamp "done"
 cat <<EOF

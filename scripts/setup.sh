@@ -6,10 +6,14 @@
 #               on a GPU node set it to your CUDA build, or to "skip" to keep the torch you have)
 #   SKIP_APT=1  do not apt-get install ffmpeg / espeak-ng / sox (install them yourself)
 #   SKIP_MODELS=1  do not build the tiny checkpoints and the local judge
+#   PYTHON / VENV_DIR  the interpreter (scripts/_python.sh: an externally managed system Python, PEP 668,
+#               gets a virtual environment at VENV_DIR, default .venv, instead of being installed into)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-PY=${PYTHON:-python}
+source scripts/_python.sh
+use_python create
+PY=$PYTHON
+echo "[setup] python: $PY"
 TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 
 if [ "${SKIP_APT:-0}" != 1 ]; then

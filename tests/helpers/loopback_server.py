@@ -48,13 +48,15 @@ class ScriptedServer:
     """``reply(messages) -> str`` answers (or ``-> (http_status, message)`` to fail that one
     request); ``latency`` delays each answer; ``status`` makes every request fail with that
     HTTP code; ``garbage`` sends a non-JSON body; ``fail_first`` fails that many requests with
-    500 before behaving."""
+    500 before behaving; ``root`` (e.g. "/v1") answers 404 outside that path, as vLLM and
+    `swift deploy` do; ``model`` is the id ``GET …/models`` lists."""
 
     def __init__(self, reply: Callable[[list[dict]], str] | str = "ok", latency: float = 0.0,
                  status: int | None = None, garbage: bool = False, fail_first: int = 0,
-                 port: int | None = None) -> None:
+                 port: int | None = None, root: str = "", model: str = "scripted") -> None:
         self.reply = reply if callable(reply) else (lambda _m, _r=reply: _r)
         self.latency, self.status, self.garbage, self.fail_first = latency, status, garbage, fail_first
+        self.root, self.model = root, model
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self.port = port or free_port()
@@ -87,10 +89,24 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _outside_root(self) -> bool:
+                if self.path.startswith(server.root + "/"):
+                    return False
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))  # keep the connection usable
+                self._send(404, b'{"detail": "Not Found"}')
+                return True
+
             def do_GET(self):
-                self._send(200, json.dumps({"object": "list", "data": [{"id": "scripted", "object": "model"}]}).encode())
+                if self._outside_root():
+                    return
+                if server.status and server.status < 500:
+                    self._send(server.status, b'{"error": {"message": "scripted failure"}}')
+                    return
+                self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}).encode())
 
             def do_POST(self):
+                if self._outside_root():
+                    return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with server._lock:
                     server.requests.append(body)

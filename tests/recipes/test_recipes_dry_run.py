@@ -33,9 +33,17 @@ PAPER_GRPO = {"--max_steps": "1000", "--learning_rate": "1e-6", "--temperature":
               "--beta": "0.04", "--per_device_train_batch_size": "1", "--gradient_accumulation_steps": "2"}
 
 
+JUDGE = {"AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1"}  # judge rows refuse to start without one
+
+
+def dry_run_process(row: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "recipes" / f"{row}.sh")], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(REPO), "DRY_RUN": "1", **JUDGE, **env},
+                          timeout=60)
+
+
 def dry_run(row: str, **env) -> list[list[str]]:
-    out = subprocess.run(["bash", str(REPO / "recipes" / f"{row}.sh")], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(REPO), "DRY_RUN": "1", **env}, timeout=60)
+    out = dry_run_process(row, **env)
     assert out.returncode == 0, out.stderr
     return [shlex.split(line) for line in out.stdout.splitlines() if line.strip()]
 
@@ -107,6 +115,38 @@ def test_multi_node_variables_pass_through():
 
 
 def test_cpu_scaling_drops_gpu_only_settings():
-    _, _, opts = swift_command(dry_run("model-c", USE_CPU="1", NPROC_PER_NODE="2"))
+    _, _, opts = swift_command(dry_run("model-c", USE_CPU="1", NPROC_PER_NODE="2", NUM_GENERATIONS="4"))
     assert opts["--use_cpu"] == ["true"] and opts["--ddp_backend"] == ["gloo"]
     assert "--deepspeed" not in opts and "--use_vllm" not in opts
+    assert [Path(p).name for p in opts["--external_plugins"]] == ["rewards.py"]
+
+
+@pytest.mark.parametrize("row", ["model-a", "sft-a"])
+def test_deepspeed_asked_for_on_cpu_is_passed_with_what_cpu_needs(row):
+    """DEEPSPEED on CPU processes: the flag reaches ms-swift, with the plugin that starts DeepSpeed's comm
+    layer and without fp16 (benchmarks/deepspeed_cpu.sh runs it)."""
+    _, _, opts = swift_command(dry_run(row, USE_CPU="1", NPROC_PER_NODE="2", DEEPSPEED="zero3",
+                                       TORCH_DTYPE="float32", PER_DEVICE_BATCH="4", GRAD_ACC="1",
+                                       NUM_GENERATIONS="4"))
+    assert opts["--deepspeed"] == ["zero3"] and opts["--fp16"] == ["false"] and opts["--use_cpu"] == ["true"]
+    assert Path(opts["--external_plugins"][-1]).name == "cpu_deepspeed.py"
+    assert len(opts["--external_plugins"]) == 2   # beside the row's own plugin, not instead of it
+
+
+@pytest.mark.parametrize("row", ["model-b", "model-c", "model-e", "model-f"])
+def test_judge_rows_refuse_to_start_without_a_judge_url(row):
+    out = dry_run_process(row, AUDIO_THINKER_JUDGE_URL="", DRY_RUN="0")   # a real start: refused before anything
+    assert out.returncode == 2 and out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"error: row {row} uses the judge") and "AUDIO_THINKER_JUDGE_URL" in line
+
+
+def test_a_dry_run_without_a_judge_url_shows_the_commands_and_says_what_is_missing():
+    out = dry_run_process("model-c", AUDIO_THINKER_JUDGE_URL="")
+    assert out.returncode == 0 and "note: row model-c uses the judge" in out.stderr
+    assert "AUDIO_THINKER_JUDGE_URL= " in out.stdout and "127.0.0.1:8000" not in out.stdout  # no default address
+
+
+def test_judge_url_from_the_short_variable():
+    lines = dry_run("model-c", AUDIO_THINKER_JUDGE_URL="", JUDGE_URL="http://10.0.0.9:8000/v1")
+    assert any("AUDIO_THINKER_JUDGE_URL=http://10.0.0.9:8000/v1" in line for line in lines)

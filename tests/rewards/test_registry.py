@@ -40,7 +40,8 @@ def test_readme_reward_table_is_the_declaration():
 def recipe_dry_run(rewards: str) -> str:
     env = {"PATH": os.environ["PATH"], "HOME": str(REPO), "DRY_RUN": "1", "ROW": "probe", "BACKBONE": "qwen2-audio",
            "METHOD": "grpo", "PROMPT": "adaptive_think", "REWARDS": rewards,
-           "WEIGHTS": " ".join("1" for _ in rewards.split())}
+           "WEIGHTS": " ".join("1" for _ in rewards.split()),
+           "AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1"}  # judge rows refuse to start without one
     proc = subprocess.run(["bash", str(REPO / "recipes" / "_base.sh")], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
