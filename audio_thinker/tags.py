@@ -68,24 +68,23 @@ def _clean(inner: str) -> str | None:
     return inner.strip()
 
 
-def _single_answer(text: str) -> str | None:
-    # Exactly one opening and one closing answer tag, in that order.
-    if text.count("<answer>") != 1 or text.count("</answer>") != 1:
+def _only_block(text: str, tag: str, block: re.Pattern) -> str | None:
+    """The cleaned, non-empty content of the one ``<tag>`` block: exactly one opening and one closing tag,
+    in that order; None otherwise."""
+    if text.count(f"<{tag}>") != 1 or text.count(f"</{tag}>") != 1:
         return None
-    match = _ANSWER_BLOCK.search(text)
-    if match is None:
-        return None
-    answer = _clean(match.group(1))
-    return answer or None
-
-
-def _reasoning(text: str) -> str | None:
-    if text.count("<think>") != 1 or text.count("</think>") != 1:
-        return None
-    match = _THINK_BLOCK.search(text)
+    match = block.search(text)
     if match is None:
         return None
     return _clean(match.group(1)) or None
+
+
+def _single_answer(text: str) -> str | None:
+    return _only_block(text, "answer", _ANSWER_BLOCK)
+
+
+def _reasoning(text: str) -> str | None:
+    return _only_block(text, "think", _THINK_BLOCK)
 
 
 def _shape(text: str, reasoning: str | None, answer: str | None) -> Shape | None:

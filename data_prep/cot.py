@@ -59,6 +59,7 @@ from tqdm import tqdm
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
+from audio_thinker.retry import backoff_s, retryable_status
 from audio_thinker.rows import question_of
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
 
@@ -126,7 +127,7 @@ async def chat(client, endpoint: Endpoint, messages: list[dict], sem: asyncio.Se
     last = ""
     for attempt in range(retries + 1):
         if attempt:
-            await asyncio.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)))
+            await asyncio.sleep(backoff_s(attempt))
         try:
             async with sem:
                 resp = await asyncio.wait_for(client.chat.completions.create(
@@ -143,8 +144,8 @@ async def chat(client, endpoint: Endpoint, messages: list[dict], sem: asyncio.Se
             last = f"connection error: {exc}"
         except openai.APIStatusError as exc:
             last = f"HTTP {exc.status_code}: {str(exc)[:300]}"
-            if exc.status_code != 429 and exc.status_code < 500:
-                break  # a request the server will never accept
+            if not retryable_status(exc.status_code):
+                break  # a request the server will never accept (audio_thinker/retry.py)
     raise EndpointError(f"{last} (after {attempt + 1} attempt(s))")
 
 

@@ -5,6 +5,8 @@
   loads the model; set ``ENABLE_AUDIO_OUTPUT=1`` yourself to load the talker for speech output).
 * A clip that cannot be loaded names its file (``audio_errors.py``) instead of failing with a bare
   ``EOFError`` / ``TypeError: Invalid file: None`` mid-run.
+* A media placeholder (``<|AUDIO|>``…) that the policy generates is masked from the loss instead of
+  crashing the template or the forward pass (``generated_placeholders.py``).
 * Multi-process CPU runs (``teardown.py``): destroy the gloo process group before exit.
 
 Activated through ms-swift's own plugin mechanism: ``--external_plugins swift_plugins/compat_plugin.py``
@@ -21,10 +23,11 @@ from .versions import check_versions
 VERSIONS = check_versions()
 os.environ.setdefault('ENABLE_AUDIO_OUTPUT', '0')
 
-from . import audio_errors, qwen2_audio, teardown  # noqa: E402
+from . import audio_errors, generated_placeholders, qwen2_audio, teardown  # noqa: E402
 
 qwen2_audio.apply()
 audio_errors.apply()
+generated_placeholders.apply()
 teardown.install()
 
-__all__ = ['VERSIONS', 'audio_errors', 'qwen2_audio', 'teardown']
+__all__ = ['VERSIONS', 'audio_errors', 'generated_placeholders', 'qwen2_audio', 'teardown']

@@ -3,8 +3,10 @@
 - concurrency is bounded per process by one semaphore shared by every judge
   reward running in the same event loop (ms-swift gathers async rewards, so
   R_c and R_t share the bound instead of doubling it);
-- each attempt has a timeout; transport errors, HTTP errors and unparsable
-  replies are retried a bounded number of times with jittered backoff;
+- each attempt has a timeout; timeouts, transport errors, HTTP 429/5xx and
+  unparsable replies are retried a bounded number of times with jittered
+  backoff, another HTTP 4xx is not (``audio_thinker/retry.py``, the policy the
+  CoT data client shares);
 - nothing raises: a judgment that still fails returns ``value=None`` with the
   reason and its cause (``timeout``, ``http``, ``unparsable``: the dashboard's
   failure keys), and the reward applies the docs/rewards.md §7 fallback.
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from audio_thinker.retry import backoff_s, retryable_status
 from swift_plugins.judge.prompts import JudgePrompt
 from swift_plugins.judge.settings import JudgeSettings
 
@@ -30,8 +32,6 @@ logger = logging.getLogger("audio_thinker")
 Parser = Callable[[str | None, str], float | None]
 
 _SEMAPHORES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
-_BACKOFF_BASE_S = 0.25
-_BACKOFF_CAP_S = 4.0
 
 
 # Why a judgment failed, as counted on the training log (audio_thinker/judge_failures_<cause>):
@@ -82,14 +82,20 @@ def _classify(err: BaseException) -> tuple[str, str]:
     return HTTP, f"{type(err).__name__}: {err}"[:200]
 
 
+def _refused(err: BaseException) -> bool:
+    """An HTTP error another attempt cannot fix (a 4xx other than 429)."""
+    import httpx
+
+    return isinstance(err, httpx.HTTPStatusError) and not retryable_status(err.response.status_code)
+
+
 async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse: Parser,
                      sem: asyncio.Semaphore) -> Judgment:
     error, cause = "not attempted", HTTP
     attempts = 0
     for attempt in range(settings.max_retries + 1):
         if attempt:
-            delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            await asyncio.sleep(backoff_s(attempt))
         attempts += 1
         try:
             async with sem:
@@ -102,6 +108,8 @@ async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse
             raise
         except Exception as err:  # every failure mode must end in a fallback, never in a crash
             cause, error = _classify(err)
+            if _refused(err):
+                break
             continue
         value = parse(reply, prompt.nonce)
         if value is not None:

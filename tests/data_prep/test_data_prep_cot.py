@@ -83,7 +83,7 @@ def test_canonical_cot(reply, outcome):
 
 # ----------------------------------------------------------------------------- scripted server
 class CotScript:
-    """Replies of a scripted OpenAI-compatible server (tests.loopback_server on 127.0.0.1).
+    """Replies of a scripted OpenAI-compatible server (tests.helpers.loopback_server on 127.0.0.1).
     Caption requests (audio_url content) get a caption after checking that the data URL holds a
     WAV; rationale requests are answered by the tag found in the question text ``[tag]``: good,
     fmt, wrong, leak, slow (first call sleeps past the client timeout), flaky (two HTTP 500s,
