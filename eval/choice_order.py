@@ -126,9 +126,12 @@ def restore_ids(bench: Benchmark, items: list[dict[str, Any]]) -> list[dict[str,
 
 
 def score_rotations(bench: Benchmark, predictions: list[dict[str, Any]],
-                    reference: list[dict[str, Any]] | None):
+                    reference: list[dict[str, Any]] | None, *, source: str | None = None,
+                    meta_source: str | None = None, bad_lines: list[Any] | None = None):
     """Score a rotated prediction file: returns (pairs, notes) of rotation 0, which are the ordinary
-    result, and the ``choice_order`` section."""
+    result, and the ``choice_order`` section. ``source`` / ``meta_source`` name the files in errors;
+    unreadable lines (``bad_lines``) cannot say their rotation and are counted as missing replies of
+    the ordinary result."""
     by_rotation: dict[int, list[dict[str, Any]]] = {}
     for item in predictions:
         by_rotation.setdefault(int(item.get("rotation", 0)), []).append(item)
@@ -139,7 +142,8 @@ def score_rotations(bench: Benchmark, predictions: list[dict[str, Any]],
         ref = None
         if reference is not None:
             ref = [rotate_item(bench, it, r) for it in reference if len(bench.choices(it)) > r]
-        pairs, notes = join_predictions(bench, by_rotation.get(r, []), ref)
+        pairs, notes = join_predictions(bench, by_rotation.get(r, []), ref, source=source, meta_source=meta_source,
+                                        bad_lines=bad_lines if r == 0 else None)
         if r == 0:
             first = (pairs, notes)
         result = score(bench, pairs)
@@ -155,6 +159,9 @@ def _gold_position(bench: Benchmark, item: dict[str, Any]) -> int | None:
 
 
 def choice_order_figures(scored: dict[int, list[tuple[ItemScore, int | None]]], k: int) -> dict[str, Any]:
+    """Circular accuracy (an item is right only if right under every rotation it was asked; missing if
+    any of its replies is), accuracy per rotation, and accuracy by the gold option's position as asked
+    (over every item × rotation)."""
     by_item: dict[str, list[ItemScore]] = {}
     for r in sorted(scored):
         for s, _ in scored[r]:

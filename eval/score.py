@@ -40,7 +40,8 @@ def run(bench_name: str, input_path: str, meta: str | None = None, version: str 
     reference = read_records(meta) if meta else None
     rotated = None
     if choice_order.is_rotated(predictions):  # an eval.infer --rotate-choices run
-        pairs, notes, rotated = choice_order.score_rotations(bench, predictions, reference)
+        pairs, notes, rotated = choice_order.score_rotations(bench, predictions, reference, source=str(input_path),
+                                                             meta_source=str(meta) if meta else None, bad_lines=bad)
     else:
         pairs, notes = join_predictions(bench, predictions, reference, source=str(input_path),
                                         meta_source=str(meta) if meta else None, bad_lines=bad)
@@ -70,14 +71,16 @@ def _controls(bench, result: dict[str, Any], predictions: list[dict[str, Any]],
     if control:
         out["control_run"] = control
     if silent_input:
-        silent = read_records(silent_input)
+        bad: list[BadLine] = []  # the same policy as --input: an unreadable line is a missing reply
+        silent = read_records(silent_input, bad_lines=bad)
         if audio_control.control_of(silent) != audio_control.SILENCE:
             raise UsageError("its replies were not made with eval.infer --audio-control silence",
                              silent_input, option="--silent-input")
+        where = {"source": str(silent_input), "meta_source": None, "bad_lines": bad}
         if choice_order.is_rotated(silent):
-            pairs = choice_order.score_rotations(bench, silent, reference)[0]
+            pairs = choice_order.score_rotations(bench, silent, reference, **where)[0]
         else:
-            pairs = join_predictions(bench, silent, reference)[0]
+            pairs = join_predictions(bench, silent, reference, **where)[0]
         out["audio_control"] = {"silent_input": str(silent_input), **audio_control.audio_control_figures(
             result["items"], score(bench, pairs)["items"])}
     return out

@@ -226,3 +226,14 @@ def test_clips_of_the_same_length_share_one_silent_file(tmp_path):
     assert audio_control.silent_copy(a, folder) == audio_control.silent_copy(b, folder)
     assert audio_control.silent_copy(c, folder) != audio_control.silent_copy(a, folder)
     assert len(list(folder.iterdir())) == 2
+
+
+def test_an_unreadable_line_of_a_rotated_file_is_a_missing_reply_not_dropped(load_meta, tmp_path):
+    meta = clean_items(load_meta("mmau-test-mini-v0325.json"))[:5]
+    items = choice_order.rotated_items(benchmarks.MMAU, meta, rotated_predictions(meta, lambda a, g: g, 2))
+    path = tmp_path / "rotated.jsonl"
+    path.write_text("".join(json.dumps(it) + "\n" for it in items) + '{"id": "cut', encoding="utf-8")
+    result = run("mmau", str(path))
+    assert result["total"]["n"] == 6 and result["total"]["missing"] == 1 and result["total"]["correct"] == 5
+    assert result["unreadable_lines"][0]["line"] == 11
+    assert result["choice_order"]["circular"]["correct"] == 5
