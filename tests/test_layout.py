@@ -123,3 +123,26 @@ def test_the_pointer_check_sees_comments_and_docstrings(tmp_path):
                                            'def f():\n    """R_t (spec §5)."""\n')
     assert outside_pointers(tmp_path) == ["eval/x.py:2: '../shared'", "eval/x.py:1: 'issue #5'",
                                           "eval/x.py:4: 'spec'"]
+
+
+def helper_import_breaches(root: Path) -> list[str]:
+    """Test modules that re-define what tests/helpers provides or reach helpers another way: a module-level
+    ``REPO = ...``, a ``sys.path`` edit, or an import of a conftest."""
+    bad = []
+    for path in sorted((root / "tests").rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[:2] == ("tests", "helpers"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "REPO" for t in node.targets):
+                bad.append(f"{rel}:{node.lineno}: REPO defined again (tests.helpers.paths has it)")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and ast.unparse(node.func.value) == "sys.path":
+                bad.append(f"{rel}:{node.lineno}: sys.path edited (import from tests.helpers instead)")
+            elif isinstance(node, ast.ImportFrom) and "conftest" in (node.module or ""):
+                bad.append(f"{rel}:{node.lineno}: import from a conftest (helpers live in tests.helpers)")
+    return bad
+
+
+def test_test_helpers_are_imported_one_way():
+    assert helper_import_breaches(REPO) == []

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import REPO
+
 QA_TRAINED = ["sft-a", "sft-b", "grpo-a", "grpo-b", "model-a", "model-b", "model-c"]
 OMNI_TRAINED = ["sft-c", "sft-d", "grpo-c", "grpo-d", "model-d", "model-e", "model-f"]
 METAS = {"MMAU_META": "/b/mmau.json", "MMAU_V2025_META": "/b/mmau2025.json", "MMAR_META": "/b/mmar.json",
