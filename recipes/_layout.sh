@@ -71,7 +71,9 @@ check_grpo_layout() {
     local fixes=() n need
     if [ -z "$gbs" ]; then
       need=$((gens / $(_gcd "$gens" "$global")))   # smallest GRAD_ACC (or STEPS_PER_GENERATION) that divides
-      fixes+=("${spg:+STEPS_PER_GENERATION}${spg:-GRAD_ACC}=$need (generation batch $((global * need)))")
+      # With STEPS_PER_GENERATION set, both must change together: the rewards plugin refuses a generation that
+      # is not exactly one optimisation step (README "At scale", "Options the plugin checks").
+      fixes+=("GRAD_ACC=$need${spg:+ with STEPS_PER_GENERATION=$need} (generation batch $((global * need)))")
       for ((n = NPROC_PER_NODE - 1; n >= 1; n--)); do   # or fewer training processes per node
         if [ $((per * n * NNODES * ${spg:-$GRAD_ACC} % gens)) -eq 0 ]; then
           fixes+=("NPROC_PER_NODE=$n (generation batch $((per * n * NNODES * ${spg:-$GRAD_ACC})))"); break

@@ -64,6 +64,8 @@ IMPOSSIBLE = [
     ({"GENERATION_BATCH_SIZE": "12"}, ["not a multiple of the global batch 8"]),
     ({"GENERATION_BATCH_SIZE": "24", "NUM_GENERATIONS": "16"}, ["generation batch 24", "GENERATION_BATCH_SIZE=32"]),
     ({"GENERATION_BATCH_SIZE": "16", "STEPS_PER_GENERATION": "3"}, ["only one of"]),
+    # the fix must be one the rewards plugin accepts: steps_per_generation == GRAD_ACC, never on its own
+    ({"NPROC_PER_NODE": "7", "STEPS_PER_GENERATION": "2"}, ["GRAD_ACC=8 with STEPS_PER_GENERATION=8"]),
     ({"EXTRA_ARGS": "--vllm_tensor_parallel_size 3"}, ["vllm_tensor_parallel_size 3", "8 training processes"]),
     ({"EXTRA_ARGS": "--val_dataset v.jsonl --num_generations_eval 3"}, ["num_generations_eval 3"]),
     ({"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5"}, ["CUDA_VISIBLE_DEVICES=0,1,2,3,4,5 shows 6 GPUs"]),
