@@ -180,6 +180,11 @@ def fingerprint(bench: Benchmark, items: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def known_versions(bench: Benchmark) -> list[str]:
+    """The released metadata versions of ``bench`` that ``detect_version`` recognises."""
+    return sorted(version for name, version in KNOWN_VERSIONS.values() if name == bench.name)
+
+
 def detect_version(bench: Benchmark, items: list[dict[str, Any]]) -> str | None:
     known = KNOWN_VERSIONS.get(fingerprint(bench, items))
     return known[1] if known and known[0] == bench.name else None

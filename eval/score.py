@@ -123,18 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", "--output", dest="out", help="write the result JSON here")
     parser.add_argument("--meta", help="reference metadata: its items are the denominator and its answers "
                                        "the gold (recommended; catches dropped items)")
-    parser.add_argument("--version", choices=("v0325", "v05.15.25"),
+    parser.add_argument("--version", choices=benchmarks.known_versions(benchmarks.MMAU),
                         help="MMAU test-mini version (detected from the metadata when it is an official file)")
     parser.add_argument("--no-items", action="store_true", help="leave the per-item rows out of the JSON")
     parser.add_argument("--silent-input", help="predictions of the same items from an eval.infer --audio-control "
                                                "silence run (converted like --input): adds the silent-audio control")
     args = parser.parse_args(argv)
-    try:
-        result = run(args.benchmark, args.input, args.meta, args.version, keep_items=not args.no_items,
-                     silent_input=args.silent_input)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result = run(args.benchmark, args.input, args.meta, args.version, keep_items=not args.no_items,
+                 silent_input=args.silent_input)
     print(render(result))
     for bad in result.get("unreadable_lines", []):
         print(f"warning: {args.input}:{bad['line']}: {bad['reason']}; counted as missing", file=sys.stderr)
