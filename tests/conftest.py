@@ -48,7 +48,7 @@ def local_judge(tmp_path_factory) -> LocalJudge:
     port = free_port()
     log_dir = tmp_path_factory.mktemp("judge")
     env = {**os.environ, "JUDGE_BACKEND": "local", "JUDGE_PORT": str(port), "JUDGE_LOG_DIR": str(log_dir),
-           "JUDGE_WAIT": "240"}
+           "JUDGE_WAIT": "600"}  # up to 284 s seen on a loaded 2-core machine
     started = subprocess.run(["bash", str(REPO / "recipes" / "judge.sh")], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=600)
     pid_file = log_dir / "judge.pid"
