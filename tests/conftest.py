@@ -50,7 +50,7 @@ def local_judge(tmp_path_factory) -> LocalJudge:
     env = {**os.environ, "JUDGE_BACKEND": "local", "JUDGE_PORT": str(port), "JUDGE_LOG_DIR": str(log_dir),
            "JUDGE_WAIT": "600"}  # up to 284 s seen on a loaded 2-core machine
     started = subprocess.run(["bash", str(REPO / "recipes" / "judge.sh")], cwd=REPO, env=env, capture_output=True,
-                             text=True, timeout=600)
+                             text=True, timeout=700)  # beyond JUDGE_WAIT, so judge.sh reports first
     pid_file = log_dir / "judge.pid"
     try:
         assert started.returncode == 0, f"judge did not start:\n{started.stdout}\n{started.stderr}"
