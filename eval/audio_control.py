@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import read_jsonl
 
 from .scoring import figures_of_rows
 from .stats import wilson_interval
@@ -75,17 +74,6 @@ def control_of(rows: Sequence[dict[str, Any]]) -> str | None:
     if len(controls) > 1:
         raise UsageError(f"rows of different audio controls in one file: {sorted(map(str, controls))}")
     return controls.pop() if controls else None
-
-
-def check_resume(out: Path, control: str | None) -> None:
-    """Refuse to resume an ``eval.infer`` output written under another audio control (the file would
-    mix runs with and without the sound)."""
-    if not out.exists():
-        return
-    have = {row.get("audio_control") for row in read_jsonl(out, torn_tail=True)}
-    if have and have != {control}:
-        raise UsageError(f"{out} holds rows made with audio control {sorted(map(str, have))}, not {control}; "
-                         "write each control run to its own --out", option="--audio-control")
 
 
 def audio_control_figures(items: Sequence[dict[str, Any]], silent_items: Sequence[dict[str, Any]]) -> dict[str, Any]:

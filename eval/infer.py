@@ -52,7 +52,7 @@ from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, writ
 from audio_thinker.preflight import check_rows
 from audio_thinker.tags import parse_completion
 
-from .audio_control import AUDIO_CONTROLS, SILENCE, check_resume, with_silence
+from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence
 from .choice_order import rotate_rows
 
 # Settings that change what the model writes; rows made with different ones are never mixed in one --out.
@@ -289,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
     rows, bad_audio = check_benchmark(args.benchmark_file)
     out = Path(args.out)
     done_rows = read_out(out)  # a file that is not this command's output is refused before anything reads it
-    check_resume(out, args.audio_control)
     if args.rotate_choices is not None:
         rows = rotate_rows(rows, args.rotate_choices)  # ids become <id>@rot<r>
         bad_audio = {str(r["id"]): bad_audio[str(r["id"]).rsplit("@rot", 1)[0]] for r in rows

@@ -210,11 +210,13 @@ def test_a_silent_input_that_is_not_a_silent_run_is_refused(load_meta, tmp_path)
 
 def test_a_control_run_is_not_resumed_into_another_runs_output(tmp_path):
     out = tmp_path / "p.jsonl"
-    infer.run([bench_row(0)], out, lambda batch, system: [{"output": "<answer>Cat</answer>"}], None, batch_size=1)
-    with pytest.raises(UsageError, match="its own --out"):
-        audio_control.check_resume(out, "silence")
-    audio_control.check_resume(out, None)  # the same kind of run resumes
-    audio_control.check_resume(tmp_path / "new.jsonl", "silence")
+    answer = lambda batch, system: [{"output": "<answer>Cat</answer>"} for _ in batch]  # noqa: E731
+    rows = [bench_row(0), bench_row(1)]
+    assert infer.run(rows[:1], out, answer, None, batch_size=1, meta={"audio_control": None}) == 1
+    with pytest.raises(UsageError, match=r"audio_control: None there, 'silence' now\); write to another --out"):
+        infer.run(rows, out, answer, None, batch_size=1, meta={"audio_control": "silence"})
+    assert infer.run(rows, out, answer, None, batch_size=1, meta={"audio_control": None}) == 1  # same kind resumes
+    assert infer.run(rows, tmp_path / "new.jsonl", answer, None, batch_size=1, meta={"audio_control": "silence"}) == 2
     with pytest.raises(UsageError, match="different audio controls"):
         audio_control.control_of([{"audio_control": "silence"}, {}])
 
