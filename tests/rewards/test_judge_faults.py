@@ -41,10 +41,12 @@ FAULTS = [
 def test_failed_judgments_fall_back_and_are_counted(scripted_server, monkeypatch, behaviour, what):
     server = scripted_server(**behaviour)
     use_judge(monkeypatch, server.base_url, timeout=1, max_retries=1)
-    consistency, quality, _, stats = score()
-    # R_c falls back to 0 (so R_a·R_c = 0) for the judged ones; no-think correct keeps R_a·1.
-    assert consistency[:3] == [0.0, 0.0, 0.0]
-    assert consistency[3] > 0
+    consistency, quality, atar, stats = score()
+    # A failed R_c is unknown, not 0: with no verdict anywhere in the batch it is 1, the no-think value, so
+    # R_a·R_c = R_a for both judged think completions as for the correct no-think one (docs/rewards.md §7);
+    # the wrong think completion is never judged and keeps R_c = 0.
+    assert consistency == [atar[0], atar[1], 0.0, atar[3]]
+    assert stats.consistency_fallback == 1.0
     # R_t: no successful score anywhere in the batch -> 0 for everyone.
     assert quality == [0.0, 0.0, 0.0, 0.0]
     assert stats.judge_calls == {"consistency": 2, "quality": 3}
