@@ -1,4 +1,4 @@
-"""The miniature's auditory reasoning task: tone sequences with graded difficulty (issue #16).
+"""The miniature's auditory reasoning task: tone sequences with graded difficulty.
 
     python -m data_prep.mini_task --out DIR --seed N [--train 600] [--sft 3000] [--test 600]
 

@@ -1,4 +1,4 @@
-"""data_prep.mini_task: the miniature's tone task (issue #16) -- deterministic, balanced, loadable, and a
+"""data_prep.mini_task: the miniature's tone task -- deterministic, balanced, loadable, and a
 think-trace grammar that renders and parses back."""
 from __future__ import annotations
 
