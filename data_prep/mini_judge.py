@@ -30,6 +30,7 @@ judge can say nothing about reasoning outside its task.
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -41,78 +42,71 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.matching import strict_match
+from data_prep import mini_task
 
 SERVED_NAME = "judge"  # the name recipes/judge.sh serves every backend under
 _NONCE = re.compile(r"(verdict|score)-([0-9a-f]+):")
 
 
-# --- the task's grammar (interim: the starting grammar, until data_prep.mini_task exports its own) ----
+# --- the task, read from the question and the reasoning --------------------------------------------------
 
-LEVELS = ("low", "medium", "high")  # ordered, lowest first
-_PERCEPTION = re.compile(r"^Tone (\d+): (\w+)\.$")
-_CONCLUSION = re.compile(r"^So the answer is (.+)\.$")
-_COUNT = re.compile(r"\b(\d+) tones?\b")
-_CHOICES = re.compile(r" Please choose the answer from the following options: (\[.*\])\.$", re.DOTALL)
+# A think trace is sentences of two shapes (data_prep.mini_task.render_thought): one step per tone, then
+# the conclusion. mini_task.parse_thought accepts only a trace that is exactly right; the judge must also
+# read one that is not (a step missing, repeated or contradicted, a sentence of something else) to grade
+# it, so it reads sentence by sentence. tests/data_prep/test_mini_judge.py checks that the two readers
+# agree on every trace render_thought writes.
+_STEP_SENTENCE = re.compile(rf"^Tone (\d+): ({'|'.join(mini_task.LEVELS)})\.$")
+_CONCLUSION_SENTENCE = re.compile(r"^So the answer is ([^.<>]+)\.$")
+_SENTENCE_END = re.compile(r"(?<=\.)\s+")
+_OPTIONS = re.compile(r" Please choose the answer from the following options: (\[.*\])\.$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Task:
-    rule: str  # "level" | "highest" | "count_above_first" | "rising"
-    events: int
+    """One question: its kind (tones, rule) and the options its user text lists, in order."""
+
+    kind: mini_task.Kind
     choices: list[str]
+
+    @property
+    def events(self) -> int:
+        return self.kind.tones
 
 
 @dataclass(frozen=True)
-class Trace:
+class Sentences:
+    """A reasoning split into sentences, by shape."""
+
     sentences: list[str]
-    perceptions: list[tuple[int, str]]
+    steps: list[tuple[int, str]]  # (tone number, level word)
     conclusions: list[str]
     other: list[str]
 
 
-class mini_task:  # noqa: N801 (stands in for the module until it lands)
-    @staticmethod
-    def parse_question(question: str) -> Task | None:
-        import ast
-        found = _CHOICES.search(question)
-        if not found:
-            return None
-        try:
-            choices = [str(c) for c in ast.literal_eval(found.group(1))]
-        except (ValueError, SyntaxError):
-            return None
-        text = question[:found.start()]
-        count = _COUNT.search(text)
-        events = int(count.group(1)) if count else 1
-        for rule, cue in (("highest", "highest"), ("count_above_first", "higher than the first"),
-                          ("rising", "rising"), ("level", "pitch of the tone")):
-            if cue in text:
-                return Task(rule, events, choices)
+def parse_question(question: str) -> Task | None:
+    """The task a user turn (audio_thinker.rows.build_user_text) asks; None for any other question."""
+    kind = mini_task.kind_of_question(question)
+    options = _OPTIONS.search(question)
+    if kind is None or options is None:
         return None
+    try:
+        choices = ast.literal_eval(options.group(1))
+    except (ValueError, SyntaxError):
+        return None
+    return Task(kind, [str(c) for c in choices]) if isinstance(choices, list) else None
 
-    @staticmethod
-    def parse_think(reasoning: str) -> Trace:
-        sentences = [s for s in re.split(r"(?<=\.)\s+", reasoning.strip()) if s]
-        perceptions, conclusions, other = [], [], []
-        for s in sentences:
-            if (m := _PERCEPTION.match(s)) and m.group(2) in LEVELS:
-                perceptions.append((int(m.group(1)), m.group(2)))
-            elif m := _CONCLUSION.match(s):
-                conclusions.append(m.group(1))
-            else:
-                other.append(s)
-        return Trace(sentences, perceptions, conclusions, other)
 
-    @staticmethod
-    def conclude(task: Task, values: list[str]) -> str:
-        ranks = [LEVELS.index(v) for v in values]
-        if task.rule == "level":
-            return values[0]
-        if task.rule == "highest":
-            return f"tone {ranks.index(max(ranks)) + 1}"
-        if task.rule == "count_above_first":
-            return str(sum(r > ranks[0] for r in ranks[1:]))
-        return "yes" if all(a < b for a, b in zip(ranks, ranks[1:])) else "no"
+def split_reasoning(reasoning: str) -> Sentences:
+    sentences = [s for s in _SENTENCE_END.split(reasoning.strip()) if s]
+    steps, conclusions, other = [], [], []
+    for sentence in sentences:
+        if step := _STEP_SENTENCE.match(sentence):
+            steps.append((int(step.group(1)), step.group(2)))
+        elif conclusion := _CONCLUSION_SENTENCE.match(sentence):
+            conclusions.append(conclusion.group(1).strip())
+        else:
+            other.append(sentence)
+    return Sentences(sentences, steps, conclusions, other)
 
 
 # --- the decisions ------------------------------------------------------------------------------------
@@ -141,10 +135,10 @@ def picked_option(text: str | None, choices: Sequence[str]) -> int | None:
 
 def read(question: str, reasoning: str) -> Reading | None:
     """The judge's reading of ``reasoning``; None when ``question`` is not a mini-task question."""
-    task = mini_task.parse_question(question)
+    task = parse_question(question)
     if task is None:
         return None
-    trace = mini_task.parse_think(reasoning)
+    trace = split_reasoning(reasoning)
     values: dict[int, str] = {}
     faults = len(trace.other)  # every sentence outside the grammar
     seen: set[str] = set()
@@ -154,7 +148,7 @@ def read(question: str, reasoning: str) -> Reading | None:
         seen.add(sentence)
     conflicting: set[int] = set()
     out_of_range = False
-    for index, value in trace.perceptions:
+    for index, value in trace.steps:
         if not 1 <= index <= task.events:
             faults += 1
             out_of_range = True
@@ -166,7 +160,7 @@ def read(question: str, reasoning: str) -> Reading | None:
     for index in conflicting:
         values.pop(index, None)
     complete = len(values) == task.events and not conflicting and not out_of_range
-    rule_pick = picked_option(mini_task.conclude(task, [values[i] for i in range(1, task.events + 1)]),
+    rule_pick = picked_option(task.kind.answer([values[i] for i in range(1, task.events + 1)]),
                               task.choices) if complete else None
     faults += max(0, len(trace.conclusions) - 1)
     conclusion_pick = picked_option(trace.conclusions[0], task.choices) if len(trace.conclusions) == 1 else None
@@ -178,7 +172,7 @@ def consistency_verdict(question: str, reasoning: str, answer: str) -> int:
     reading = read(question, reasoning)
     if reading is None or not reading.follows:
         return 0
-    task = mini_task.parse_question(question)
+    task = parse_question(question)
     return int(picked_option(answer, task.choices) == reading.conclusion_pick)
 
 
