@@ -12,7 +12,7 @@
 #   JUDGE_HOST / JUDGE_PORT  bind address (default 127.0.0.1:8000; 0.0.0.0 to serve other nodes); a port
 #                     already in use is refused (an older server there would answer the check instead)
 #   JUDGE_GPUS        CUDA_VISIBLE_DEVICES of the judge. Beside training on one 8-GPU node: JUDGE_GPUS=7
-#                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (README "At scale";
+#                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (docs/at-scale.md;
 #                     a judge on a GPU of its own leaves 7 for training, and 1 x 7 x 2 completions are refused)
 #   JUDGE_GPU_MEMORY  vLLM --gpu-memory-utilization (default 0.85 on its own GPU)
 #   JUDGE_WAIT        seconds to wait for it to answer (default 900; it says so, and stops early if it dies)

@@ -2,7 +2,7 @@
 
 ms-swift logs ``rewards/<name>/mean`` by itself; what it cannot see is the
 state behind the rewards. This callback adds, at every logging step, the keys
-of ``TRAIN_KEYS`` (README "On the training log" says what each one means),
+of ``TRAIN_KEYS`` (docs/training-signal.md says what each one means),
 computed over the scoring calls of the logging window and summed over ranks:
 one ``all_reduce`` of a fixed-length vector per log call. HF's trainer calls
 ``on_log`` on every rank at the same points, so every rank reaches it.
