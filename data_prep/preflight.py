@@ -20,7 +20,7 @@ refusing; the dropped rows are reported the same way (``dropped: DATA:LINE: …`
 frame count; libsndfile counts the frames a truncated WAV really holds); ``--check full`` decodes every
 sample too, which catches corrupt data inside compressed formats (FLAC, MP3, …). For 16-bit PCM WAV, the
 format data_prep writes, the header check already sees everything a decoder would. Relative paths are
-resolved as ms-swift does: against the working directory, then ``$ROOT_IMAGE_DIR``. Timings: README,
+resolved as ms-swift does: against the working directory, then ``$ROOT_IMAGE_DIR``. Timings: docs/measured.md,
 "When input is bad".
 """
 from __future__ import annotations

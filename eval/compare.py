@@ -9,7 +9,7 @@ breakdown group and every paper column (except a mean over groups) it reports
 ``n_paired``, ``accuracy_a`` / ``accuracy_b``, ``delta`` (B − A, points),
 ``ci95`` of the difference (paired bootstrap over items, fixed seed),
 ``mcnemar_p`` (exact two-sided McNemar test) and ``only_a`` / ``only_b``, the
-items only A or only B gets right. README "Reading a paired comparison".
+items only A or only B gets right. docs/evaluation.md, "Reading a paired comparison".
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 The answers of the test split are withheld; predictions are scored by the
 benchmark's evaluation service (Eval.ai, moved to a Hugging Face Space in
 January 2026, per the MMAU README). Its upload format is not documented in the
-MMAU repository. Assumption, documented in the README: the same JSON list
+MMAU repository. Assumption, documented in docs/evaluation.md: the same JSON list
 ``evaluation.py`` reads for test-mini — the official ``mmau-test.json`` items,
 each with the prediction added. The MMAU README calls the field
 ``model_prediction`` while ``evaluation.py`` reads ``model_output``: we write

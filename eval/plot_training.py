@@ -26,7 +26,7 @@ from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.jsonl import BadLine, read_jsonl
 
 # Panel title -> curves: (log key or regular expression over keys, label). Keys named here are the
-# dashboard's interface (README "Rewards", "On the training log").
+# dashboard's interface (docs/training-signal.md, "The training log").
 PANELS: dict[str, list[tuple[str, str]]] = {
     "rewards": [("reward", "total reward"), (r"re:^rewards/(.+)/mean$", "{0}")],
     "think mode (Eq. 1–4)": [("audio_thinker/think_ratio", "λ think ratio"),

@@ -156,7 +156,7 @@ def controls_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
     parts = []
     audio = [(row, res) for row, res in results if res.get("audio_control")]
     if audio:
-        parts.append("Silent-audio control (README \"Reading the silent-audio control\"): the same items with "
+        parts.append("Silent-audio control (docs/evaluation.md, \"Reading the silent-audio control\"): the same items with "
                      "every clip replaced by silence.\n\n" + markdown_table(
                          ["row", "benchmark", "version", *audio_control.HEADERS],
                          [[row, res["benchmark"], res.get("version", "-"), *audio_control.summary_cells(res)]
@@ -164,7 +164,7 @@ def controls_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
     rotated = [(row, res) for row, res in results if res.get("choice_order")]
     if rotated:
         positions = sorted({p for _, res in rotated for p in res["choice_order"]["by_gold_position"]})
-        parts.append("Choice-order control (README \"Reading the choice-order control\"): circular = right "
+        parts.append("Choice-order control (docs/evaluation.md, \"Reading the choice-order control\"): circular = right "
                      "under every rotation of the options; then accuracy by the gold option's position.\n\n"
                      + markdown_table(
                          ["row", "benchmark", "version", "rotations", "accuracy %", "circular %",
@@ -185,7 +185,7 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
     paper = paper or yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
     parts = ["# Results beside the paper",
              "Accuracy in percent of *all* items (missing and unparsable replies count as wrong), with its "
-             "95 % interval in parentheses (README \"Reading the intervals\"). "
+             "95 % interval in parentheses (docs/evaluation.md, \"Reading the intervals\"). "
              f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
              "inconsistencies in the paper's tables."]
     cat = catalogue.load()

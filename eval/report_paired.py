@@ -118,6 +118,6 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
     return ("### Paired differences\n\n"
             "Table 1's ablation steps (and the `--pair` rows), each measured on the items both rows were scored "
             "on: difference B − A in points with its paired-bootstrap 95 % interval, the exact McNemar p, and "
-            "the paper's difference between the same two rows (README \"Reading a paired comparison\").\n\n"
+            "the paper's difference between the same two rows (docs/evaluation.md, \"Reading a paired comparison\").\n\n"
             + markdown_table(["step (A → B)", "column", "ours: delta [95 % CI]", "McNemar p", "n paired",
                               "paper: delta"], lines))

@@ -46,7 +46,7 @@ export NNODES=${NNODES:-1}
 USE_CPU=${USE_CPU:-0}                      # 1: CPU run (tiny checkpoints, the offline demo)
 TUNER=${TUNER:-full}                       # full | lora
 LORA_RANK=${LORA_RANK:-64}
-# zero2 | zero3 | none; on CPU none unless asked for (DeepSpeed's CPU accelerator: README "At scale").
+# zero2 | zero3 | none; on CPU none unless asked for (DeepSpeed's CPU accelerator: docs/at-scale.md).
 DEEPSPEED=${DEEPSPEED:-$([ "$USE_CPU" = 1 ] && echo none || echo zero3)}
 TORCH_DTYPE=${TORCH_DTYPE:-bfloat16}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-1}
@@ -114,7 +114,7 @@ case "$METHOD" in
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"
     if [ "$SFT_TARGET" = cot ]; then DATA=${DATA:-$REPO_DIR/data/avqa_cot/sft_cot.jsonl}
     else DATA=${DATA:-$REPO_DIR/data/avqa/sft_answers.jsonl}; fi
-    # The paper gives no SFT hyper-parameters; these are ours (README, "Recipes").
+    # The paper gives no SFT hyper-parameters; these are ours (docs/recipes.md).
     cmd=(swift sft "${common[@]}" --dataset "$DATA" --num_train_epochs "${EPOCHS:-1}"
          --external_plugins "$REPO_DIR/swift_plugins/compat_plugin.py" "${extra_plugins[@]}"
          --learning_rate "${LR:-1e-5}" --max_steps "${MAX_STEPS:--1}")
@@ -138,7 +138,7 @@ if [ "$needs_judge" = 1 ]; then
 fi
 
 [ "$METHOD" = grpo ] && echo "[$ROW] $LAYOUT" >&2
-# Pre-flight check of the data (README "When input is bad"): bad rows stop the run here, naming file, line
+# Pre-flight check of the data (docs/bad-input.md): bad rows stop the run here, naming file, line
 # and clip, instead of killing ms-swift mid-run. PREFLIGHT=header (default) | full | off;
 # PREFLIGHT_DROP_BAD=1 trains on a cleaned copy without the bad rows (listed in <copy>.dropped.jsonl).
 PREFLIGHT=${PREFLIGHT:-header}

@@ -99,7 +99,7 @@ bench_rows() { echo "$EVAL_ROOT/benchmarks/$1.jsonl"; }
 missing=()
 for label in $BENCHMARKS; do [ -n "$(bench_meta "$label")" ] || missing+=("$(bench_meta_var "$label")"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  [ "$DRY_RUN" = 1 ] || die "$TABLE needs ${missing[*]} (the official metadata file; README 'Tables in one command'), or BENCHMARKS= to narrow it"
+  [ "$DRY_RUN" = 1 ] || die "$TABLE needs ${missing[*]} (the official metadata file; docs/recipes.md), or BENCHMARKS= to narrow it"
   for var in "${missing[@]}"; do printf -v "$var" "MISSING_$var"; done   # placeholders in the dry run
 fi
 for label in $BENCHMARKS; do
@@ -207,7 +207,7 @@ for row in $ROWS; do
       echo "[$TABLE] $row: trained already ($out), not retrained"
     elif check=$(judge_check_of "$row") && [ -n "$check" ] && ! judge_answers "$check"; then
       train=FAILED
-      echo "[$TABLE] $row: FAILED, the judge does not answer (see $TABLE_DIR/judge_check.log; README 'The judge')" >&2
+      echo "[$TABLE] $row: FAILED, the judge does not answer (see $TABLE_DIR/judge_check.log; docs/judge.md)" >&2
     else
       mkdir -p "$out"
       cmd=$(train_cmd "$row" "$state")

@@ -1,5 +1,5 @@
 """The reward declaration (swift_plugins/registry.py) is the one home of each reward's facts: the plugin
-registers from it, the recipes ask it which rows need the judge, and the README table is checked against it."""
+registers from it, the recipes ask it which rows need the judge, and the reward tables (README, docs/rewards.md) are checked against it."""
 from __future__ import annotations
 
 import inspect
@@ -31,9 +31,10 @@ def test_judge_rewards_are_the_ones_that_read_judge_settings():
         assert reads_settings == reward.needs_judge, reward.name
 
 
-def test_readme_reward_table_is_the_declaration():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert registry.readme_table() in readme, "README 'Rewards' table differs from swift_plugins/registry.py:\n" \
+@pytest.mark.parametrize("page", ["README.md", "docs/rewards.md"])  # the front door and the manual's page
+def test_reward_table_is_the_declaration(page):
+    text = (REPO / page).read_text(encoding="utf-8")
+    assert registry.readme_table() in text, f"{page}: the reward table differs from swift_plugins/registry.py:\n" \
         + registry.readme_table()
 
 
