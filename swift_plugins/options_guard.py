@@ -5,8 +5,8 @@ one optimisation step on all ranks, and the advantage must be the group
 z-score of the Eq. 7 total (Eq. 8). ms-swift hands every reward class the
 trainer's full GRPO arguments, so the plugin checks them itself when the first
 reward is built (before step 1), and ``swift rlhf`` without our recipes is
-protected too. Each option is supported, refused or warned about; README
-"At scale" → "Options the plugin checks" gives the same list for users.
+protected too. Each option is supported, refused or warned about; docs/at-scale.md,
+"Options the plugin checks", gives the same list for users.
 
 A refused option prints one line per option on stderr (``error: audio-thinker:
 --OPTION ...: why``) and exits with status 2, on every rank (all ranks hold
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 logger = logging.getLogger("audio_thinker")
 
 REFUSED_EXIT_STATUS = 2
-AT_SCALE = 'README "At scale"'
+AT_SCALE = "docs/at-scale.md"
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class JudgeSettings:
             raise JudgeConfigError(
                 "the judge rewards (think_consistency, think_quality) need an OpenAI-compatible judge: set "
                 + " and ".join(PREFIX + m for m in missing)
-                + " (see README, 'The judge'; recipes/judge.sh starts one)")
+                + " (see docs/judge.md; recipes/judge.sh starts one)")
 
         def number(field):  # the numeric fields above: their names, types and defaults in one place
             name, kind = PREFIX + field.name.upper(), {"int": int, "float": float}[field.type]
