@@ -11,7 +11,7 @@
 # Checks per stage: the run exits 0; 2 optimisation steps logged; the checkpoint holds one ZeRO partition
 # per rank (*zero_pp_rank_{0,1}_*optim_states.pt) beside the gathered model.safetensors; both ranks used
 # the same λ.
-# README "At scale" has the output of a run.
+# docs/at-scale.md has the output of a run.
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO_DIR"

@@ -130,7 +130,16 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.benchmarks", __doc__)
+    parser = cli_parser("data_prep.benchmarks", __doc__,
+                        reads="a benchmark's metadata JSON as released (--meta; MMAU test-mini, MMAR, AIR-Bench\n"
+                              "Foundation), with the audio beside it (or under --audio-root); e.g. MMAU's items",
+                        example=('[{"id": "a1b2", "audio_id": "./test-mini-audios/a1b2.wav", "question": "Which sound is heard?", '
+                                 '"choices": ["dog barking", "a rising chirp"], "answer": "a rising chirp", "task": "sound", "difficulty": "easy", ...},\n'
+                                 ' {"id": "c3d4", "audio_id": "./test-mini-audios/c3d4.wav", "question": "Is the speaker happy or sad?", '
+                                 '"choices": ["happy", "sad"], "answer": "sad", "task": "speech", "difficulty": "medium", ...}]'),
+                        writes="--out: benchmark rows (JSONL, one per item in metadata order: the training format plus\n"
+                               "the benchmark's id and grouping fields); <out>.missing.jsonl lists clips not found\n"
+                               "(exit 1 without rows unless --allow-missing)")
     parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's metadata format")
     parser.add_argument("--meta", type=Path, required=True, help="metadata JSON as downloaded")
     parser.add_argument("--audio-root", type=Path, default=None,

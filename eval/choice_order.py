@@ -9,7 +9,7 @@ options is asked once per distinct rotation. ``eval.convert`` and
 :func:`score_rotations`) and the result gains ``choice_order``:
 ``circular`` (an item counts as right only when it is right under every
 rotation), ``by_rotation`` and ``by_gold_position`` (accuracy by where the gold
-option stood, A first). README "Reading the choice-order control".
+option stood, A first). docs/evaluation.md, "Reading the choice-order control".
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.jsonl import BadLine, read_jsonl
 
 # Panel title -> curves: (log key or regular expression over keys, label). Keys named here are the
-# dashboard's interface (README "Rewards", "On the training log").
+# dashboard's interface (docs/training-signal.md, "The training log").
 PANELS: dict[str, list[tuple[str, str]]] = {
     "rewards": [("reward", "total reward"), (r"re:^rewards/(.+)/mean$", "{0}")],
     "think mode (Eq. 1–4)": [("audio_thinker/think_ratio", "λ think ratio"),
@@ -136,7 +136,12 @@ def draw(panels: dict, out: Path, title: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = parser("eval.plot_training", __doc__)
+    ap = parser("eval.plot_training", __doc__,
+                reads="a run directory (RUN_DIR) holding ms-swift's logging.jsonl, one JSON object per logging step",
+                example=('{"loss": 0.01, "reward": 0.83, "rewards/AdaptiveThinkAccuracy/mean": 0.42, "audio_thinker/think_ratio": 0.6, "global_step/max_steps": "1/2", ...}\n'
+                         '{"loss": 0.02, "reward": 0.97, "rewards/AdaptiveThinkAccuracy/mean": 0.51, "audio_thinker/think_ratio": 0.7, "global_step/max_steps": "2/2", ...}'),
+                writes="--out: one PNG with five panels (rewards, think mode, accuracy, length, judge); a note:\n"
+                       "line on stdout for each key the run did not log")
     ap.add_argument("run_dir", metavar="RUN_DIR", help="an ms-swift output directory with logging.jsonl")
     ap.add_argument("--out", required=True, help="PNG file to write")
     args = ap.parse_args(argv)

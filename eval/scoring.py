@@ -33,6 +33,14 @@ from .lengths import count_tokens
 from .stats import macro_interval, wilson_interval
 
 
+# A result JSON as eval.score writes it (abridged to two lines), for the --help of the commands that read one.
+RESULT_EXAMPLE = (
+    '{"benchmark": "mmau", "version": "v0325", "total": {"accuracy": 61.2, "ci95": [58.1, 64.2], "correct": 612, '
+    '"n": 1000, "missing": 3, "unparsable": 5},\n'
+    ' "breakdowns": {...}, "paper_columns": {...}, "by_mode": {...}, "items": [{"id": "a1b2", "correct": true, '
+    '"mode": "think", ...}, ...]}')
+
+
 @dataclass(frozen=True)
 class ItemScore:
     id: str

@@ -2,7 +2,7 @@
 
 Pure functions of counts (no benchmark knowledge), in percent where they
 return an accuracy; ``eval.scoring`` attaches them to every figure and
-``eval.compare`` to every paired difference. README "Reading the intervals"
+``eval.compare`` to every paired difference. docs/evaluation.md, "Reading the intervals"
 says which interval and why.
 
 - :func:`wilson_interval`: the Wilson score interval of a proportion. Chosen

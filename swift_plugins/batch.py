@@ -186,7 +186,7 @@ class StepStats:
     judge_failures: dict[str, int] = field(default_factory=dict)
     judge_failure_causes: dict[str, int] = field(default_factory=dict)
     quality_batch_mean: float | None = None
-    # dashboard sums over this rank's completions (docs: README "On the training log")
+    # dashboard sums over this rank's completions (docs/training-signal.md)
     think_graded: int = 0  # think-mode completions whose row has a gold answer
     think_correct: int = 0
     no_think_graded: int = 0

@@ -3,7 +3,7 @@
 Everything else reads this table or is checked against it by a test: ``swift_plugins/rewards.py`` registers
 ``orms[name] = <class>`` from it, the registry and property tests take their names and value ranges from
 it, the recipes ask it whether a row needs the judge (``python -m swift_plugins.registry needs-judge
-NAME...``), and a test compares the README's reward table with it. Adding a reward is one line here, its
+NAME...``), and a test compares the reward tables of the README and docs/rewards.md with it. Adding a reward is one line here, its
 class in ``rewards.py`` and its tests.
 
 This module imports neither ms-swift nor torch, so the recipes can ask it in milliseconds.
@@ -25,8 +25,8 @@ class Reward:
     low: float         # every value lies in [low, high] (tests/rewards/test_properties.py)
     high: float
     needs_judge: bool  # asks the LLM judge: the recipes start and check one first
-    value: str         # the README table's "value" column
-    paper: str = ""    # the README table's "paper" column
+    value: str         # the reward table's "value" column
+    paper: str = ""    # the reward table's "paper" column
     # Its --reward_weights entry in the paper's rows: Eq. 7 for the Audio-Thinker terms (docs/rewards.md §6),
     # R1-AQA's 1 + 1 for the plain GRPO rows' accuracy and format; 0 for a dashboard monitor.
     weight: float = 1.0
@@ -76,7 +76,7 @@ def needs_judge(names: Iterable[str]) -> bool:
 
 
 def readme_table() -> str:
-    """The reward table of the README ("Rewards"), as it must read."""
+    """The reward table of the README ("Rewards") and of docs/rewards.md, as it must read."""
     lines = ["| `--reward_funcs` | class | value | paper |", "|---|---|---|---|"]
     lines += [f"| `{r.name}` | `{r.cls}` | {r.value} | {r.paper} |".replace("|  |", "| |") for r in REWARDS]
     return "\n".join(lines) + "\n"

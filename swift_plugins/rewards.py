@@ -89,7 +89,7 @@ class _AudioThinkerReward:
             # Without the gold answer every completion would score "incorrect": a negative R_a for all, a
             # run that trains on noise. Refuse instead (ms-swift passes dataset columns as keyword arguments).
             raise ValueError("the dataset has no 'solution' column (the gold answer the accuracy rewards "
-                             "compare with); rows from python -m data_prep.avqa have one (README, \"Data preparation\")")
+                             "compare with); rows from python -m data_prep.avqa have one (docs/data-preparation.md)")
         return _AudioThinkerReward._prepare(completions, kwargs)
 
 

@@ -4,7 +4,7 @@
 
 A population of multiple-choice questions in three difficulties, each with its own accuracy per output
 mode; a policy with one softmax over modes per difficulty (think, no-think, and "hidden": no-think form
-with the reasoning written inside ``<answer>``, the reward hack of README "Rewards"). Each step draws a
+with the reasoning written inside ``<answer>``, the reward hack of docs/rewards.md §2). Each step draws a
 batch of questions, samples G completions per question, writes them as real completion strings and scores
 them with the project's own functions (``tags.parse_completion``, ``rules.adaptive_format``, the
 correctness rule, ``atar.gammas`` / ``atar.atar_reward``) combined as Eq. 7, with the judge terms drawn

@@ -1,4 +1,4 @@
-"""The dependency direction of the packages (README, "Layout"), read from the import statements.
+"""The dependency direction of the packages (docs/layout.md), read from the import statements.
 
 ``audio_thinker`` is the shared vocabulary: standard library only. ``swift_plugins`` and ``data_prep`` build
 on it alone; ``eval`` may also use ``swift_plugins`` (the compat fix, the reward prompts); ``data_prep`` and

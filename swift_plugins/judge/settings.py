@@ -64,7 +64,7 @@ class JudgeSettings:
             raise JudgeConfigError(
                 "the judge rewards (think_consistency, think_quality) need an OpenAI-compatible judge: set "
                 + " and ".join(PREFIX + m for m in missing)
-                + " (see README, 'The judge'; recipes/judge.sh starts one)")
+                + " (see docs/judge.md; recipes/judge.sh starts one)")
 
         def number(name: str, kind: type, default):
             raw = env.get(PREFIX + name)

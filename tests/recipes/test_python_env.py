@@ -1,6 +1,6 @@
 """One interpreter for every script, and a virtual environment when the system Python is externally managed
 (PEP 668). The managed interpreter is this machine's own Debian /usr/bin/python3 with its EXTERNALLY-MANAGED
-marker (no simulation); the README's two commands were also run end to end on it (README, Measured)."""
+marker (no simulation); the README's two commands were also run end to end on it (docs/measured.md)."""
 import re
 import subprocess
 import sys

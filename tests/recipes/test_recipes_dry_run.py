@@ -67,7 +67,7 @@ def swift_command(lines):
 
 
 def test_every_row_has_a_script():
-    scripts = {p.stem for p in (REPO / "recipes").glob("*.sh") if not p.stem.startswith("_") and p.stem not in ("judge", "table")}
+    scripts = {p.stem for p in (REPO / "recipes").glob("*.sh") if not p.stem.startswith("_") and p.stem not in ("judge", "table", "row")}
     assert scripts == set(TABLE)
 
 
