@@ -25,7 +25,7 @@ Every output row (one per benchmark item, metadata order)::
     audio_ref    the path as written in the metadata
     answer_in_choices  False for the few items whose gold is not a choice
                  (6 in MMAR-meta.json): kept, so the denominator stays complete
-    + the benchmark's ``row_fields`` (``audio_thinker.benchmarks``, where every field name above comes
+    + the benchmark's ``row_fields`` (``audio_thinker.benchmark_declarations``, where every field name above comes
       from) under their original names; a one-item list (MMAU ``category`` in 13 items) is unwrapped
       to a string. AIR adds subset (= "{task_name}_{dataset_name}") and train_overlap (True for its
       ``training_overlap`` datasets: AVQA is the training set)
@@ -42,8 +42,8 @@ import json
 import sys
 from pathlib import Path
 
-from audio_thinker import benchmarks
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker import benchmark_declarations as benchmarks
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.rows import training_row

@@ -35,7 +35,7 @@ from pathlib import Path
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import atomic_write_text, write_jsonl
-from audio_thinker.preflight import REQUIRED, Report, check_rows, resolve_audio
+from audio_thinker.row_checks import REQUIRED, Report, check_rows, resolve_audio
 
 CHECKS = ("header", "full")
 

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks, cli
-from audio_thinker.benchmarks import MACRO, TOTAL
+from audio_thinker import benchmark_declarations as benchmarks, cli
+from audio_thinker.benchmark_declarations import MACRO, TOTAL
 from audio_thinker.jsonl import write_json
 
-from .scoring import RESULT_EXAMPLE
+from .grading import RESULT_EXAMPLE
 from .stats import mcnemar_exact, paired_bootstrap
 from .tables import text_table
 

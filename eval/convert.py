@@ -19,15 +19,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from audio_thinker import benchmarks
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker import benchmark_declarations as benchmarks
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
 from . import audio_control, choice_order
-from .scoring import check_items
+from .grading import check_items
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",

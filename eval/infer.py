@@ -24,7 +24,7 @@ Decisions:
   clip: they score as *missing*, a re-run skips them, ``--retry-errors`` runs
   them again;
 - inputs are checked before the model loads: the ``--system`` file, the
-  benchmark file (the pre-flight check of ``audio_thinker.preflight``: ids
+  benchmark file (the pre-flight check of ``audio_thinker.row_checks``: ids
   present and unique, columns, every clip found; a row whose clip is missing
   becomes an error row without reaching the model), and ``--out``: a file
   that is not this command's output is never appended to or cut, and rows made
@@ -50,7 +50,7 @@ from typing import Any
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
-from audio_thinker.preflight import check_rows
+from audio_thinker.row_checks import check_rows
 from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence

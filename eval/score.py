@@ -7,7 +7,7 @@
 FILE is the official metadata with the model's reply added: MMAU
 ``model_output``, MMAR ``answer_prediction``, AIR-Bench Foundation
 ``response`` (the field AIR-Bench's ``Inference_Foundation.py`` writes and its
-``score_foundation.py`` reads). Rules: see ``eval/scoring.py``.
+``score_foundation.py`` reads). Rules: see ``eval/grading.py``.
 
 Controls: ``--silent-input`` adds the silent-audio control (the same items
 asked with silence by ``eval.infer --audio-control silence``;
@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import BadLine, read_records, write_json
 
 from . import audio_control, choice_order
-from .scoring import join_predictions, score
+from .grading import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
 

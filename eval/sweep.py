@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks, cli
+from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
 

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
 
-from .scoring import RESULT_EXAMPLE, join_predictions, score
+from .grading import RESULT_EXAMPLE, join_predictions, score
 from .tables import text_table
 
 DIFFICULTY_ORDER = ("easy", "medium", "hard")

@@ -42,13 +42,15 @@ import atexit
 import json
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swift_plugins.atar import Gammas, gammas, training_progress
+from swift_plugins.annealing import progress
+from swift_plugins.atar import Gammas, gammas
 from audio_thinker.tags import ParsedCompletion
 
 logger = logging.getLogger("audio_thinker")
@@ -79,21 +81,43 @@ CHANNELS = (MAIN, CONSISTENCY, QUALITY)
 
 _group_lock = threading.Lock()
 _group_ready = False
-_groups: dict = {}  # channel -> group; None: the default group (already gloo)
+_groups: dict = {}  # channel -> gloo group
+_timeout_s: float | None = None
+
+TIMEOUT_ENV = "AUDIO_THINKER_COLLECTIVE_TIMEOUT"
+DEFAULT_TIMEOUT_S = 1800.0  # 30 min: a healthy rank waits at most this long for a slow judge or a save elsewhere
+
+
+class CollectiveTimeout(RuntimeError):
+    """A rank did not reach one of the plugin's collectives within the bound (docs/rewards.md §10)."""
+
+
+def collective_timeout_s(ddp_timeout: float | None = None) -> float:
+    """How long a rank waits in a plugin collective: ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` seconds if set,
+    else min(``ddp_timeout``, 30 min). ms-swift's ``ddp_timeout`` default is 18,000,000 s (208 days): a
+    live rank that never arrives must not hang the job practically forever."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise ValueError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds > 0")
+        return value
+    return min(float(ddp_timeout), DEFAULT_TIMEOUT_S) if ddp_timeout and float(ddp_timeout) > 0 \
+        else DEFAULT_TIMEOUT_S
 
 
 def collective_group(timeout_s: float | None = None, channel: str = MAIN):
     """The process group of the plugin's collectives on ``channel``: gloo, whatever the trainer's backend.
 
-    The default group serves the main channel when it is plain gloo (CPU
-    runs); every other group is created the first time any is asked for, all
-    channels together (a collective call: every rank must get here, at the
-    same point; see the module docstring).
-    ``timeout_s`` is the trainer's ``ddp_timeout``, so that a rank waiting for
-    a slow judge or a checkpoint save on another rank waits as long as in
-    ms-swift's own collectives, not gloo's default 30 minutes.
+    A gloo group over all ranks is created per channel the first time any is asked for, all channels together
+    (a collective call: every rank must get here, at the same point; see the module docstring), even when
+    the trainer's own group is gloo, so that its timeout is ours (``collective_timeout_s``) and not the
+    trainer's ``ddp_timeout``.
     """
-    global _group_ready
+    global _group_ready, _timeout_s
     dist = _dist()
     if dist is None:
         return None
@@ -101,32 +125,54 @@ def collective_group(timeout_s: float | None = None, channel: str = MAIN):
         if not _group_ready:
             import datetime
 
-            timeout = datetime.timedelta(seconds=float(timeout_s)) if timeout_s else None
+            _timeout_s = collective_timeout_s(timeout_s)
             for name in CHANNELS:  # the same order on every rank
-                reuse_default = name == MAIN and dist.get_backend() == "gloo"
-                _groups[name] = None if reuse_default else dist.new_group(backend="gloo", timeout=timeout)
+                _groups[name] = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=_timeout_s))
             _group_ready = True
         return _groups[channel]
 
 
-def prepare_collectives(timeout_s: float | None = None) -> None:
+def prepare_collectives(ddp_timeout: float | None = None) -> None:
     """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
-    collective_group(timeout_s)
+    collective_group(ddp_timeout)
 
 
-def all_reduce_sum(values: Sequence[float], channel: str = MAIN) -> list[float]:
+_MISSING = re.compile(r"Ranks? ([\d, ]+) failed to pass monitoredBarrier")
+
+
+def _missing_ranks(error: Exception) -> str:
+    found = _MISSING.search(str(error))
+    if found:
+        return f"rank(s) {found.group(1).strip()} did not arrive"
+    return "rank 0 did not confirm that every rank arrived (rank 0's own error names the ranks that did not)"
+
+
+def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective",
+                   channel: str = MAIN) -> list[float]:
     """Sum a short vector of numbers over all ranks (identity on one process).
 
     Safe from any thread: CPU float64 tensor on the plugin's gloo group of
     ``channel``, so the result never depends on which CUDA device the calling
     thread has current.
+    A gloo ``monitored_barrier`` first: a rank that does not arrive within the
+    bound stops every waiting rank with ``CollectiveTimeout`` naming ``what``
+    (the quantity and its step) and, on rank 0, the ranks that did not arrive.
     """
     dist = _dist()
     if dist is None:
         return [float(v) for v in values]
+    import datetime
+
     import torch
 
     group = collective_group(channel=channel)
+    timeout = _timeout_s or DEFAULT_TIMEOUT_S
+    try:
+        dist.monitored_barrier(group=group, timeout=datetime.timedelta(seconds=timeout), wait_all_ranks=True)
+    except RuntimeError as err:
+        raise CollectiveTimeout(f"audio-thinker: rank {rank()} waited {timeout:g} s for {what}: "
+                                f"{_missing_ranks(err)} (bound: ${TIMEOUT_ENV}, else min(ddp_timeout, "
+                                f"{DEFAULT_TIMEOUT_S:g} s); docs/rewards.md §10)") from None
     tensor = torch.tensor([float(v) for v in values], dtype=torch.float64)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
     return tensor.tolist()
@@ -226,6 +272,8 @@ class BatchState:
         self.output_dir: str | None = None
         self._trainer_ref = None  # weakref to the trainer, set by the metrics callback
         self.judge_rounds: list[tuple[str, JudgeCounts]] = []  # (mode, all ranks' counts) per judge reward call
+        # The checkpoint step a --resume_only_model --ignore_data_skip run continues from (swift_plugins/annealing.py)
+        self.resumed_from = 0
 
     def drain_judge_rounds(self, mode: str) -> list[JudgeCounts]:
         """The all-rank judge counts recorded in ``mode`` since the last drain (the others are dropped)."""
@@ -269,12 +317,13 @@ class BatchState:
             return known
         is_think = [p.is_think for p in parsed]
         local_think = sum(is_think)
-        global_think, global_total = all_reduce_sum([local_think, len(is_think)])
+        global_think, global_total = all_reduce_sum([local_think, len(is_think)],
+                                                    f"the think ratio λ of step {int(global_step or 0) + 1}")
         stats = StepStats(global_step=int(global_step or 0), max_steps=int(max_steps or 0), rank=rank(),
                           local_think=local_think, local_total=len(is_think), mode=self.mode(),
                           global_think=int(global_think), global_total=int(global_total),
                           think_ratio=(global_think / global_total) if global_total else 0.0)
-        g = gammas(stats.think_ratio, training_progress(global_step, max_steps))
+        g = gammas(stats.think_ratio, progress(global_step, max_steps, self.resumed_from))
         stats.gamma_think, stats.gamma_no_think = g.think, g.no_think
         _count_mode_sums(stats, parsed, correct, graded, token_counts)
         facts = CallFacts(parsed=list(parsed), correct=list(correct), stats=stats)

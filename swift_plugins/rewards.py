@@ -137,8 +137,8 @@ class ThinkRate(_AudioThinkerReward, ORM):
         return [1.0 if p.is_think else 0.0 for p in self._prepare(completions, kwargs).parsed]
 
 
-async def _reduce_judged(channel: str, sums: Sequence[float], asked: Sequence[int],
-                         causes: Sequence[str]) -> tuple[list[float], batch.JudgeCounts]:
+async def _reduce_judged(channel: str, sums: Sequence[float], asked: Sequence[int], causes: Sequence[str],
+                         what: str) -> tuple[list[float], batch.JudgeCounts]:
     """``sums`` and this call's judge counts, summed over all ranks on the reward's own ``channel``.
 
     The one collective of a judge reward per call; every rank reaches it once. In a worker thread, so that
@@ -146,7 +146,7 @@ async def _reduce_judged(channel: str, sums: Sequence[float], asked: Sequence[in
     depends on the calling thread (gloo, CPU tensor), and each judge reward has its own group (batch.py).
     """
     local = [*sums, len(asked), len(causes), *(causes.count(cause) for cause in CAUSES)]
-    total = await asyncio.to_thread(batch.all_reduce_sum, local, channel)
+    total = await asyncio.to_thread(batch.all_reduce_sum, local, what, channel)
     n = len(sums)
     counts = batch.JudgeCounts(calls=int(total[n]), failures=int(total[n + 1]),
                                causes={cause: int(v) for cause, v in zip(CAUSES, total[n + 2:])})
@@ -176,7 +176,8 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
         stats.consistency_judged += len(verdicts)
         stats.consistency_consistent += sum(v == 1.0 for v in verdicts)
         (consistent, judged), counts = await _reduce_judged(
-            batch.CONSISTENCY, [sum(v == 1.0 for v in verdicts), len(verdicts)], asked, causes)
+            batch.CONSISTENCY, [sum(v == 1.0 for v in verdicts), len(verdicts)], asked, causes,
+            f"the R_c consistency rate of step {stats.global_step + 1}")
         fallback = consistent / judged if judged else 1.0
         stats.consistency_fallback = fallback
         batch.STATE.record_judge(completions, "consistency", len(asked), len(causes), causes, counts)
@@ -203,7 +204,8 @@ class ThinkQuality(_AudioThinkerReward, AsyncORM):
         scores, asked, causes = await quality_scores(self.settings, parsed, questions)
         ok = [s for s in scores if s is not None]
         stats.quality_count, stats.quality_sum = len(ok), float(sum(ok))
-        (total, count), counts = await _reduce_judged(batch.QUALITY, [sum(ok), len(ok)], asked, causes)
+        (total, count), counts = await _reduce_judged(batch.QUALITY, [sum(ok), len(ok)], asked, causes,
+                                                      f"the R_t batch mean of step {stats.global_step + 1}")
         mean = total / count if count else 0.0
         stats.quality_batch_mean = mean
         batch.STATE.record_judge(completions, "quality", len(asked), len(causes), causes, counts)
@@ -234,3 +236,4 @@ def _same_class(a: type, b: type) -> bool:
 REWARDS = {reward.name: globals()[reward.cls] for reward in registry.REWARDS}
 register(orms, REWARDS)
 register_callback()
+options_guard.install()  # refuse options before `swift rlhf` loads any model

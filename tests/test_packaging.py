@@ -1,5 +1,5 @@
 """What `pip install` puts on a user's sys.path: exactly the four documented top-level packages
-(docs/layout.md), with their data files, and nothing of the checkout's tooling (tests, benchmarks, scripts)."""
+(docs/layout.md), with their data files, and nothing of the checkout's tooling (tests, perf, scripts)."""
 from __future__ import annotations
 
 import shutil

@@ -39,7 +39,8 @@ def eq7_totals(completions, judge_url, monkeypatch):
                                                  {"role": "assistant", "content": c}],
                                     "solution": "Dog", "choices": ["Dog", "Cat"]}) for c in completions]
     per_func = compute_rewards_per_func(samples, funcs, None, torch.device("cpu"),
-                                        trainer_state=SimpleNamespace(global_step=0, max_steps=100))
+                                        # s = (global_step + 1) / T ≈ 0 (docs/rewards.md §3): γ as at s = 0
+                                        trainer_state=SimpleNamespace(global_step=0, max_steps=10**9))
     return (per_func * WEIGHTS.unsqueeze(0)).nansum(dim=1).tolist()
 
 

@@ -1,4 +1,5 @@
-"""Score benchmark items with an explicit denominator (docs/benchmarks.md).
+"""Grade benchmark items with an explicit denominator (docs/benchmarks.md): the library behind
+``python -m eval.score`` (the command), ``eval.think_analysis`` and ``eval.compare``.
 
 Per item: the reply is taken from the benchmark's own prediction field; the
 ``<answer>`` content is scored when there is one, otherwise the whole reply
@@ -24,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from audio_thinker.cli import UsageError
-from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
+from audio_thinker.benchmark_declarations import MACRO, TOTAL, Benchmark
 from audio_thinker.matching import match_choice, official_token_match
 from audio_thinker.tags import extract_answer, parse_completion
 
