@@ -119,9 +119,9 @@ train_state() {  # finished | resume:<checkpoint> | fresh
   if [ -n "$last" ]; then echo "resume:$last"; else echo fresh; fi
 }
 train_cmd() {  # env assignments + recipe, as one printable line
-  local row=$1 state=$2 model data extra=${EXTRA_ARGS:-}
+  # (a half-trained row resumes by itself: the launcher resumes a run it finds with the same settings)
+  local row=$1 model data extra=${EXTRA_ARGS:-}
   model=$(model_env_of "$(recipe_var "$row" BACKBONE)"); data=$(data_env_of "$row")
-  [ "${state%%:*}" = resume ] && extra="${extra:+$extra }--resume_from_checkpoint ${state#resume:}"
   printf '%s ' ${model:+"MODEL=$(printf %q "$model")"} ${data:+"DATA=$(printf %q "$data")"} \
     ${extra:+"EXTRA_ARGS=$(printf %q "$extra")"}
   echo "bash recipes/row.sh $row"

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 
 from .. import catalogue, options_guard
+from . import life
 from .command import Launch, build, shell_line
 from .layout import LayoutError
 from .settings import SettingsError, resolve
@@ -103,18 +104,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     launch = plan(args.row, args.root, environ, args.table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
-    for note in launch.notes:
+    lock = None
+    if not dry:   # one launch per row at a time, for as long as any of its processes lives
+        try:
+            lock = life.acquire(launch.output_dir, launch.row.name)
+        except life.RunRefused as err:
+            raise UsageError(str(err)) from None
+    try:
+        decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1")
+    except life.RunRefused as err:
+        raise UsageError(str(err)) from None
+    notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]
+    if decision.action == "finished":
+        print(f"note: {decision.notes[0]}", file=sys.stderr)
+        return 0
+    notes += decision.notes if dry else life.carry_out(decision, launch.output_dir)
+    if decision.extra:
+        launch = plan(args.row, args.root, environ, args.table, decision.extra)
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)  # a dry run still shows the commands
     if launch.layout:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
     if dry:
         print("\n".join(launch.lines()))
         return 0
+    lock.hand_down()
     return start(launch, args.root)
 
 
 def start(launch: Launch, root: Path) -> int:
-    """Run the pre-flight and the judge check, then replace this process with ``swift``."""
+    """Run the pre-flight and the judge check, then replace this process with ``swift`` (the lock is its
+    standard input by now: every process of the run holds it)."""
     os.chdir(root)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     launch.output_dir.mkdir(parents=True, exist_ok=True)

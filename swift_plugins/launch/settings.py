@@ -19,12 +19,13 @@ OVERRIDES = (
     "DEEPSPEED", "USE_VLLM", "VLLM_MODE", "VLLM_SERVER_HOST", "VLLM_SERVER_PORT", "VLLM_GPU_MEMORY_UTILIZATION",
     "SLEEP_LEVEL", "GENERATION_BATCH_SIZE", "STEPS_PER_GENERATION", "JUDGE_CHECK_WAIT", "USE_CPU", "TORCH_DTYPE",
     "SAVE_STEPS", "LOGGING_STEPS", "SEED", "REPORT_TO", "EPOCHS", "EXTRA_ARGS", "DATALOADER_WORKERS", "PREFLIGHT",
-    "PREFLIGHT_DROP_BAD", "ENABLE_AUDIO_OUTPUT",
+    "PREFLIGHT_DROP_BAD", "ENABLE_AUDIO_OUTPUT", "FRESH",
 )
 # Launch infrastructure (not a row's fact): the defaults every row shares.
 LAUNCH_DEFAULTS = {"USE_CPU": "0", "VLLM_MODE": "colocate", "VLLM_SERVER_HOST": "127.0.0.1",
                    "VLLM_SERVER_PORT": "8001", "VLLM_GPU_MEMORY_UTILIZATION": "0.4", "SLEEP_LEVEL": "1",
-                   "JUDGE_CHECK_WAIT": "30", "PREFLIGHT": "header", "PREFLIGHT_DROP_BAD": "0", "EXTRA_ARGS": ""}
+                   "JUDGE_CHECK_WAIT": "30", "PREFLIGHT": "header", "PREFLIGHT_DROP_BAD": "0", "EXTRA_ARGS": "",
+                   "FRESH": "0"}
 
 
 class SettingsError(ValueError):
@@ -54,13 +55,14 @@ def resolve(cat: Catalogue, row: Row, root: Path, environ: Mapping[str, str] | N
                 **from_environment(environ)}
     if "DATA" in settings and not os.path.isabs(settings["DATA"]) and "DATA" not in from_environment(environ):
         settings["DATA"] = str(root / settings["DATA"])          # the catalogue's own paths: in the checkout
-    settings["OUTPUT_ROOT"] = os.path.expanduser(settings.get("OUTPUT_ROOT") or str(root / "output"))
+    # a relative OUTPUT_ROOT is inside the checkout, where ms-swift runs (as the shell recipes had it)
+    settings["OUTPUT_ROOT"] = str(root / os.path.expanduser(settings.get("OUTPUT_ROOT") or "output"))
     cpu = settings["USE_CPU"] == "1"
     settings.setdefault("DEEPSPEED", "none" if cpu else "zero3")  # on CPU only when asked (docs/at-scale.md)
     settings.setdefault("USE_VLLM", "false" if cpu else "true")
     for name, value in backbone.env.items():                     # e.g. ENABLE_AUDIO_OUTPUT=0 for Omni
         settings.setdefault(name, value)
-    for switch in ("USE_CPU", "PREFLIGHT_DROP_BAD"):
+    for switch in ("USE_CPU", "PREFLIGHT_DROP_BAD", "FRESH"):
         if settings[switch] not in ("0", "1"):
             raise SettingsError(f"{switch}={settings[switch]} must be 0 or 1")
     return settings
