@@ -216,7 +216,13 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.report", __doc__)
+    parser = cli_parser("eval.report", __doc__,
+                        reads="eval.score result JSONs (--results: files, or folders searched for them), one folder per\n"
+                              "results row, named after the row",
+                        example="runs/model-c/mmau.json   runs/model-c/mmar.json\nruns/grpo-a/mmau.json    runs/grpo-a/mmar.json",
+                        writes="--out: a markdown report: tables laid out like the paper's with each row's accuracy (95 %\n"
+                               "interval) beside the paper's number, paired differences of the ablation steps, the\n"
+                               "controls, and every result's denominator")
     parser.add_argument("--results", nargs="+", required=True, help="result JSON files or directories")
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--alias", action="append", default=[], help="OURS=ROW, e.g. my-run=model-c (a catalogue row)")

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks, cli
+from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
 
@@ -298,7 +298,14 @@ def export_last(plans: Sequence[Plan], folder: Path, source: dict[str, Any]) -> 
 
 
 def build_parser():
-    parser = cli.parser("eval.sweep", __doc__)
+    parser = cli.parser("eval.sweep", __doc__,
+                        reads="an ms-swift run directory (--run) with checkpoint-N folders, and per --benchmark the\n"
+                              "rows of python -m data_prep.benchmarks and the benchmark's metadata",
+                        example=("output/model-c/checkpoint-100/   args.json  trainer_state.json  model.safetensors ...\n"
+                                 "output/model-c/checkpoint-200/   args.json  trainer_state.json  model.safetensors ..."),
+                        writes="in --out: checkpoint-N/ per step (predictions, scores, think analysis and their logs,\n"
+                               "LABEL.sweep.json when a pair is finished), sweep.json, sweep.csv (one row per step and\n"
+                               "benchmark) and sweep.png (accuracy with its interval and think rate against the step)")
     parser.add_argument("--run", type=Path, help="ms-swift output directory with checkpoint-N folders")
     parser.add_argument("--out", type=Path, required=True, help="folder for every output of the sweep")
     parser.add_argument("--benchmark", nargs=3, action="append", required=True, metavar=("LABEL", "ROWS", "META"),

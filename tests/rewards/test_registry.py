@@ -64,3 +64,17 @@ def test_registry_cli_answers_needs_judge():
     assert ask("atar", "adaptive_format") == "0"
     assert ask("atar", "think_quality") == "1"
     assert ask("format") == "0"  # ms-swift's own rewards never need our judge
+
+
+def test_paper_weights_are_the_recipes_rows():
+    """The weights the guard prints when --reward_weights is missing are each row's weights in the paper's
+    table (transcribed from docs/rewards.md §6 in the dry-run test), with the monitors at 0."""
+    from tests.recipes.test_recipes_dry_run import TABLE
+
+    for row, (_, method, _, rewards) in TABLE.items():
+        if method != "grpo":
+            continue
+        names = list(rewards) + [m for m in ("choice_accuracy", "think_rate") if m not in rewards]
+        expected = list(rewards.values()) + [0] * (len(names) - len(rewards))
+        assert registry.paper_weights(names) == expected, row
+    assert registry.paper_weights(["atar", "format"]) == [1.0, None]  # not ours: the user's choice
