@@ -12,7 +12,6 @@ Every refusal is one ``error: ...`` line and exit status 2. docs/recipes.md docu
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -92,42 +91,63 @@ def plan(row_name: str, root: Path, environ=None, table: str | None = None, extr
     return launch
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli_parser("swift_plugins.launch", __doc__)
-    parser.add_argument("row", help="a row of swift_plugins/catalogue.yaml")
-    parser.add_argument("--root", type=Path, default=Path.cwd(),
-                        help="the checkout: where the catalogue's data paths and output/ are (default: here)")
-    parser.add_argument("--table", help=argparse.SUPPRESS)  # the table command: apply its overrides
-    args = parser.parse_args(argv)
-    environ = os.environ
-    dry = environ.get("DRY_RUN", "0") == "1"
-    launch = plan(args.row, args.root, environ, args.table)
+def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tuple[Launch | None, list[str],
+                                                                                 life.Lock | None]:
+    """Every decision of a launch, in order: the plan; for a real start the lock (and then what the run's
+    directory asks for is done: an old run moved aside, logs cut); the resume. Returns the launch (None: the
+    run has finished, nothing to do), the notes to print, the lock."""
+    launch = plan(row, root, environ, table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
     lock = None
-    if not dry:   # one launch per row at a time, for as long as any of its processes lives
-        try:
-            lock = life.acquire(launch.output_dir, launch.row.name)
-        except life.RunRefused as err:
-            raise UsageError(str(err)) from None
     try:
+        if not dry:   # one launch per row at a time, for as long as any of its processes lives
+            lock = life.acquire(launch.output_dir, launch.row.name)
         decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1")
     except life.RunRefused as err:
         raise UsageError(str(err)) from None
     notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]
     if decision.action == "finished":
-        print(f"note: {decision.notes[0]}", file=sys.stderr)
-        return 0
+        return None, [*notes, *decision.notes], lock
     notes += decision.notes if dry else life.carry_out(decision, launch.output_dir)
     if decision.extra:
-        launch = plan(args.row, args.root, environ, args.table, decision.extra)
+        launch = plan(row, root, environ, table, decision.extra)
+    return launch, notes, lock
+
+
+def dry_run(row: str, root: Path, environ, table: str | None = None) -> tuple[list[str], list[str]]:
+    """What ``DRY_RUN=1`` prints: (stdout lines: every command; stderr lines: notes and the layout)."""
+    launch, notes, _ = prepare(row, root, environ, table, dry=True)
+    err = [f"note: {note}" for note in notes]
+    if launch is None:
+        return [], err
+    if launch.layout:
+        err.append(f"[{launch.row.name}] {launch.layout.line()}")
+    return launch.lines(), err
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli_parser("swift_plugins.launch", __doc__)
+    parser.add_argument("row", help="a row of swift_plugins/catalogue.yaml")
+    parser.add_argument("--root", type=Path, default=Path.cwd(),
+                        help="the checkout: where the catalogue's data paths and output/ are (default: here)")
+    parser.add_argument("--table", help="apply this table's overrides (the table command passes it)")
+    args = parser.parse_args(argv)
+    environ = os.environ
+    if environ.get("DRY_RUN", "0") == "1":
+        out, err = dry_run(args.row, args.root, environ, args.table)
+        for line in err:
+            print(line, file=sys.stderr)
+        if out:
+            print("\n".join(out))
+        return 0
+    launch, notes, lock = prepare(args.row, args.root, environ, args.table, dry=False)
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)  # a dry run still shows the commands
+        print(f"note: {note}", file=sys.stderr)
+    if launch is None:
+        return 0
     if launch.layout:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
-    if dry:
-        print("\n".join(launch.lines()))
-        return 0
     lock.hand_down()
     return start(launch, args.root)
 

@@ -205,3 +205,25 @@ def test_the_report_names_sweep_folders_from_their_runs_and_keeps_runs_apart(tmp
     labels = [label for label, _ in report.find_results([str(tmp_path / "eval")])]
     assert f"model-c (checkpoint-4 of {tmp_path}/runs/mine)" in labels
     assert f"model-c (checkpoint-4 of {tmp_path}/runs/again)" in labels and len(labels) == 5
+
+
+def test_a_table_of_existing_rows_with_shared_overrides(tmp_path):
+    """A table can be a set of existing rows with settings of its own (a miniature of the paper's): its rows
+    train with them, the environment still wins, and the rows' own facts are untouched."""
+    copy = tmp_path / "catalogue.yaml"
+    copy.write_text(catalogue.PATH.read_text(encoding="utf-8") + (
+        "  mini: {benchmarks: [mmau], rows: [sft-a, grpo-a],\n"
+        "         overrides: {PROFILE: cpu, MODEL: /m/tiny, MAX_STEPS: '2', LR: 1e-4, MAX_COMPLETION_LENGTH: '24'}}\n"),
+        encoding="utf-8")
+    out = shell(["bash", str(REPO / "recipes/table.sh"), "mini"], OUTPUT_ROOT=str(tmp_path / "o"),
+                AUDIO_THINKER_CATALOGUE=str(copy), MMAU_META="/b/mmau.json", LR="3e-5")
+    assert out.returncode == 0, out.stderr
+    assert "rows sft-a grpo-a;" in out.stdout
+    swift = {shlex.split(line)[line.split().index("swift") + 1]: shlex.split(line)
+             for line in out.stdout.splitlines() if " swift " in line}
+    for sub, argv in swift.items():
+        opts = dict(zip(argv, argv[1:]))
+        assert opts["--model"] == "/m/tiny" and opts["--max_steps"] == "2" and opts["--use_cpu"] == "true"
+        assert opts["--learning_rate"] == "3e-5"                          # the environment wins
+    assert dict(zip(swift["rlhf"], swift["rlhf"][1:]))["--max_completion_length"] == "24"
+    assert dict(zip(swift["rlhf"], swift["rlhf"][1:]))["--reward_funcs"] == "choice_accuracy"  # grpo-a's own
