@@ -10,7 +10,7 @@ audioread's fallback. This wraps ``load_audio`` so that the same failure reads
 
 and so does every caller that names it: a GRPO run that dies mid-run says which row's clip to fix, and
 ``eval.infer`` records it in the item's error row. The recipes' pre-flight check
-(``data_prep.preflight``, README "When input is bad") catches the same files before the run starts;
+(``data_prep.preflight``, docs/bad-input.md) catches the same files before the run starts;
 this covers ``swift rlhf`` / ``swift sft`` / ``swift infer`` launched directly.
 
 The wrapper is re-bound in every ``swift.template`` module that imported ``load_audio`` by name, so

@@ -1,4 +1,4 @@
-"""The rows of a training or evaluation set, checked before any model loads (README "When input is bad").
+"""The rows of a training or evaluation set, checked before any model loads (docs/bad-input.md).
 
 The part of the pre-flight check both ``data_prep.preflight`` (the recipes' check, which also decodes each
 clip) and ``eval.infer`` (which checks that each clip exists, and turns a clip that still fails in the
