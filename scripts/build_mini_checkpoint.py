@@ -131,12 +131,12 @@ def hearing_init(model) -> None:
         projector.linear.bias.zero_()
 
 
-def sft(init: Path, data: Path, runs: Path, size: Size, log: Path) -> Path:
+def sft(init: Path, data: Path, runs: Path, size: Size, log: Path, save_steps: int | None = None) -> Path:
     """The warm start through the project's SFT recipe; returns the last checkpoint."""
     env = {**os.environ, 'MODEL': str(init), 'DATA': str(data), 'USE_CPU': '1', 'NPROC_PER_NODE': '1',
            'DEEPSPEED': 'none', 'TORCH_DTYPE': 'float32', 'OUTPUT_ROOT': str(runs), 'DATALOADER_WORKERS': '0',
            'REPORT_TO': 'none', 'PER_DEVICE_BATCH': str(size.batch), 'GRAD_ACC': '1', 'LR': str(size.lr),
-           'MAX_STEPS': str(size.steps), 'SAVE_STEPS': str(size.steps), 'SEED': str(SEED), 'EPOCHS': '100',
+           'MAX_STEPS': str(size.steps), 'SAVE_STEPS': str(save_steps or size.steps), 'SEED': str(SEED), 'EPOCHS': '100',
            # one thread: on a shared 2-core machine two threads spend most of a step waiting for each other
            # (measured: a step 4-7x slower), and one thread makes the reduction order fixed
            'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'CUDA_VISIBLE_DEVICES': '', 'TOKENIZERS_PARALLELISM': 'false',
