@@ -78,6 +78,8 @@ class WavHeader:
     rate: int
     channels: int
     block_align: int  # bytes per frame (all channels)
+    format_tag: int  # 1 PCM, 3 IEEE float, 0xFFFE extensible, ...
+    bits: int
     declared_frames: int | None  # from the data chunk's size; None when the writer left it open (streaming)
     present_frames: int  # whole frames between the data chunk's start and the end of the file
 
@@ -90,6 +92,13 @@ class WavHeader:
     @property
     def truncated(self) -> bool:
         return self.declared_frames is not None and self.present_frames < self.declared_frames
+
+    @property
+    def plain(self) -> bool:
+        """Uncompressed PCM or float whose fields agree with each other: the header says all a decoder
+        would find (what data_prep writes). Anything else is left to a real decoder."""
+        return (self.format_tag in (1, 3, 0xFFFE) and self.channels > 0 and self.rate > 0
+                and self.bits in (8, 16, 24, 32, 64) and self.block_align == self.channels * self.bits // 8)
 
 
 def read_wav_header(path: str | os.PathLike) -> WavHeader | None:
@@ -109,16 +118,16 @@ def read_wav_header(path: str | os.PathLike) -> WavHeader | None:
         chunk, length = head[pos:pos + 4], struct.unpack(endian + "I", head[pos + 4:pos + 8])[0]
         body = pos + 8
         if chunk == b"fmt " and body + 16 <= len(head):
-            _, channels, rate, _, block_align = struct.unpack(endian + "HHIIH", head[body:body + 14])
-            fmt = (rate, channels, block_align)
+            tag, channels, rate, _, block_align, bits = struct.unpack(endian + "HHIIHH", head[body:body + 16])
+            fmt = (rate, channels, block_align, tag, bits)
         elif chunk == b"data":
             if fmt is None or not fmt[2]:
                 return None
-            rate, channels, block_align = fmt
+            rate, channels, block_align, tag, bits = fmt
             present = max(0, size - body) // block_align
             # 0 and 0xFFFFFFFF are what writers to a pipe leave: the size was never filled in.
             declared = None if length in (0, 0xFFFFFFFF) else length // block_align
-            return WavHeader(rate, channels, block_align, declared, present)
+            return WavHeader(rate, channels, block_align, tag, bits, declared, present)
         pos = body + length + (length & 1)  # chunks are padded to an even size
     return None
 

@@ -55,14 +55,26 @@ def audio_problem(path: str, full: bool) -> str | None:
 
 
 def audio_clip(path: str, full: bool) -> Clip:
-    """Whether ``path`` is usable audio and how long it is. soundfile first, PyAV for formats libsndfile
-    does not read (ms-swift's loaders try the same two); for a WAV, also whether the file holds every frame
-    its header declares (libsndfile counts the frames present, and would read a cut copy without a word)."""
+    """Whether ``path`` is usable audio and how long it is. For a plain PCM WAV (what data_prep writes) the
+    header check reads the RIFF header itself: its length, and whether the file holds every frame the
+    header declares (libsndfile counts the frames present, and reads a cut copy without a word). Anything
+    else, and every file in the full check: soundfile first, PyAV for formats libsndfile does not read
+    (ms-swift's loaders try the same two)."""
     found = resolve_audio(path)
     if found is None:
         return Clip("no such file")
     if found.is_dir():
         return Clip("is a directory, not an audio file")
+    header = None
+    if found.suffix.lower() in (".wav", ".wave"):
+        try:
+            header = read_wav_header(found)
+        except OSError as err:
+            return Clip(f"cannot read ({err.strerror})")
+        if header is not None and (cut := truncation(header.declared_frames, header.present_frames)):
+            return Clip(cut)
+        if header is not None and header.plain and not full:
+            return Clip("holds no audio samples") if header.present_frames <= 0 else Clip(None, header.seconds)
     try:
         frames, rate = _frames_soundfile(found, full)
     except _NotSoundfile:
@@ -74,9 +86,6 @@ def audio_clip(path: str, full: bool) -> Clip:
         return Clip(f"does not decode ({type(err).__name__}: {_short(err)})")
     if frames <= 0:
         return Clip("holds no audio samples")
-    header = read_wav_header(found) if found.suffix.lower() in (".wav", ".wave") else None
-    if header is not None and (cut := truncation(header.declared_frames, header.present_frames)):
-        return Clip(cut)
     return Clip(None, frames / rate if rate else None)
 
 
