@@ -267,9 +267,12 @@ class BatchState:
             for cause in causes:
                 stats.judge_failure_causes[cause] = stats.judge_failure_causes.get(cause, 0) + 1
         if failures:
-            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d on rank %d; "
+            # The trainer's global_step counts the steps finished; this call belongs to the next one, which
+            # logging.jsonl shows as "global_step/max_steps" once it is done (its row "3/3" for global_step 2).
+            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d/%d on rank %d; "
                            "fallbacks applied (docs/rewards.md §7)", failures, calls, kind,
-                           ", ".join(sorted(set(causes))) or "?", stats.global_step, stats.rank)
+                           ", ".join(sorted(set(causes))) or "?", stats.global_step + 1, stats.max_steps,
+                           stats.rank)
 
     def flush(self, mode: str | None = None) -> list[StepStats]:
         """Finish the current call and hand over the calls not yet reported (of ``mode``, or all)."""

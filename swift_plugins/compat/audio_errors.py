@@ -15,7 +15,7 @@ otherwise transformers' Qwen2-Audio fails on it with ``TypeError: 'NoneType' obj
 in ``_merge_input_ids_with_audio_features`` when no longer clip shares its batch, and answers it when one
 does. The template's ``encode`` adds which row the clip belongs to (its ``id`` / ``source_id``, else the
 start of its question), and a process that dies of it prints that one line, ``error: cannot load audio
-…``, instead of a traceback through transformers. The recipes' pre-flight check (``data_prep.preflight``,
+…``, and exits with status 2 instead of a traceback through transformers. The recipes' pre-flight check (``data_prep.preflight``,
 docs/data-preparation.md "When input is bad") catches the same files, and clips under its 0.2 s minimum,
 before the run starts; this covers ``swift rlhf`` / ``swift sft`` / ``swift infer`` launched directly.
 
@@ -24,6 +24,7 @@ templates (Qwen2-Audio and Qwen2.5-Omni both go through ``swift.template.templat
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import sys
@@ -35,7 +36,11 @@ ROW_KEYS = ("id", "source_id")  # what names a row in our data sets (data_prep w
 
 
 class AudioLoadError(ValueError):
-    """A clip that could not be loaded, with its path (or what was passed instead of a path)."""
+    """A clip that could not be loaded, with its path (or what was passed instead of a path): ``audio``."""
+
+    def __init__(self, message: str, audio=None):
+        super().__init__(message)
+        self.audio = audio if isinstance(audio, str) else None
 
 
 def describe(audio) -> str:
@@ -73,11 +78,11 @@ def naming_file(load_audio):
         except AudioLoadError:
             raise
         except Exception as err:  # noqa: BLE001 - re-raised with the file named, cause chained
-            raise AudioLoadError(f"cannot load audio {describe(audio)}: {_reason(audio, err)}") from err
+            raise AudioLoadError(f"cannot load audio {describe(audio)}: {_reason(audio, err)}", audio) from err
         rate = args[0] if args else kwargs.get("sampling_rate", SAMPLE_RATE)
         short = _too_short(loaded[0] if isinstance(loaded, tuple) else loaded, rate)
         if short:
-            raise AudioLoadError(f"cannot load audio {describe(audio)}: {short}")
+            raise AudioLoadError(f"cannot load audio {describe(audio)}: {short}", audio)
         return loaded
 
     setattr(wrapper, MARK, True)
@@ -98,18 +103,62 @@ def _too_short(samples, rate) -> str | None:
             f"encoder needs at least {MIN_TOKENS} (python -m data_prep.preflight refuses clips under 0.2 s)")
 
 
-def row_name(inputs) -> str:
-    """How to name a row in a message: its ``id`` / ``source_id``, else the start of its last user turn."""
+def row_name(inputs, audio: str | None = None) -> str:
+    """How to name a row in a message: where the training file holds it (``line N of FILE``: the row that
+    names ``audio`` in a ``--dataset`` file of this process's command line, ms-swift hands the template
+    no line number), else its ``id`` / ``source_id``, else the start of its last user turn."""
     get = inputs.get if isinstance(inputs, dict) else lambda key, default=None: getattr(inputs, key, default)
+    found = _dataset_line(audio) if audio else None
+    if found:
+        return found
     for key in ROW_KEYS:
         if get(key) is not None:
             return f"{key} {get(key)!r}"
     for message in reversed(get("messages") or []):
         content = message.get("content") if isinstance(message, dict) else None
         if message.get("role") == "user" and isinstance(content, str):
-            text = " ".join(content.split())
+            text = " ".join(content.replace("<audio>", " ").split())
             return f"question {text[:60] + ('…' if len(text) > 60 else '')!r}"
     return "a row without id"
+
+
+def _dataset_files(argv: list[str]) -> list[str]:
+    """The local files after ``--dataset`` / ``--val_dataset`` on a ms-swift command line (``FILE#N`` read
+    as FILE; hub ids are not files and are skipped)."""
+    files, taking = [], False
+    for arg in argv:
+        if arg.startswith("--"):
+            taking = arg in ("--dataset", "--val_dataset")
+            continue
+        if taking:
+            path = arg.rsplit("#", 1)[0] if not os.path.isfile(arg) else arg
+            if os.path.isfile(path):
+                files.append(path)
+    return files
+
+
+def _dataset_line(audio: str) -> str | None:
+    """``line N of FILE`` (with the row's id, if any) for the first row of a ``--dataset`` file that names
+    ``audio``; read only when a clip has failed, so the cost never falls on a healthy run."""
+    import json
+
+    name = os.path.basename(audio.strip())
+    for path in _dataset_files(sys.argv):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for number, line in enumerate(fh, 1):
+                    if name not in line:
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(row, dict) and audio in (row.get("audios") or []):
+                        ids = [f", {k} {row[k]!r}" for k in ROW_KEYS if row.get(k) is not None][:1]
+                        return f"line {number} of {path}{''.join(ids)}"
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
 
 
 def naming_row(encode):
@@ -122,9 +171,9 @@ def naming_row(encode):
         try:
             return encode(self, inputs, *args, **kwargs)
         except AudioLoadError as err:
-            if " (row " in str(err):
+            if " (row: " in str(err):
                 raise
-            raise AudioLoadError(f"{err} (row {row_name(inputs)})") from err.__cause__
+            raise AudioLoadError(f"{err} (row: {row_name(inputs, err.audio)})", err.audio) from err.__cause__
 
     setattr(wrapper, MARK, True)
     return wrapper
@@ -136,7 +185,8 @@ def _one_line_hook(previous):
     def hook(kind, value, traceback):
         if isinstance(value, AudioLoadError):
             print(f"error: {value}", file=sys.stderr, flush=True)
-            return
+            atexit._run_exitfuncs()  # what a normal exit runs (teardown.py's process-group teardown)
+            os._exit(2)  # bad input: the project's exit status for it (audio_thinker.cli)
         previous(kind, value, traceback)
 
     setattr(hook, MARK, True)

@@ -99,5 +99,5 @@ def test_ms_swift_names_the_clip_it_cannot_load(tiny_qwen2_audio, tmp_path):
                         {"role": "assistant", "content": "<answer>x</answer>"}], "audios": [str(gone)]}
     with pytest.raises(AudioLoadError) as caught:
         template.encode(row)
-    assert str(caught.value) == f"cannot load audio {gone}: no such file"
+    assert str(caught.value) == f"cannot load audio {gone}: no such file (row: question 'What is it?')"
     assert caught.value.__cause__ is not None  # what ms-swift raised (TypeError or a bare FileNotFoundError)
