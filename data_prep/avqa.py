@@ -412,6 +412,14 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
     return summary
 
 
+class Stopped(Exception):
+    """SIGTERM arrived (``kill``, ``timeout``, a job scheduler): unwind like Ctrl-C does."""
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli_parser("data_prep.avqa", __doc__)
     parser.add_argument("--video-dir", type=Path, required=True, help="folder of AVQA videos (searched recursively)")
@@ -434,8 +442,20 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(args.min_duration, args.min_snr_db, max_duration_s=args.max_seconds)
     except ValueError as exc:
         raise UsageError(str(exc), option="--max-seconds" if "max_" in str(exc) else "--min-duration") from None
-    summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
-                  settings=settings, progress=not args.no_progress)
+    # SIGTERM unwinds through the pool's ``with`` (terminate, join) and the journal's, as Ctrl-C does; left to
+    # its default it killed this process alone, and the workers then wrote their results into a closed pipe
+    # (BrokenPipeError tracebacks) and the semaphores were never released ("leaked semaphore" warnings).
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
+                      settings=settings, progress=not args.no_progress)
+    except (Stopped, KeyboardInterrupt) as stop:
+        done = len(read_journal(Path(args.out_dir) / "journal.jsonl"))
+        print(f"stopped: {done} video result(s) kept in {Path(args.out_dir) / 'journal.jsonl'}; the same command "
+              "resumes from there", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     rejected = {k: v for k, v in summary.rejected.items() if v}
     print(f"input {summary.input}: kept {summary.kept}, rejected {sum(rejected.values())} {rejected} "
           f"({summary.videos_processed_now} videos processed now, {summary.videos_from_journal} from journal)")
