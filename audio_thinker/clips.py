@@ -1,6 +1,6 @@
 """What the backbones' audio encoders can hear: how many tokens a clip becomes, the shortest clip the
 pre-flight accepts, the longest the model's feature extractor keeps, and what a WAV file's header says
-(docs/data-preparation.md, "Clips the model can hear"). Standard library only.
+(docs/bad-input.md, "Clips the model can hear"). Standard library only.
 
 Both backbones (Qwen2-Audio and Qwen2.5-Omni's thinker) feed a Whisper feature extractor: 16 kHz, one mel
 frame per 160 samples (the attention mask is the sample mask taken every 160th sample, so a clip of ``n``

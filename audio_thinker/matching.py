@@ -1,5 +1,5 @@
 """Multiple-choice matching: a strict rule for training, the official rule for evaluation
-(docs/rewards.md §2; README "Rewards" says which is used where).
+(docs/rewards.md §2; docs/evaluation.md says which is used where).
 
 **Training** (``strict_match``; every reward that needs correctness: accuracy, R_a, R_c). The
 ``<answer>`` content must *be* one choice: after normalising case, punctuation and spacing, and after

@@ -26,8 +26,8 @@ refusing; the dropped rows are reported the same way (``dropped: DATA:LINE: …`
 frame count; libsndfile counts the frames a truncated WAV really holds); ``--check full`` decodes every
 sample too, which catches corrupt data inside compressed formats (FLAC, MP3, …). For 16-bit PCM WAV, the
 format data_prep writes, the header check already sees everything a decoder would. Relative paths are
-resolved as ms-swift does: against the working directory, then ``$ROOT_IMAGE_DIR``. Timings:
-docs/data-preparation.md, "When input is bad".
+resolved as ms-swift does: against the working directory, then ``$ROOT_IMAGE_DIR``. Timings: docs/measured.md,
+"When input is bad".
 """
 from __future__ import annotations
 
@@ -40,9 +40,10 @@ from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.clips import MIN_SECONDS, audio_window, read_wav_header
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import atomic_write_text, write_jsonl
-from audio_thinker.preflight import (REQUIRED, TOO_LONG, Clip, Limits, Report, check_rows, resolve_audio,
-                                     truncation)
+from audio_thinker.row_checks import (REQUIRED, TOO_LONG, Clip, Limits, Report, check_rows, resolve_audio,
+                                      truncation)
 
 CHECKS = ("header", "full")
 DROP_BAD_HINT = ("PREFLIGHT_DROP_BAD=1 makes the recipes train on the good rows (this command's "
@@ -202,7 +203,12 @@ def write_clean(report: Report, out: Path) -> tuple[int, Path]:
 
 # ----------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli_parser("data_prep.preflight", __doc__)
+    p = cli_parser("data_prep.preflight", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                   reads="a data set in ms-swift's JSONL format: training rows (--kind grpo), SFT rows (sft) or\n"
+                         "benchmark rows with an id (eval); relative audio paths resolve as ms-swift resolves them",
+                   writes="one line per bad row on stderr (error: FILE:LINE: what), then a summary line (preflight: ...);\n"
+                          "exit 2 if a row is bad. With --clean-out FILE: the good rows in FILE (lines unchanged) and\n"
+                          "the dropped ones in FILE.dropped.jsonl")
     p.add_argument("data", nargs="+", help="JSONL file(s) of ms-swift rows (data_prep.avqa / benchmarks output)")
     p.add_argument("--kind", choices=sorted(REQUIRED), default="grpo",
                    help="which columns are required: grpo (messages, audios, solution), sft (messages ending "

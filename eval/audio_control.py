@@ -5,7 +5,7 @@ replaced by digital silence of the same length (same sample rate, same number
 of frames, all samples zero), so the prompt, the audio placeholder tokens and
 the clip's duration are unchanged and only the sound is gone. ``eval.score
 --silent-input`` then puts the silent run beside the normal one
-(:func:`audio_control_figures`). README "Reading the silent-audio control".
+(:func:`audio_control_figures`). docs/evaluation.md, "Reading the silent-audio control".
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from audio_thinker.cli import UsageError
 
-from .scoring import figures_of_rows
+from .grading import figures_of_rows
 from .stats import wilson_interval
 from .tables import fmt_accuracy, text_table
 

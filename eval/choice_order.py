@@ -9,18 +9,18 @@ options is asked once per distinct rotation. ``eval.convert`` and
 :func:`score_rotations`) and the result gains ``choice_order``:
 ``circular`` (an item counts as right only when it is right under every
 rotation), ``by_rotation`` and ``by_gold_position`` (accuracy by where the gold
-option stood, A first). README "Reading the choice-order control".
+option stood, A first). docs/evaluation.md, "Reading the choice-order control".
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError
 from audio_thinker.rows import render_choices
 
-from .scoring import ItemScore, figures, join_predictions, score
+from .grading import ItemScore, figures, join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, text_table
 
 ROTATION_SEPARATOR = "@rot"  # inference row id = f"{benchmark id}@rot{r}": unique, so resuming works

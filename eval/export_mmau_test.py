@@ -5,7 +5,7 @@
 The answers of the test split are withheld; predictions are scored by the
 benchmark's evaluation service (Eval.ai, moved to a Hugging Face Space in
 January 2026, per the MMAU README). Its upload format is not documented in the
-MMAU repository. Assumption, documented in the README: the same JSON list
+MMAU repository. Assumption, documented in docs/evaluation.md: the same JSON list
 ``evaluation.py`` reads for test-mini — the official ``mmau-test.json`` items,
 each with the prediction added. The MMAU README calls the field
 ``model_prediction`` while ``evaluation.py`` reads ``model_output``: we write
@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
 from audio_thinker.jsonl import read_records, write_json
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import extract_answer
@@ -67,7 +68,11 @@ def export(meta: list[dict[str, Any]], replies: dict[str, str | None], allow_mis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.export_mmau_test", __doc__)
+    parser = cli_parser("eval.export_mmau_test", __doc__, example=PREDICTION_ROWS_EXAMPLE,
+                        reads="MMAU's test-split metadata (--meta, answers withheld) and eval.infer's prediction rows\n"
+                              "on it (--predictions, JSONL)",
+                        writes="--out: the submission JSON: the metadata items, each with the named choice text under\n"
+                               "model_output and model_prediction")
     parser.add_argument("--meta", required=True, help="official mmau-test.json (answers withheld)")
     parser.add_argument("--predictions", required=True, help="eval.infer output (JSONL) on the test split")
     parser.add_argument("--id-field", default="id", help="field of the inference rows holding the MMAU id")

@@ -24,7 +24,7 @@ Decisions:
   clip: they score as *missing*, a re-run skips them, ``--retry-errors`` runs
   them again;
 - inputs are checked before the model loads: the ``--system`` file, the
-  benchmark file (the pre-flight check of ``audio_thinker.preflight``: ids
+  benchmark file (the pre-flight check of ``audio_thinker.row_checks``: ids
   present and unique, columns, one clip per ``<audio>`` tag, every clip found;
   a row whose clip is missing, is a truncated WAV or is shorter than the
   encoder needs (0.2 s, ``audio_thinker.clips``) becomes an error row without
@@ -54,9 +54,10 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
 from audio_thinker.clips import audio_window
-from audio_thinker.preflight import Limits, check_rows, wav_headers
+from audio_thinker.row_checks import Limits, check_rows, wav_headers
 from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence
@@ -277,7 +278,12 @@ def warn_untrained_system(rows: list[dict[str, Any]], folders: list[str]) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.infer", __doc__)
+    parser = cli_parser("eval.infer", __doc__, example=BENCHMARK_ROWS_EXAMPLE,
+                        reads="benchmark rows (--benchmark-file, JSONL in ms-swift's format, each with an id:\n"
+                              "python -m data_prep.benchmarks writes them) and a checkpoint (--model, --adapters)",
+                        writes="--out: prediction rows (JSONL, one per item): the input row plus output (the raw reply),\n"
+                               "mode (think / no_think) and infer (the settings); a row that failed has output null and an\n"
+                               "error. --audio-control silence also writes the silent clips to <out>.silence/")
     parser.add_argument("--model", required=True, help="base or merged checkpoint directory (or a hub id)")
     parser.add_argument("--adapters", action="append", default=[], help="LoRA adapter directory (repeatable)")
     parser.add_argument("--benchmark-file", required=True,

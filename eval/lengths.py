@@ -6,7 +6,7 @@ punctuation mark: ``<think>I hear a dog.</think>`` is 12 tokens (``<``,
 ``think``, ``>``).
 Chosen over a model's own tokenizer because the figures compare backbones
 whose tokenizers differ (Qwen2-Audio, Qwen2.5-Omni) and must be computable
-from any prediction file, without the checkpoint. README "Reading the token
+from any prediction file, without the checkpoint. docs/evaluation.md, "Reading the token
 savings".
 """
 from __future__ import annotations

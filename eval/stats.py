@@ -1,8 +1,8 @@
 """How sure an accuracy is, and whether a difference between two runs is real.
 
 Pure functions of counts (no benchmark knowledge), in percent where they
-return an accuracy; ``eval.scoring`` attaches them to every figure and
-``eval.compare`` to every paired difference. README "Reading the intervals"
+return an accuracy; ``eval.grading`` attaches them to every figure and
+``eval.compare`` to every paired difference. docs/evaluation.md, "Reading the intervals"
 says which interval and why.
 
 - :func:`wilson_interval`: the Wilson score interval of a proportion. Chosen

@@ -1,6 +1,6 @@
-# Shared base of every results row. A row script sets what makes it that row, then sources this file:
+# Shared base of every results row. A row script sets ROW (its name in swift_plugins/catalogue.yaml, also
+# its output directory's name) and sources this file, which reads the row's facts from the catalogue:
 #
-#   ROW       its name in the paper's Table 1 (also the output directory's name)
 #   BACKBONE  qwen2-audio | qwen2.5-omni
 #   METHOD    sft | grpo
 #   PROMPT    adaptive_think | answer_only | always_think   (swift_plugins/prompts/<PROMPT>.txt)
@@ -9,19 +9,22 @@
 #
 # Everything else has the paper's setting as default (section 5.1: 1000 steps, lr 1e-6, temperature 1.0,
 # 8 completions, KL 0.04, per-device batch 1 x grad. accumulation 2 x 8 GPUs = 16) and can be overridden
-# from the environment; see README "Recipes" for the full list. Multi-node runs use ms-swift's own
+# from the environment; see docs/recipes.md for the full list. Multi-node runs use ms-swift's own
 # launcher variables (NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT, NPROC_PER_NODE), passed through.
 #
 #   DRY_RUN=1 bash recipes/<row>.sh    prints the exact command(s) and runs nothing.
 
 set -euo pipefail
-: "${ROW:?row script must set ROW}" "${BACKBONE:?}" "${METHOD:?}" "${PROMPT:?}"
+: "${ROW:?row script must set ROW}"
 
 RECIPES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$RECIPES_DIR")
 source "$REPO_DIR/scripts/_python.sh"
 source "$RECIPES_DIR/_layout.sh"
 use_python   # $PYTHON and the `swift` beside it: the environment setup.sh installed into
+# The row's facts (BACKBONE METHOD PROMPT REWARDS WEIGHTS SFT_TARGET NEEDS_JUDGE), from the catalogue.
+facts=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.catalogue shell "$ROW") || exit 2
+eval "$facts"
 
 case "$BACKBONE" in
   qwen2-audio)  DEFAULT_MODEL=Qwen/Qwen2-Audio-7B-Instruct; DEFAULT_MODEL_TYPE=qwen2_audio ;;
@@ -43,7 +46,7 @@ export NNODES=${NNODES:-1}
 USE_CPU=${USE_CPU:-0}                      # 1: CPU run (tiny checkpoints, the offline demo)
 TUNER=${TUNER:-full}                       # full | lora
 LORA_RANK=${LORA_RANK:-64}
-# zero2 | zero3 | none; on CPU none unless asked for (DeepSpeed's CPU accelerator: README "At scale").
+# zero2 | zero3 | none; on CPU none unless asked for (DeepSpeed's CPU accelerator: docs/at-scale.md).
 DEEPSPEED=${DEEPSPEED:-$([ "$USE_CPU" = 1 ] && echo none || echo zero3)}
 TORCH_DTYPE=${TORCH_DTYPE:-bfloat16}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-1}
@@ -104,14 +107,14 @@ case "$METHOD" in
         cmd+=(--vllm_gpu_memory_utilization "${VLLM_GPU_MEMORY_UTILIZATION:-0.4}" --sleep_level "${SLEEP_LEVEL:-1}")
       fi
     fi
-    # Which rewards ask the judge is declared in swift_plugins/registry.py (standard library only).
-    needs_judge=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.registry needs-judge "${funcs[@]}")
+    # Which rewards ask the judge is declared in swift_plugins/registry.py; the catalogue applies it to the row.
+    needs_judge=$NEEDS_JUDGE
     ;;
   sft)
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"
     if [ "$SFT_TARGET" = cot ]; then DATA=${DATA:-$REPO_DIR/data/avqa_cot/sft_cot.jsonl}
     else DATA=${DATA:-$REPO_DIR/data/avqa/sft_answers.jsonl}; fi
-    # The paper gives no SFT hyper-parameters; these are ours (README, "Recipes").
+    # The paper gives no SFT hyper-parameters; these are ours (docs/recipes.md).
     cmd=(swift sft "${common[@]}" --dataset "$DATA" --num_train_epochs "${EPOCHS:-1}"
          --external_plugins "$REPO_DIR/swift_plugins/compat_plugin.py" "${extra_plugins[@]}"
          --learning_rate "${LR:-1e-5}" --max_steps "${MAX_STEPS:--1}")
@@ -135,7 +138,7 @@ if [ "$needs_judge" = 1 ]; then
 fi
 
 [ "$METHOD" = grpo ] && echo "[$ROW] $LAYOUT" >&2
-# Pre-flight check of the data (README "When input is bad"): bad rows stop the run here, naming file, line
+# Pre-flight check of the data (docs/bad-input.md): bad rows stop the run here, naming file, line
 # and clip, instead of killing ms-swift mid-run. PREFLIGHT=header (default) | full | off;
 # PREFLIGHT_DROP_BAD=1 trains on a cleaned copy without the bad rows (listed in <copy>.dropped.jsonl).
 PREFLIGHT=${PREFLIGHT:-header}

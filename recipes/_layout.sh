@@ -10,7 +10,7 @@
 #   swift/rlhf_trainers/rollout_mixin.py  colocate: world size % vllm_tensor_parallel_size == 0
 # World size is the number of training processes, NPROC_PER_NODE x NNODES. A vLLM rollout server
 # (VLLM_MODE=server) runs on GPUs of its own that are not training processes: they are not counted, and the
-# tensor-parallel rule does not apply to the trainer. See README "At scale" for layouts that pass.
+# tensor-parallel rule does not apply to the trainer. See docs/at-scale.md for layouts that pass.
 #
 # Reads: NPROC_PER_NODE NNODES PER_DEVICE_BATCH GRAD_ACC NUM_GENERATIONS GENERATION_BATCH_SIZE
 #        STEPS_PER_GENERATION VLLM_ON VLLM_MODE EXTRA_ARGS; sets GENERATION_BATCH and LAYOUT (a one-line summary).
@@ -29,7 +29,7 @@ _extra_flag() {
 }
 
 _layout_refuse() {  # what is wrong, what to change[, why it cannot run]
-  echo "error: batch layout: $1 (${3:-ms-swift 4.6 refuses this at start, after loading the model}); $2; see README \"At scale\"" >&2
+  echo "error: batch layout: $1 (${3:-ms-swift 4.6 refuses this at start, after loading the model}); $2; see docs/at-scale.md" >&2
   exit 2
 }
 
@@ -72,7 +72,7 @@ check_grpo_layout() {
     if [ -z "$gbs" ]; then
       need=$((gens / $(_gcd "$gens" "$global")))   # smallest GRAD_ACC (or STEPS_PER_GENERATION) that divides
       # With STEPS_PER_GENERATION set, both must change together: the rewards plugin refuses a generation that
-      # is not exactly one optimisation step (README "At scale", "Options the plugin checks").
+      # is not exactly one optimisation step (docs/at-scale.md, "Options the plugin checks").
       fixes+=("GRAD_ACC=$need${spg:+ with STEPS_PER_GENERATION=$need} (generation batch $((global * need)))")
       for ((n = NPROC_PER_NODE - 1; n >= 1; n--)); do   # or fewer training processes per node
         if [ $((per * n * NNODES * ${spg:-$GRAD_ACC} % gens)) -eq 0 ]; then

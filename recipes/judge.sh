@@ -5,12 +5,14 @@
 #   bash recipes/judge.sh                       # the paper's judge: Qwen3-8B-Base behind vLLM
 #   JUDGE_BACKEND=swift bash recipes/judge.sh   # same model behind `swift deploy` (no vLLM installed)
 #   JUDGE_BACKEND=local bash recipes/judge.sh   # offline stand-in: SmolLM2-135M-Instruct on CPU
+#   JUDGE_BACKEND=mini-task bash recipes/judge.sh  # the mini task's deterministic judge (data_prep.mini_judge,
+#                                                # docs/mini-experiment.md): checks reasoning against the task
 #
 #   JUDGE_MODEL_PATH  model to serve (default Qwen/Qwen3-8B-Base; local: .cache/judge/smollm2-135m-instruct)
 #   JUDGE_HOST / JUDGE_PORT  bind address (default 127.0.0.1:8000; 0.0.0.0 to serve other nodes); a port
 #                     already in use is refused (an older server there would answer the check instead)
 #   JUDGE_GPUS        CUDA_VISIBLE_DEVICES of the judge. Beside training on one 8-GPU node: JUDGE_GPUS=7
-#                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (README "At scale";
+#                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (docs/at-scale.md;
 #                     a judge on a GPU of its own leaves 7 for training, and 1 x 7 x 2 completions are refused)
 #   JUDGE_GPU_MEMORY  vLLM --gpu-memory-utilization (default 0.85 on its own GPU)
 #   JUDGE_WAIT        seconds to wait for it to answer (default 900; it says so, and stops early if it dies)
@@ -44,7 +46,11 @@ case "$JUDGE_BACKEND" in
     cmd=(swift deploy --model "$JUDGE_MODEL_PATH" --model_type llama --template chatml
          --infer_backend transformers --served_model_name "$SERVED_NAME" --host "$JUDGE_HOST"
          --port "$JUDGE_PORT" --max_new_tokens 32) ;;
-  *) echo "unknown JUDGE_BACKEND=$JUDGE_BACKEND (vllm | swift | local)" >&2; exit 2 ;;
+  mini-task)
+    # No model: rules over the task's reasoning grammar, served under the same name and protocol.
+    cmd=("$PYTHON" -m data_prep.mini_judge --host "$JUDGE_HOST" --port "$JUDGE_PORT"
+         --served-model-name "$SERVED_NAME") ;;
+  *) echo "unknown JUDGE_BACKEND=$JUDGE_BACKEND (vllm | swift | local | mini-task)" >&2; exit 2 ;;
 esac
 
 client_host=$JUDGE_HOST; [ "$client_host" = 0.0.0.0 ] && client_host=$(hostname -I 2>/dev/null | awk '{print $1}')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline demo (README's first command): the whole pipeline on a machine with no GPU and no hub.
+# The offline demo (the README's first command): the whole pipeline on a machine with no GPU and no hub.
 #
 #   bash scripts/demo.sh
 #

@@ -10,7 +10,7 @@ believes it is alone (ms-swift then refuses "generation_batch_size (2) must be e
 Starting ``deepspeed.comm`` here, when ms-swift imports its plugins (after torchrun set RANK and
 WORLD_SIZE, before the model loads), on DeepSpeed's CPU accelerator (gloo), gives accelerate an
 initialised process group to adopt and ZeRO the real world size. Nothing else changes; on a GPU run
-the recipes never load this file. README "At scale" has the evidence run.
+the recipes never load this file. docs/at-scale.md has the evidence run.
 """
 import os
 

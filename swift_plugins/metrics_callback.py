@@ -2,7 +2,7 @@
 
 ms-swift logs ``rewards/<name>/mean`` by itself; what it cannot see is the
 state behind the rewards. This callback adds, at every logging step, the keys
-of ``TRAIN_KEYS`` (README "On the training log" says what each one means),
+of ``TRAIN_KEYS`` (docs/training-signal.md says what each one means),
 computed over the scoring calls of the logging window and summed over ranks:
 one ``all_reduce`` of a fixed-length vector per log call. HF's trainer calls
 ``on_log`` on every rank at the same points, so every rank reaches it.
@@ -22,6 +22,7 @@ import logging
 
 from swift_plugins import batch
 from swift_plugins.judge.client import CAUSES
+from swift_plugins.step_timing import StepTimer
 
 JUDGE_KINDS = ("consistency", "quality")
 CALLBACK_NAME = "audio_thinker"
@@ -113,6 +114,8 @@ def register_callback() -> None:
             super().__init__(args, trainer)
             # Built before the rewards (ms-swift builds callbacks first): they can read the trainer's mode.
             batch.STATE.attach_trainer(trainer)
+            self.timer = StepTimer()  # stage seconds per optimizer step (swift_plugins/step_timing.py)
+            self.timer.wrap(trainer)
             logging.getLogger("transformers.integrations.integration_utils").addFilter(_DropOurNullScalars())
 
         def on_init_end(self, args, state, control, **kwargs):
@@ -122,6 +125,12 @@ def register_callback() -> None:
             handler = self.trainer.callback_handler
             handler.callbacks = [self] + [c for c in handler.callbacks if c is not self]
 
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.timer.step_begin()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.timer.step_end()
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs is None or "train_runtime" in logs:  # the end-of-training summary, not a logging step
                 return
@@ -129,5 +138,6 @@ def register_callback() -> None:
                 logs.update(window_metrics(batch.STATE.flush(batch.EVAL), prefix="eval_" + PREFIX))
             else:
                 logs.update(window_metrics(batch.STATE.flush(batch.TRAIN)))
+                logs.update(self.timer.window(PREFIX))
 
     callbacks_map.setdefault(CALLBACK_NAME, AudioThinkerMetrics)

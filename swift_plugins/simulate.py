@@ -4,7 +4,7 @@
 
 A population of multiple-choice questions in three difficulties, each with its own accuracy per output
 mode; a policy with one softmax over modes per difficulty (think, no-think, and "hidden": no-think form
-with the reasoning written inside ``<answer>``, the reward hack of README "Rewards"). Each step draws a
+with the reasoning written inside ``<answer>``, the reward hack of docs/rewards.md §2). Each step draws a
 batch of questions, samples G completions per question, writes them as real completion strings and scores
 them with the project's own functions (``tags.parse_completion``, ``rules.adaptive_format``, the
 correctness rule, ``atar.gammas`` / ``atar.atar_reward``) combined as Eq. 7, with the judge terms drawn
@@ -25,7 +25,8 @@ import numpy as np
 from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import parse_completion
-from swift_plugins.atar import Gammas, atar_reward, gammas, training_progress
+from swift_plugins import annealing
+from swift_plugins.atar import Gammas, atar_reward, gammas
 from swift_plugins.rules import adaptive_format, is_correct
 
 MODES = ("think", "no_think", "hidden")
@@ -128,7 +129,7 @@ def simulate(cfg: Config) -> History:
         r_f = np.array([[s[2] for s in row] for row in scored])
         lam = float(think.mean())
         hist.think_ratio.append(lam)
-        factors = gammas(lam, training_progress(step, cfg.steps)) if cfg.balance else Gammas(1.0, 1.0)
+        factors = gammas(lam, annealing.progress(step, cfg.steps)) if cfg.balance else Gammas(1.0, 1.0)
         r_a = np.vectorize(lambda t, c: atar_reward(bool(t), bool(c), factors))(think, correct)
         # R_c (Eq. 6): 0 when wrong, 1 for correct no-think, the judge's verdict for correct think mode.
         r_c = np.where(correct, np.where(think, rng.random(think.shape) < cfg.consistency, 1.0), 0.0)

@@ -15,8 +15,8 @@ otherwise transformers' Qwen2-Audio fails on it with ``TypeError: 'NoneType' obj
 in ``_merge_input_ids_with_audio_features`` when no longer clip shares its batch, and answers it when one
 does. The template's ``encode`` adds which row the clip belongs to (its ``id`` / ``source_id``, else the
 start of its question), and a process that dies of it prints that one line, ``error: cannot load audio
-…``, and exits with status 2 instead of a traceback through transformers. The recipes' pre-flight check (``data_prep.preflight``,
-docs/data-preparation.md "When input is bad") catches the same files, and clips under its 0.2 s minimum,
+…``, and exits with status 2 instead of a traceback through transformers. The recipes' pre-flight check
+(``data_prep.preflight``, docs/bad-input.md) catches the same files, and clips under its 0.2 s minimum,
 before the run starts; this covers ``swift rlhf`` / ``swift sft`` / ``swift infer`` launched directly.
 
 The wrapper is re-bound in every ``swift.template`` module that imported ``load_audio`` by name, so

@@ -64,7 +64,7 @@ class JudgeSettings:
             raise JudgeConfigError(
                 "the judge rewards (think_consistency, think_quality) need an OpenAI-compatible judge: set "
                 + " and ".join(PREFIX + m for m in missing)
-                + " (see README, 'The judge'; recipes/judge.sh starts one)")
+                + " (see docs/judge.md; recipes/judge.sh starts one)")
 
         def number(name: str, kind: type, default):
             raw = env.get(PREFIX + name)
@@ -84,5 +84,6 @@ class JudgeSettings:
 
 @lru_cache(maxsize=1)
 def settings_from_env() -> JudgeSettings:
-    """Read once per process (the brief: "read once, validated with a clear error")."""
+    """Read once per process, so that every judgment of a run uses the same settings; validated when the first
+    judge reward is built, with an error naming the variable (docs/judge.md)."""
     return JudgeSettings.from_env()

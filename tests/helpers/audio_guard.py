@@ -1,4 +1,4 @@
-"""Checks that audio really reaches the model through ms-swift (README, "Backbones": the audio guard).
+"""Checks that audio really reaches the model through ms-swift (docs/backbones.md: the audio guard).
 
 Importable without pytest so that test_audio_guard.py can also run it in a fresh, *unpatched*
 interpreter and prove the guard catches ms-swift's Qwen2-Audio bug.

@@ -8,6 +8,7 @@ import pytest
 
 from audio_thinker.jsonl import read_jsonl
 from swift_plugins.rewards import REWARDS
+from swift_plugins.step_timing import TIME_KEYS
 from tests.helpers.loopback_server import obedient_judge
 from tests.helpers.paths import REPO
 from tests.helpers.swift import recipe_env, run_logged
@@ -49,6 +50,11 @@ def test_grpo_recipe_runs_on_cpu(row, backbone, tuner, tiny_checkpoints, audio_q
     for name in row_rewards:
         assert f"rewards/{REWARDS[name].__name__}/mean" in logs[-1]
     assert "rewards/ThinkRate/mean" in logs[-1]
+    for row_log in logs:  # where the step's time went (swift_plugins/step_timing.py), at every logging step
+        t = {k: row_log[f"audio_thinker/{k}"] for k in TIME_KEYS}
+        assert t["time_generate_s"] > 0 and t["time_rewards_s"] > 0 and t["time_train_s"] > 0
+        assert t["time_step_s"] == pytest.approx(t["time_generate_s"] + t["time_rewards_s"] + t["time_train_s"],
+                                                 abs=1e-3)
     if {"think_consistency", "think_quality"} & row_rewards:
         assert any(r.get("audio_thinker/judge_quality_calls", 0) for r in logs) or \
             all(r["rewards/ThinkRate/mean"] == 0 for r in logs)

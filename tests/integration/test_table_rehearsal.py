@@ -1,7 +1,7 @@
 """The table command for real, reduced to two rows of Table 1 (the Qwen2-Audio base model and sft-a, whose
 two checkpoints are swept): killed mid-way, run again, it finishes without retraining or re-evaluating
 what was done, and writes the sweep (one row per checkpoint, a PNG) and a report with a row for each.
-scripts/rehearse_tables.sh runs all 16 rows the same way (README, "Tables in one command")."""
+scripts/rehearse_tables.sh runs all 16 rows the same way (docs/recipes.md, "Tables in one command")."""
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,4 @@
-"""The audio guard (README, "Backbones"): for each backbone, the encoded training batch (ms-swift template.encode +
+"""The audio guard (docs/backbones.md): for each backbone, the encoded training batch (ms-swift template.encode +
 data_collator, as the trainer builds it) carries audio for every sample, and the audio changes the
 model's logits.  The last test proves the guard is not vacuous: on unpatched ms-swift it fails."""
 from __future__ import annotations

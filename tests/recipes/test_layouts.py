@@ -1,4 +1,4 @@
-"""Batch layouts: every layout the README documents passes the recipes' dry run with the batch it claims,
+"""Batch layouts: every layout docs/at-scale.md documents passes the recipes' dry run with the batch it claims,
 an impossible one is refused by the dry run with the settings to change, and the recipes' check agrees
 with ms-swift 4.6's own (`_init_generation_batch_params`, called for real) over a grid of settings."""
 import itertools
@@ -11,7 +11,7 @@ from tests.recipes.test_recipes_dry_run import REPO, dry_run, dry_run_process, o
 
 GPU8 = "0,1,2,3,4,5,6,7"
 
-# README "At scale": name -> (row, environment, completions per optimisation step)
+# docs/at-scale.md: name -> (row, environment, completions per optimisation step)
 DOCUMENTED = {
     "one node, vLLM colocate (defaults)": ("model-c", {}, 16),
     "judge on another node": ("model-c", {"AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1"}, 16),
@@ -79,7 +79,7 @@ def test_impossible_layout_is_refused_by_the_dry_run(env, named):
     out = dry_run_process("model-c", **env)
     assert out.returncode == 2 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()
-    assert line.startswith("error: batch layout: ") and 'README "At scale"' in line
+    assert line.startswith("error: batch layout: ") and "docs/at-scale.md" in line
     for fragment in named:
         assert fragment in line
 

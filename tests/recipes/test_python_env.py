@@ -1,6 +1,6 @@
 """One interpreter for every script, and a virtual environment when the system Python is externally managed
 (PEP 668). The managed interpreter is this machine's own Debian /usr/bin/python3 with its EXTERNALLY-MANAGED
-marker (no simulation); the README's two commands were also run end to end on it (README, Measured)."""
+marker (no simulation); the README's two commands were also run end to end on it (docs/measured.md)."""
 import re
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.paths import REPO
 SCRIPTS = ["scripts/demo.sh", "scripts/setup.sh", "scripts/test.sh", "recipes/_base.sh", "recipes/judge.sh",
-           "benchmarks/deepspeed_cpu.sh"]
+           "perf/deepspeed_cpu.sh"]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 

@@ -1,4 +1,4 @@
-"""The reward-dynamics simulator shows what README "Reward dynamics" claims, and uses the real rewards."""
+"""The reward-dynamics simulator shows what docs/training-signal.md ("Reward-dynamics simulator") claims, and uses the real rewards."""
 import subprocess
 import sys
 

@@ -1,5 +1,4 @@
-"""The rows of a training or evaluation set, checked before any model loads (docs/data-preparation.md,
-"When input is bad").
+"""The rows of a training or evaluation set, checked before any model loads (docs/bad-input.md).
 
 The part of the pre-flight check both ``data_prep.preflight`` (the recipes' check, which also decodes each
 clip) and ``eval.infer`` (which reads each WAV's header, and turns a clip that still fails in the engine

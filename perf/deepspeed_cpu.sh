@@ -2,7 +2,7 @@
 # Evidence that the recipes' DeepSpeed path runs: a GRPO row (model-a: ATAR, whose λ is all-reduced across
 # ranks) through recipes/model-a.sh on 2 CPU processes, ZeRO-3 and ZeRO-2, on the tiny Qwen2-Audio checkpoint.
 #
-#   bash benchmarks/deepspeed_cpu.sh            # prints one line per stage and a summary; exit 1 if a check fails
+#   bash perf/deepspeed_cpu.sh            # prints one line per stage and a summary; exit 1 if a check fails
 #
 # DeepSpeed is not a test dependency (on this machine kind its import adds seconds to every ms-swift start),
 # so it goes into a virtual environment of its own that sees the project's packages (--system-site-packages):
@@ -11,7 +11,7 @@
 # Checks per stage: the run exits 0; 2 optimisation steps logged; the checkpoint holds one ZeRO partition
 # per rank (*zero_pp_rank_{0,1}_*optim_states.pt) beside the gathered model.safetensors; both ranks used
 # the same λ.
-# README "At scale" has the output of a run.
+# docs/at-scale.md has the output of a run.
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO_DIR"
