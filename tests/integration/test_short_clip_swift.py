@@ -25,7 +25,8 @@ def test_a_clip_too_short_to_hear_stops_grpo_with_one_line(tiny_qwen2_audio, aud
     write_jsonl(data, [good, {**bad, "audios": [str(short)]}])  # both in the first step's batch
     args = ["rlhf", "--rlhf_type", "grpo", "--model", str(tiny_qwen2_audio), "--model_type", "qwen2_audio",
             "--check_model", "false", "--external_plugins", str(REPO / "swift_plugins" / "rewards.py"),
-            "--reward_funcs", "adaptive_format", "choice_accuracy", "--dataset", str(data),
+            "--reward_funcs", "adaptive_format", "choice_accuracy", "--reward_weights", "1", "1",
+            "--dataset", str(data),
             "--tuner_type", "full", "--torch_dtype", "float32", "--max_steps", "2",
             "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "8",
             "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none",
