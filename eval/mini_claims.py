@@ -190,7 +190,9 @@ def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], prompt_of: d
             saving = token_saving(b["items"], a["items"])
             c_cases.append({"seed": seed, "accuracy": acc, "token_saving": saving[0] if saving else None,
                             "token_saving_ci95": saving[1] if saving else None,
-                            "vs_answer_only": paired(("grpo-a", seed), ("model-a", seed))})
+                            # grpo-a runs on the first seed only: pair with it (same items, other seed)
+                            "vs_answer_only": paired(("grpo-a", seed if got("grpo-a", seed) else seeds[0]),
+                                                     ("model-a", seed))})
     doc["claims"]["c"] = {"cases": c_cases, "met": bool(c_cases) and all(
         c["accuracy"]["delta"] >= -2 and c["token_saving"] is not None and c["token_saving"] >= 0.3 for c in c_cases)}
     # (d) what R_c and R_t add
@@ -267,7 +269,9 @@ def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
               "| run | steps | step s | generation s | rewards (incl. judge) s | training s | step / grpo-a |",
               "|---|---|---|---|---|---|---|"]
     for run, t in doc["times"].items():
-        ref = doc["times"].get(run.replace(run.split(" seed")[0], "grpo-a"))
+        row, _, seed = run.partition(" seed ")
+        ref = doc["times"].get(f"grpo-a seed {seed}") or next(
+            (t for r, t in doc["times"].items() if r.startswith("grpo-a seed ")), None)
         ratio = f"{t['time_step_s'] / ref['time_step_s']:.2f}" if ref else "–"
         lines.append(f"| {run} | {t['steps']} | {t['time_step_s']:.2f} | {t['time_generate_s']:.2f} | "
                      f"{t['time_rewards_s']:.3f} | {t['time_train_s']:.2f} | {ratio} |")
