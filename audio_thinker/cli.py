@@ -40,12 +40,30 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
         return USAGE_EXIT
 
 
-def parser(module: str, doc: str | None) -> argparse.ArgumentParser:
-    """An argument parser whose usage line is the command a user types (``python -m eval.score``) and whose
-    description is the module docstring's first paragraph, with option defaults shown in ``--help``."""
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Option defaults shown, and the description and epilog printed as written: the input example's
+    lines must stay lines."""
+
+
+def parser(module: str, doc: str | None, *, reads: str | None = None, example: str | None = None,
+           writes: str | None = None) -> argparse.ArgumentParser:
+    """An argument parser whose usage line is the command a user types (``python -m eval.score``), whose
+    description is the module docstring's first paragraph, with option defaults shown in ``--help``, and
+    whose help ends by teaching the command's data: what it ``reads``, with an ``example`` of that input (a few
+    lines of it, as they look in the file), and what it ``writes``. Every ``data_prep`` and ``eval`` command
+    gives all three (tests/test_help.py)."""
     description = (doc or "").strip().split("\n\n")[0]
     return argparse.ArgumentParser(prog=f"python -m {module}", description=description,
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   formatter_class=_HelpFormatter,
+                                   epilog=data_help(reads, example, writes) if reads or example or writes else None)
+
+
+def data_help(reads: str | None, example: str | None, writes: str | None) -> str:
+    """The ``input:`` / ``example:`` / ``outputs:`` block that ends every command's ``--help``."""
+    lines = ["input: " + (reads or "").strip(), "example:"]
+    lines += ["  " + line for line in (example or "").strip("\n").splitlines()]
+    lines += ["outputs: " + (writes or "").strip()]
+    return "\n".join(lines)
 
 
 def read_text(path: str | os.PathLike) -> str:

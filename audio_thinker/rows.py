@@ -21,6 +21,24 @@ from typing import Any
 USER_TEMPLATE = "<audio>{question} Please choose the answer from the following options: {choices}."
 
 
+# Two rows as a training file holds them (one JSON object per line), shown by the commands that read such
+# files (``--help`` of data_prep.sft_targets, data_prep.cot, data_prep.preflight, ...).
+TRAINING_ROWS_EXAMPLE = """\
+{"messages": [{"role": "user", "content": "<audio>What is making the sound in the audio? Please choose the answer from the following options: ['dog', 'piano']."}], "audios": ["/data/avqa/audio/clip_0001.wav"], "solution": "piano", "choices": ["dog", "piano"], "source_id": 1}
+{"messages": [{"role": "user", "content": "<audio>How many people are speaking? Please choose the answer from the following options: ['one', 'two']."}], "audios": ["/data/avqa/audio/clip_0002.wav"], "solution": "two", "choices": ["one", "two"], "source_id": 2}
+"""
+# The same for an evaluation set (python -m data_prep.benchmarks): the benchmark's own ``id`` is added.
+BENCHMARK_ROWS_EXAMPLE = """\
+{"id": "a1b2", "benchmark": "mmau", "messages": [{"role": "user", "content": "<audio>Which sound is heard? Please choose the answer from the following options: ['dog barking', 'a rising chirp']."}], "audios": ["/data/mmau/test-mini-audios/a1b2.wav"], "solution": "a rising chirp", "choices": ["dog barking", "a rising chirp"]}
+{"id": "c3d4", "benchmark": "mmau", "messages": [{"role": "user", "content": "<audio>Is the speaker happy or sad? Please choose the answer from the following options: ['happy', 'sad']."}], "audios": ["/data/mmau/test-mini-audios/c3d4.wav"], "solution": "sad", "choices": ["happy", "sad"]}
+"""
+# And eval.infer's output: the benchmark row plus the reply (``output``) and its mode.
+PREDICTION_ROWS_EXAMPLE = """\
+{"id": "a1b2", "benchmark": "mmau", "messages": [...], "audios": [...], "solution": "a rising chirp", "output": "<think>The pitch climbs.</think><answer>a rising chirp</answer>", "mode": "think", "infer": {...}}
+{"id": "c3d4", "benchmark": "mmau", "messages": [...], "audios": [...], "solution": "sad", "output": "<answer>happy</answer>", "mode": "no_think", "infer": {...}}
+"""
+
+
 def render_choices(choices: Sequence[str]) -> str:
     """The choices as R1-AQA's f-string prints a list of strings."""
     return str([str(c) for c in choices])

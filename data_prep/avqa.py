@@ -3,11 +3,9 @@
     python -m data_prep.avqa --video-dir VIDEOS --annotations train_qa.json \\
         --out-dir data/avqa [--workers N]
 
-Inputs: AVQA annotation files as distributed (a JSON list of records ``id``,
-``video_name``, ``question_text``, ``multi_choice``, ``answer`` (index),
-``question_relation``, ``question_type``), several files allowed, and the
-folder of videos (``<video_name>.<ext>``, any container PyAV reads; searched
-recursively).
+Inputs: AVQA annotation files as distributed, several allowed, and the folder
+of videos; ``ANNOTATION_FORMAT`` (the text of ``avqa_annotations.txt`` beside
+this file, which ``--help`` and docs/data-preparation.md show) spells them out.
 
 Outputs in ``--out-dir``:
 
@@ -72,6 +70,9 @@ PIPELINE_VERSION = 1  # bump when the audio written for the same input changes
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv", ".m4v", ".mpg", ".mpeg",
                     ".ts", ".3gp", ".wmv", ".ogv", ".ogg", ".m4a", ".mp3", ".wav", ".opus", ".flac")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+# The annotation and video input, spelled out once: --help prints it and docs/data-preparation.md includes it.
+ANNOTATION_FORMAT = Path(__file__).with_name("avqa_annotations.txt").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -379,7 +380,11 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.avqa", __doc__)
+    reads, example = ANNOTATION_FORMAT.split("\nexample:\n")
+    parser = cli_parser("data_prep.avqa", __doc__, reads=reads, example=example, writes=(
+        "in --out-dir: train.jsonl (one training row per kept question, input order), rejects.jsonl (one row\n"
+        "per dropped question with its reason), summary.json (counts: kept + rejected = input), audio/\n"
+        "(mono 16 kHz 16-bit WAVs) and journal.jsonl (the resume state)"))
     parser.add_argument("--video-dir", type=Path, required=True, help="folder of AVQA videos (searched recursively)")
     parser.add_argument("--annotations", type=Path, nargs="+", required=True,
                         help="AVQA annotation JSON file(s), e.g. train_qa.json [val_qa.json]")

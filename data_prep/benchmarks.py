@@ -25,7 +25,7 @@ Every output row (one per benchmark item, metadata order)::
     audio_ref    the path as written in the metadata
     answer_in_choices  False for the few items whose gold is not a choice
                  (6 in MMAR-meta.json): kept, so the denominator stays complete
-    + the benchmark's ``row_fields`` (``audio_thinker.benchmarks``, where every field name above comes
+    + the benchmark's ``row_fields`` (``audio_thinker.benchmark_declarations``, where every field name above comes
       from) under their original names; a one-item list (MMAU ``category`` in 13 items) is unwrapped
       to a string. AIR adds subset (= "{task_name}_{dataset_name}") and train_overlap (True for its
       ``training_overlap`` datasets: AVQA is the training set)
@@ -42,8 +42,8 @@ import json
 import sys
 from pathlib import Path
 
-from audio_thinker import benchmarks
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker import benchmark_declarations as benchmarks
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
 from audio_thinker.rows import training_row
@@ -130,7 +130,16 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.benchmarks", __doc__)
+    parser = cli_parser("data_prep.benchmarks", __doc__,
+                        reads="a benchmark's metadata JSON as released (--meta; MMAU test-mini, MMAR, AIR-Bench\n"
+                              "Foundation), with the audio beside it (or under --audio-root); e.g. MMAU's items",
+                        example=('[{"id": "a1b2", "audio_id": "./test-mini-audios/a1b2.wav", "question": "Which sound is heard?", '
+                                 '"choices": ["dog barking", "a rising chirp"], "answer": "a rising chirp", "task": "sound", "difficulty": "easy", ...},\n'
+                                 ' {"id": "c3d4", "audio_id": "./test-mini-audios/c3d4.wav", "question": "Is the speaker happy or sad?", '
+                                 '"choices": ["happy", "sad"], "answer": "sad", "task": "speech", "difficulty": "medium", ...}]'),
+                        writes="--out: benchmark rows (JSONL, one per item in metadata order: the training format plus\n"
+                               "the benchmark's id and grouping fields); <out>.missing.jsonl lists clips not found\n"
+                               "(exit 1 without rows unless --allow-missing)")
     parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's metadata format")
     parser.add_argument("--meta", type=Path, required=True, help="metadata JSON as downloaded")
     parser.add_argument("--audio-root", type=Path, default=None,

@@ -57,6 +57,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
 from audio_thinker.retry import backoff_s, retryable_status
@@ -281,7 +282,12 @@ def run(input_path: Path, out_dir: Path, settings: Settings, limit: int | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = cli_parser("data_prep.cot", __doc__)
+    p = cli_parser("data_prep.cot", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                   reads="training rows (--input, JSONL: data_prep.avqa's train.jsonl) and two OpenAI-compatible\n"
+                         "endpoints: an audio model that captions each clip, a text LLM that writes the rationale",
+                   writes="in --out-dir: sft_cot.jsonl (each row with user + assistant CoT turn and its caption),\n"
+                          "cot_rejects.jsonl (index, source_id, reason, message, reply), cot_summary.json (written +\n"
+                          "rejected = input) and cache/ (every reply, so a re-run resumes)")
     p.add_argument("--input", type=Path, required=True, help="train.jsonl from data_prep.avqa")
     p.add_argument("--out-dir", type=Path, required=True,
                    help="folder for sft_cot.jsonl, cot_rejects.jsonl, cot_summary.json and the reply cache")

@@ -289,7 +289,14 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cli = cli_parser("data_prep.mini_judge", __doc__)
+    cli = cli_parser("data_prep.mini_judge", __doc__,
+                     reads="OpenAI chat-completion requests (POST /v1/chat/completions) built by the project's judge\n"
+                           "client from swift_plugins/judge/prompts.py; the last user message holds the data block",
+                     example=("<<data-NONCE>>\nQuestion: Is the second tone higher or lower than the first?\n"
+                              "Reasoning: Tone 1: low. Tone 2: shrill. So the answer is higher.\n"
+                              "Final answer: higher\n<</data-NONCE>>"),
+                     writes="chat-completion replies (verdict-NONCE: 0|1 or score-NONCE: x) on --host:--port until\n"
+                            "stopped; GET /v1/models lists --served-model-name")
     cli.add_argument("--host", default="127.0.0.1", help="bind address")
     cli.add_argument("--port", type=int, required=True, help="port to serve on")
     cli.add_argument("--served-model-name", default=SERVED_NAME, help="the model id clients must ask for")

@@ -45,6 +45,7 @@ import numpy as np
 import soundfile as sf
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import write_json, write_jsonl
 from audio_thinker.rows import training_row
 from data_prep.benchmarks import convert as convert_benchmark
@@ -268,7 +269,12 @@ def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_tes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.mini_task", __doc__)
+    parser = cli_parser("data_prep.mini_task", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                        reads="nothing: the task is generated from --seed (no download); its rows have the training\n"
+                              "format every other command reads, as in this example of that format",
+                        writes="in --out: train.jsonl (GRPO rows, + difficulty, kind, levels), sft.jsonl (warm-start rows),\n"
+                               "test-meta.json + test-mini-audios/ (held-out items in MMAU's metadata format) and\n"
+                               "test.jsonl (the same items as benchmark rows)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the task into (created)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (the set is a function of it)")
     parser.add_argument("--train", type=int, default=600, help="GRPO training items")

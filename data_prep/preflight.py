@@ -33,8 +33,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import atomic_write_text, write_jsonl
-from audio_thinker.preflight import REQUIRED, Report, check_rows, resolve_audio
+from audio_thinker.row_checks import REQUIRED, Report, check_rows, resolve_audio
 
 CHECKS = ("header", "full")
 
@@ -136,7 +137,12 @@ def write_clean(report: Report, out: Path) -> tuple[int, Path]:
 
 # ----------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    p = cli_parser("data_prep.preflight", __doc__)
+    p = cli_parser("data_prep.preflight", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                   reads="a data set in ms-swift's JSONL format: training rows (--kind grpo), SFT rows (sft) or\n"
+                         "benchmark rows with an id (eval); relative audio paths resolve as ms-swift resolves them",
+                   writes="one line per bad row on stderr (error: FILE:LINE: what), then a summary line (preflight: ...);\n"
+                          "exit 2 if a row is bad. With --clean-out FILE: the good rows in FILE (lines unchanged) and\n"
+                          "the dropped ones in FILE.dropped.jsonl")
     p.add_argument("data", nargs="+", help="JSONL file(s) of ms-swift rows (data_prep.avqa / benchmarks output)")
     p.add_argument("--kind", choices=sorted(REQUIRED), default="grpo",
                    help="which columns are required: grpo (messages, audios, solution), sft (messages ending "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_jsonl
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 
 
 def with_answer_target(row: dict) -> dict | None:
@@ -25,7 +26,10 @@ def with_answer_target(row: dict) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.sft_targets", __doc__)
+    parser = cli_parser("data_prep.sft_targets", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                        reads="training rows (--input, JSONL: data_prep.avqa's or data_prep.synthetic's train.jsonl)",
+                        writes="--out: SFT rows (JSONL), each input row with the assistant turn <answer>SOLUTION</answer>\n"
+                               "appended to messages; rows without a solution are skipped with a warning")
     parser.add_argument("--input", type=Path, required=True, help="GRPO rows (data_prep.avqa train.jsonl)")
     parser.add_argument("--out", type=Path, required=True, help="SFT rows to write (JSONL)")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ import soundfile as sf
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import write_json, write_jsonl
+from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.rows import training_row
 from data_prep.cot import canonical_cot
 from data_prep.sft_targets import with_answer_target
@@ -102,7 +103,11 @@ def build(out: Path, n_train: int = 16, n_eval: int = 12, seed: int = 0) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.synthetic", __doc__)
+    parser = cli_parser("data_prep.synthetic", __doc__, example=TRAINING_ROWS_EXAMPLE,
+                        reads="nothing: the set is generated from --seed (no download); its train.jsonl rows have the\n"
+                              "training format every other command reads, as in this example of that format",
+                        writes="in --out-dir: train.jsonl (training rows), sft_answers.jsonl and sft_cot.jsonl (SFT rows),\n"
+                               "audio/ (WAVs), mmau-demo.json + test-mini-audios/ (an evaluation set in MMAU's format)")
     parser.add_argument("--out-dir", "--out", dest="out_dir", type=Path, required=True,
                         help="folder to write the set into (created)")
     parser.add_argument("--train", type=int, default=16, help="training rows")

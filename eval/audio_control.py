@@ -16,7 +16,7 @@ from typing import Any
 
 from audio_thinker.cli import UsageError
 
-from .scoring import figures_of_rows
+from .grading import figures_of_rows
 from .stats import wilson_interval
 from .tables import fmt_accuracy, text_table
 

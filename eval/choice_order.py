@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError
 from audio_thinker.rows import render_choices
 
-from .scoring import ItemScore, figures, join_predictions, score
+from .grading import ItemScore, figures, join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, text_table
 
 ROTATION_SEPARATOR = "@rot"  # inference row id = f"{benchmark id}@rot{r}": unique, so resuming works

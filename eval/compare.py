@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks, cli
-from audio_thinker.benchmarks import MACRO, TOTAL
+from audio_thinker import benchmark_declarations as benchmarks, cli
+from audio_thinker.benchmark_declarations import MACRO, TOTAL
 from audio_thinker.jsonl import write_json
 
+from .grading import RESULT_EXAMPLE
 from .stats import mcnemar_exact, paired_bootstrap
 from .tables import text_table
 
@@ -146,7 +147,12 @@ def render(comparison: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.parser("eval.compare", __doc__)
+    parser = cli.parser("eval.compare", __doc__,
+                        reads="two eval.score result JSONs (A.json B.json) of the same benchmark, version and items,\n"
+                              "scored with their per-item rows (without --no-items)",
+                        example=RESULT_EXAMPLE,
+                        writes="a table on stdout: per group, n_paired, delta (B - A, points) with its 95 % interval,\n"
+                               "McNemar's p and only_a / only_b; --output FILE: the same as JSON")
     parser.add_argument("a", metavar="A.json", help="eval.score result of the first run (the baseline)")
     parser.add_argument("b", metavar="B.json", help="eval.score result of the second run")
     parser.add_argument("--output", help="write the comparison as JSON")

@@ -19,14 +19,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from audio_thinker import benchmarks
-from audio_thinker.benchmarks import Benchmark
+from audio_thinker import benchmark_declarations as benchmarks
+from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
 from . import audio_control, choice_order
-from .scoring import check_items
+from .grading import check_items
 
 # Fields of an ms-swift row that are not benchmark metadata.
 _SWIFT_FIELDS = {"messages", "audios", "images", "videos", "solution", "output", "finish_reason", "infer",
@@ -85,7 +86,12 @@ def from_rows(bench: Benchmark, rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.convert", __doc__)
+    parser = cli_parser("eval.convert", __doc__, example=PREDICTION_ROWS_EXAMPLE,
+                        reads="eval.infer's prediction rows (--predictions, JSONL) and, with --meta, the benchmark's\n"
+                              "metadata as released",
+                        writes="--out: the benchmark's own prediction format: the metadata items (a JSON list; JSONL for\n"
+                               "AIR) with each reply under the benchmark's field (MMAU model_output, MMAR\n"
+                               "answer_prediction, AIR response), ready for eval.score or the official scripts")
     parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's format to write")
     parser.add_argument("--predictions", required=True, help="eval.infer output (JSONL)")
     parser.add_argument("--meta", help="official metadata (MMAU/MMAR JSON, AIR Foundation_meta.json)")

@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
 from audio_thinker.jsonl import read_records, write_json
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import extract_answer
@@ -67,7 +68,11 @@ def export(meta: list[dict[str, Any]], replies: dict[str, str | None], allow_mis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.export_mmau_test", __doc__)
+    parser = cli_parser("eval.export_mmau_test", __doc__, example=PREDICTION_ROWS_EXAMPLE,
+                        reads="MMAU's test-split metadata (--meta, answers withheld) and eval.infer's prediction rows\n"
+                              "on it (--predictions, JSONL)",
+                        writes="--out: the submission JSON: the metadata items, each with the named choice text under\n"
+                               "model_output and model_prediction")
     parser.add_argument("--meta", required=True, help="official mmau-test.json (answers withheld)")
     parser.add_argument("--predictions", required=True, help="eval.infer output (JSONL) on the test split")
     parser.add_argument("--id-field", default="id", help="field of the inference rows holding the MMAU id")

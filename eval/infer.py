@@ -24,7 +24,7 @@ Decisions:
   clip: they score as *missing*, a re-run skips them, ``--retry-errors`` runs
   them again;
 - inputs are checked before the model loads: the ``--system`` file, the
-  benchmark file (the pre-flight check of ``audio_thinker.preflight``: ids
+  benchmark file (the pre-flight check of ``audio_thinker.row_checks``: ids
   present and unique, columns, every clip found; a row whose clip is missing
   becomes an error row without reaching the model), and ``--out``: a file
   that is not this command's output is never appended to or cut, and rows made
@@ -48,8 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
+from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
-from audio_thinker.preflight import check_rows
+from audio_thinker.row_checks import check_rows
 from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence
@@ -250,7 +251,12 @@ def _is_audio_problem(what: str, row: dict[str, Any] | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.infer", __doc__)
+    parser = cli_parser("eval.infer", __doc__, example=BENCHMARK_ROWS_EXAMPLE,
+                        reads="benchmark rows (--benchmark-file, JSONL in ms-swift's format, each with an id:\n"
+                              "python -m data_prep.benchmarks writes them) and a checkpoint (--model, --adapters)",
+                        writes="--out: prediction rows (JSONL, one per item): the input row plus output (the raw reply),\n"
+                               "mode (think / no_think) and infer (the settings); a row that failed has output null and an\n"
+                               "error. --audio-control silence also writes the silent clips to <out>.silence/")
     parser.add_argument("--model", required=True, help="base or merged checkpoint directory (or a hub id)")
     parser.add_argument("--adapters", action="append", default=[], help="LoRA adapter directory (repeatable)")
     parser.add_argument("--benchmark-file", required=True,

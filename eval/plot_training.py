@@ -24,23 +24,37 @@ from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.jsonl import BadLine, read_jsonl
+from swift_plugins.judge.client import CAUSES
+from swift_plugins.metrics_callback import JUDGE_KINDS, PREFIX, TRAIN_KEYS
 
-# Panel title -> curves: (log key or regular expression over keys, label). Keys named here are the
-# dashboard's interface (docs/training-signal.md, "The training log").
+
+def logged(name: str) -> str:
+    """The log key of one of the plugin's figures, taken from where they are defined
+    (``swift_plugins.metrics_callback.TRAIN_KEYS``): a figure renamed there fails here, at import."""
+    if name not in TRAIN_KEYS:
+        raise KeyError(f"{name!r} is not one of swift_plugins.metrics_callback.TRAIN_KEYS")
+    return PREFIX + name
+
+
+# Panel title -> curves: (log key or regular expression over keys, label). ms-swift's own keys ("reward",
+# "rewards/<Class>/mean", "completions/mean_length") are ms-swift's interface; ours come from logged().
+# docs/training-signal.md, "The training log", says what each one means.
 PANELS: dict[str, list[tuple[str, str]]] = {
     "rewards": [("reward", "total reward"), (r"re:^rewards/(.+)/mean$", "{0}")],
-    "think mode (Eq. 1–4)": [("audio_thinker/think_ratio", "λ think ratio"),
-                             ("audio_thinker/gamma_think", "γ_think"),
-                             ("audio_thinker/gamma_no_think", "γ_no-think")],
-    "accuracy per mode": [("audio_thinker/think_accuracy", "think"),
-                          ("audio_thinker/no_think_accuracy", "no-think"),
-                          ("audio_thinker/judge_consistency_rate", "judged consistent"),
-                          ("audio_thinker/think_quality_mean", "R_t mean")],
-    "length per mode": [("audio_thinker/think_tokens", "think (tokens)"),
-                        ("audio_thinker/no_think_tokens", "no-think (tokens)"),
-                        ("audio_thinker/no_think_answer_chars", "no-think <answer> (chars)"),
+    "think mode (Eq. 1–4)": [(logged("think_ratio"), "λ think ratio"),
+                             (logged("gamma_think"), "γ_think"),
+                             (logged("gamma_no_think"), "γ_no-think")],
+    "accuracy per mode": [(logged("think_accuracy"), "think"),
+                          (logged("no_think_accuracy"), "no-think"),
+                          (logged("judge_consistency_rate"), "judged consistent"),
+                          (logged("think_quality_mean"), "R_t mean")],
+    "length per mode": [(logged("think_tokens"), "think (tokens)"),
+                        (logged("no_think_tokens"), "no-think (tokens)"),
+                        (logged("no_think_answer_chars"), "no-think <answer> (chars)"),
                         ("completions/mean_length", "all (tokens)")],
-    "judge": [(r"re:^audio_thinker/(judge_\w*fail\w*)$", "{0}"), (r"re:^audio_thinker/(judge_\w*calls)$", "{0}")],
+    "judge": [(logged(name), name) for name in (*(f"judge_failures_{cause}" for cause in CAUSES),
+                                                *(f"judge_{kind}_failures" for kind in JUDGE_KINDS),
+                                                *(f"judge_{kind}_calls" for kind in JUDGE_KINDS))],
 }
 _STEP = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -136,7 +150,12 @@ def draw(panels: dict, out: Path, title: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = parser("eval.plot_training", __doc__)
+    ap = parser("eval.plot_training", __doc__,
+                reads="a run directory (RUN_DIR) holding ms-swift's logging.jsonl, one JSON object per logging step",
+                example=('{"loss": 0.01, "reward": 0.83, "rewards/AdaptiveThinkAccuracy/mean": 0.42, "audio_thinker/think_ratio": 0.6, "global_step/max_steps": "1/2", ...}\n'
+                         '{"loss": 0.02, "reward": 0.97, "rewards/AdaptiveThinkAccuracy/mean": 0.51, "audio_thinker/think_ratio": 0.7, "global_step/max_steps": "2/2", ...}'),
+                writes="--out: one PNG with five panels (rewards, think mode, accuracy, length, judge); a note:\n"
+                       "line on stdout for each key the run did not log")
     ap.add_argument("run_dir", metavar="RUN_DIR", help="an ms-swift output directory with logging.jsonl")
     ap.add_argument("--out", required=True, help="PNG file to write")
     args = ap.parse_args(argv)

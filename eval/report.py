@@ -2,12 +2,17 @@
 
     python -m eval.report --results runs/ [more files or dirs] --out report.md
 
-Each ``eval.score`` result JSON belongs to the *row* named by its directory
-(``runs/model-c/mmau.json`` is row ``model-c``; one launch file per row, the
-row's name is its output directory's name). Paper numbers come from
+Each ``eval.score`` result JSON is named after the run it evaluates, not after
+its folder (:mod:`eval.provenance`): a result written by ``eval.sweep`` (a
+checkpoint folder, ``base``, or its ``--export-last`` copy) is traced to its
+run's own ``args.json``, and the row of ``swift_plugins/catalogue.yaml`` with
+exactly those settings names it (a run of no row keeps its output directory's
+name; the same checkpoint of two runs stays two rows). A result without that
+trail (a file written by hand) is named by its directory. Rows are listed in
+the catalogue's order (the paper's). Paper numbers come from
 ``eval/paper_numbers.yaml`` (transcribed with table and line); a row is put
-beside the paper row whose ``aliases`` hold its name (``--alias ours=paper``
-adds one). Each row shows ours (with its 95 % interval), the paper's and the
+beside the paper row the catalogue names for it (``--alias ours=row`` maps a
+name of one's own to a catalogue row). Each row shows ours (with its 95 % interval), the paper's and the
 difference; a paired section measures each Table 1 ablation step on the items
 both rows were scored on (``eval/report_paired.py``; ``--pair A:B`` adds any
 two rows), and a last table gives every result's denominator (n, missing,
@@ -28,8 +33,10 @@ import yaml
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import atomic_write_text
 
-from . import audio_control
-from .report_paired import paired_section
+from swift_plugins import catalogue
+
+from . import audio_control, provenance
+from .report_paired import our_row, paired_section, paper_entry
 from .tables import fmt, fmt_accuracy, fmt_interval, markdown_table
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.yaml")
@@ -55,7 +62,8 @@ TABLES = {
 
 
 def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """(row, result) for every eval.score result JSON under the given paths."""
+    """(row label, result) for every eval.score result JSON under the given paths, in the catalogue's row
+    order; the label comes from the result's run (:func:`eval.provenance.label_results`)."""
     files: list[tuple[Path, bool]] = []  # (file, named on the command line)
     for p in map(Path, paths):
         if not p.exists():
@@ -74,10 +82,10 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
                 raise
             data = None
         if isinstance(data, dict) and "benchmark" in data and "paper_columns" in data:
-            found.append((f.resolve().parent.name, data))
+            found.append((f.resolve(), data))
         elif named:  # a file the user named must be a result; other JSON in a folder is skipped
             raise UsageError("not an eval.score result JSON (no 'benchmark' and 'paper_columns')", f)
-    return found
+    return provenance.label_results(found, catalogue.load())
 
 
 def _slot(result: dict[str, Any], version: str | None) -> tuple[bool, bool]:
@@ -90,11 +98,10 @@ def _slot(result: dict[str, Any], version: str | None) -> tuple[bool, bool]:
     return (version == V0325 and have not in (V0325, V2025)), True
 
 
-def paper_row(paper: dict[str, Any], table: str, row: str) -> dict[str, Any] | None:
-    for entry in paper["tables"][table]["rows"]:
-        if row in (entry.get("aliases") or []) or row == entry["name"]:
-            return entry
-    return None
+def paper_row(paper: dict[str, Any], table: str, label: str, aliases: dict[str, str] | None = None
+              ) -> dict[str, Any] | None:
+    """The paper's line for one of our rows in one table (the catalogue says which paper row it is)."""
+    return paper_entry(paper, table, our_row(label, catalogue.load(), aliases or {}))
 
 
 def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[dict[str, Any] | None, bool]:
@@ -120,7 +127,7 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
         daggers |= any(d for v, d in ours if v is not None)
         rows_out.append([f"**{row}** (ours)", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
                                                  for v, d in ours]])
-        entry = paper_row(paper, key, aliases.get(row, row))
+        entry = paper_row(paper, key, row, aliases)
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
@@ -181,6 +188,13 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
              "95 % interval in parentheses (docs/evaluation.md, \"Reading the intervals\"). "
              f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
              "inconsistencies in the paper's tables."]
+    cat = catalogue.load()
+    rank = {name: i for i, name in enumerate(cat.rows)}
+
+    def in_catalogue_order(label: str) -> int:
+        row = our_row(label, cat, aliases or {})
+        return rank[row.name] if row else len(rank)
+    results = sorted(results, key=lambda item: in_catalogue_order(item[0]))  # the paper's order; stable
     everything, results = results, [(row, res) for row, res in results if not res.get("control_run")]
     for key in TABLES:
         table = build_table(key, results, paper, aliases or {})
@@ -202,16 +216,22 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.report", __doc__)
+    parser = cli_parser("eval.report", __doc__,
+                        reads="eval.score result JSONs (--results: files, or folders searched for them), one folder per\n"
+                              "results row, named after the row",
+                        example="runs/model-c/mmau.json   runs/model-c/mmar.json\nruns/grpo-a/mmau.json    runs/grpo-a/mmar.json",
+                        writes="--out: a markdown report: tables laid out like the paper's with each row's accuracy (95 %\n"
+                               "interval) beside the paper's number, paired differences of the ablation steps, the\n"
+                               "controls, and every result's denominator")
     parser.add_argument("--results", nargs="+", required=True, help="result JSON files or directories")
     parser.add_argument("--out", required=True, help="markdown file to write")
-    parser.add_argument("--alias", action="append", default=[], help="OURS=PAPER_ALIAS, e.g. my-run=model-c")
+    parser.add_argument("--alias", action="append", default=[], help="OURS=ROW, e.g. my-run=model-c (a catalogue row)")
     parser.add_argument("--pair", action="append", default=[],
                         help="ROW_A:ROW_B, a paired comparison of two rows beyond the paper's ablation steps")
     args = parser.parse_args(argv)
     bad_alias = [a for a in args.alias if "=" not in a]
     if bad_alias:
-        raise UsageError(f"{bad_alias[0]!r} is not OURS=PAPER_ALIAS", option="--alias")
+        raise UsageError(f"{bad_alias[0]!r} is not OURS=ROW", option="--alias")
     if any(":" not in p for p in args.pair):
         raise UsageError("takes ROW_A:ROW_B", option="--pair")
     pairs = [tuple(p.split(":", 1)) for p in args.pair]

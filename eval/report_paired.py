@@ -1,8 +1,9 @@
 """The report's paired section: each ablation step of the paper's Table 1 measured on the same items.
 
-A step is a Table 1 row against the row it adds to (:func:`ablation_steps`),
-e.g. ``grpo-a`` → ``grpo-b`` (GRPO → GRPO+CoT), ``model-a`` → ``model-b``
-(+CR), the base model → ``sft-a``. When both rows of a step have ``eval.score``
+A step is a Table 1 row against the row it adds to, its ``parent`` in
+``swift_plugins/catalogue.yaml`` (:func:`ablation_steps`), e.g. ``grpo-a`` →
+``grpo-b`` (GRPO → GRPO+CoT), ``model-a`` → ``model-b`` (+CR), the base model
+→ ``sft-a``. When both rows of a step have ``eval.score``
 results of the same benchmark and version with per-item rows, the step's
 difference is ``eval.compare``'s paired one (bootstrap interval, exact
 McNemar p), shown beside the paper's difference between the two rows.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from audio_thinker.cli import UsageError
+from swift_plugins import catalogue
 
 from .compare import compare, fmt_delta, fmt_delta_interval, fmt_p
 from .tables import markdown_table
@@ -21,36 +23,30 @@ from .tables import markdown_table
 STEP_TABLE = "table1"
 
 
-def _parts(method: str | None) -> list[str]:
-    """"GRPO +ATAR+ CR" -> ["GRPO", "ATAR", "CR"]."""
-    return [p.strip() for p in str(method or "").split("+") if p.strip()]
+def paper_entry(paper: dict[str, Any], table: str, row: catalogue.Row | None) -> dict[str, Any] | None:
+    """The row's line in ``eval/paper_numbers.yaml`` for one table (by the name the catalogue gives it)."""
+    if row is None or table not in row.tables:
+        return None
+    name = row.paper_name(table)
+    return next((e for e in paper["tables"][table]["rows"] if e["name"] == name), None)
 
 
-def ablation_steps(paper: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(reference, row) pairs of Table 1. A row's reference is the nearest row above it in its backbone
-    block whose method is its method minus the last ingredients (GRPO+CoT -> GRPO, GRPO+ATAR+CR ->
-    GRPO+ATAR), else the block's base model (SFT -> base, GRPO -> base)."""
-    steps, block = [], []
-    for row in paper["tables"][STEP_TABLE]["rows"]:
-        if row.get("method") in (None, "-"):  # a reproduced base model starts a block
-            block = [row]
-            continue
-        parts = _parts(row.get("method"))
-
-        def adds_to(other: dict[str, Any]) -> bool:
-            base = _parts(other.get("method"))
-            return len(base) < len(parts) and parts[:len(base)] == base
-
-        reference = next((r for r in reversed(block[1:]) if adds_to(r)), block[0] if block else None)
-        if reference is not None:
-            steps.append((reference, row))
-        block.append(row)
-    return steps
+def ablation_steps(cat: catalogue.Catalogue) -> list[tuple[catalogue.Row, catalogue.Row]]:
+    """(parent, row) pairs of Table 1, in the paper's order: each row against the row it adds to, as the
+    catalogue's ``parent`` says (sft-a -> sft-b: + CoT; grpo-a -> model-a: + ATAR; the base model -> sft-a)."""
+    return [(cat.row(row.parent), row) for row in cat.rows.values()
+            if row.parent and STEP_TABLE in row.tables]
 
 
-def _our_row(entry: dict[str, Any], rows: list[str], aliases: dict[str, str]) -> str | None:
-    names = {entry["name"], *(entry.get("aliases") or [])}
-    return next((r for r in rows if aliases.get(r, r) in names), None)
+def our_row(label: str, cat: catalogue.Catalogue, aliases: dict[str, str]) -> catalogue.Row | None:
+    """The catalogue row a result label stands for: ``--alias`` first, then the label's row name (a label is
+    a row name, followed by `` (...)`` where two runs of one row are shown apart)."""
+    return cat.by_name(aliases.get(label, label.split(" ", 1)[0]))
+
+
+def _labels_of(row: catalogue.Row, labels: list[str], cat, aliases) -> str | None:
+    return next((r for r in labels if (ours := our_row(r, cat, aliases)) is not None and ours.name == row.name),
+                None)
 
 
 def _result(results, row: str, bench: str, version: str | None, fits) -> dict[str, Any] | None:
@@ -97,16 +93,19 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
     ``table_columns`` are Table 1's (header, benchmark, version, column, paper key); ``fits(result,
     version)`` says whether a result belongs in a column of that MMAU version."""
     everything, results = results, [(r, res) for r, res in results if not res.get("control_run")]
+    cat = catalogue.load()
     rows = list(dict.fromkeys(r for r, _ in results))
     lines: list[list[Any]] = []
-    for above, row in ablation_steps(paper):
-        ours_a, ours_b = _our_row(above, rows, aliases), _our_row(row, rows, aliases)
+    for parent, row in ablation_steps(cat):
+        ours_a, ours_b = _labels_of(parent, rows, cat, aliases), _labels_of(row, rows, cat, aliases)
         if not ours_a or not ours_b:
             continue
-        label = f"{ours_a} → {ours_b} ({row.get('method')})"
+        above, entry = paper_entry(paper, STEP_TABLE, parent), paper_entry(paper, STEP_TABLE, row)
+        label = f"{ours_a} → {ours_b} ({(entry or {}).get('method') or row.summary})"
         for (bench, version), columns in _groups(table_columns).items():
-            def paper_delta(key, above=above, row=row):
-                x, y = above["values"].get(key), row["values"].get(key)
+            def paper_delta(key, above=above, entry=entry):
+                x = (above or {}).get("values", {}).get(key)
+                y = (entry or {}).get("values", {}).get(key)
                 return round(y - x, 2) if x is not None and y is not None else None
             lines += _step_lines(label, _result(results, ours_a, bench, version, fits),
                                  _result(results, ours_b, bench, version, fits), columns, paper_delta)

@@ -7,7 +7,7 @@
 FILE is the official metadata with the model's reply added: MMAU
 ``model_output``, MMAR ``answer_prediction``, AIR-Bench Foundation
 ``response`` (the field AIR-Bench's ``Inference_Foundation.py`` writes and its
-``score_foundation.py`` reads). Rules: see ``eval/scoring.py``.
+``score_foundation.py`` reads). Rules: see ``eval/grading.py``.
 
 Controls: ``--silent-input`` adds the silent-audio control (the same items
 asked with silence by ``eval.infer --audio-control silence``;
@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import BadLine, read_records, write_json
 
 from . import audio_control, choice_order
-from .scoring import join_predictions, score
+from .grading import join_predictions, score
 from .tables import FIGURE_HEADERS, figure_row, fmt_accuracy, text_table
 
 
@@ -116,7 +116,17 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.score", __doc__)
+    parser = cli_parser("eval.score", __doc__,
+                        reads="a prediction file in the benchmark's own format (--input): its metadata items with the\n"
+                              "model's reply added (MMAU model_output, MMAR answer_prediction, AIR response), as\n"
+                              "eval.convert writes it",
+                        example=('[{"id": "a1b2", "question": "Which sound is heard?", "choices": ["dog barking", "a rising chirp"], '
+                                 '"answer": "a rising chirp", "task": "sound", "model_output": "<answer>a rising chirp</answer>", ...},\n'
+                                 ' {"id": "c3d4", "question": "Is the speaker happy or sad?", "choices": ["happy", "sad"], '
+                                 '"answer": "sad", "task": "speech", "model_output": "<think>Low voice.</think><answer>sad</answer>", ...}]'),
+                        writes="a table on stdout (accuracy with its 95 % interval, n / missing / unparsable, per breakdown,\n"
+                               "paper column and mode); --out FILE: the result JSON (total, breakdowns, paper_columns,\n"
+                               "by_mode, per-item rows), read by eval.compare, eval.think_analysis and eval.report")
     parser.add_argument("benchmark", choices=sorted(benchmarks.BENCHMARKS), help="which benchmark's format and rules")
     parser.add_argument("--input", required=True, help="prediction file in the benchmark's own format "
                                                        "(python -m eval.convert writes one)")

@@ -1,7 +1,7 @@
 """How sure an accuracy is, and whether a difference between two runs is real.
 
 Pure functions of counts (no benchmark knowledge), in percent where they
-return an accuracy; ``eval.scoring`` attaches them to every figure and
+return an accuracy; ``eval.grading`` attaches them to every figure and
 ``eval.compare`` to every paired difference. docs/evaluation.md, "Reading the intervals"
 says which interval and why.
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks, cli
+from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
 
@@ -242,9 +242,10 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def export_last(plans: Sequence[Plan], folder: Path) -> list[Path]:
+def export_last(plans: Sequence[Plan], folder: Path, source: dict[str, Any]) -> list[Path]:
     """Copy the result JSON of the last evaluated step of each benchmark to FOLDER/LABEL.json: the
-    files ``eval.report`` reads as this row's results (the row is FOLDER's name)."""
+    files ``eval.report`` reads as this row's results, each with FOLDER/LABEL.source.json beside it naming
+    the run and checkpoint it evaluates (the report names the row from that run, not from FOLDER)."""
     copied = []
     for label in dict.fromkeys(p.bench.label for p in plans):
         finished = [p for p in plans if p.bench.label == label and p.done]
@@ -252,12 +253,23 @@ def export_last(plans: Sequence[Plan], folder: Path) -> list[Path]:
             last = max(finished, key=lambda p: p.ckpt.step)
             target = folder / f"{label}.json"
             atomic_write_text(target, last.result.read_text(encoding="utf-8"))
+            write_json(folder / f"{label}.source.json",
+                       {"run": source["run_root"] if last.ckpt.name != BASE_DIR else None,
+                        "checkpoint": last.ckpt.name, "base_model": source["base_model"],
+                        "model_type": source["model_type"]})
             copied.append(target)
     return copied
 
 
 def build_parser():
-    parser = cli.parser("eval.sweep", __doc__)
+    parser = cli.parser("eval.sweep", __doc__,
+                        reads="an ms-swift run directory (--run) with checkpoint-N folders, and per --benchmark the\n"
+                              "rows of python -m data_prep.benchmarks and the benchmark's metadata",
+                        example=("output/model-c/checkpoint-100/   args.json  trainer_state.json  model.safetensors ...\n"
+                                 "output/model-c/checkpoint-200/   args.json  trainer_state.json  model.safetensors ..."),
+                        writes="in --out: checkpoint-N/ per step (predictions, scores, think analysis and their logs,\n"
+                               "LABEL.sweep.json when a pair is finished), sweep.json, sweep.csv (one row per step and\n"
+                               "benchmark) and sweep.png (accuracy with its interval and think rate against the step)")
     parser.add_argument("--run", type=Path, help="ms-swift output directory with checkpoint-N folders")
     parser.add_argument("--out", type=Path, required=True, help="folder for every output of the sweep")
     parser.add_argument("--benchmark", nargs=3, action="append", required=True, metavar=("LABEL", "ROWS", "META"),
@@ -343,13 +355,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             failures.append(failure)
             print(f"sweep: FAILED {failure}", file=sys.stderr, flush=True)
     rows = collect(plans)
-    source = {"run": str(args.run) if args.run else None, "base_model": base,
+    source = {"run": str(args.run) if args.run else None, "run_root": str(root.resolve()) if args.run else None,
+              "base_model": base, "model_type": model_type,
               "benchmarks": {b.label: {"kind": b.kind, "rows": str(b.rows), "meta": str(b.meta)} for b in benches}}
     write_table(args.out, rows, source)
     if rows:
         plot(rows, args.out / "sweep.png", args.run.name if args.run else str(base))
     if args.export_last:
-        export_last(plans, args.export_last)
+        export_last(plans, args.export_last, source)
     print(f"sweep: {len(rows)} row(s) in {args.out / 'sweep.json'}, {args.out / 'sweep.csv'}"
           + (f", {args.out / 'sweep.png'}" if rows else ""), file=sys.stderr)
     for failure in failures:

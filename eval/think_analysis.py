@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import read_records, write_json
 
-from .scoring import join_predictions, score
+from .grading import RESULT_EXAMPLE, join_predictions, score
 from .tables import text_table
 
 DIFFICULTY_ORDER = ("easy", "medium", "hard")
@@ -154,7 +154,13 @@ def plot(analyses: dict[str, dict[str, Any]], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("eval.think_analysis", __doc__)
+    parser = cli_parser("eval.think_analysis", __doc__,
+                        reads="eval.score result JSON(s) (--input; or prediction files in a benchmark's own format,\n"
+                              "scored on the fly), one per model compared",
+                        example=RESULT_EXAMPLE,
+                        writes="a table on stdout (no-think rate and accuracy per mode, per difficulty and category, and\n"
+                               "the token savings); --plot FILE: a PNG like the paper's Figure 2; --out FILE: the figures\n"
+                               "as JSON")
     parser.add_argument("--input", nargs="+", required=True, help="eval.score result JSON or prediction file(s)")
     parser.add_argument("--label", nargs="*", help="one label per input (default: file names)")
     parser.add_argument("--plot", help="write a PNG like the paper's Figure 2")

@@ -1,6 +1,6 @@
-# Shared base of every results row. A row script sets what makes it that row, then sources this file:
+# Shared base of every results row. A row script sets ROW (its name in swift_plugins/catalogue.yaml, also
+# its output directory's name) and sources this file, which reads the row's facts from the catalogue:
 #
-#   ROW       its name in the paper's Table 1 (also the output directory's name)
 #   BACKBONE  qwen2-audio | qwen2.5-omni
 #   METHOD    sft | grpo
 #   PROMPT    adaptive_think | answer_only | always_think   (swift_plugins/prompts/<PROMPT>.txt)
@@ -15,13 +15,16 @@
 #   DRY_RUN=1 bash recipes/<row>.sh    prints the exact command(s) and runs nothing.
 
 set -euo pipefail
-: "${ROW:?row script must set ROW}" "${BACKBONE:?}" "${METHOD:?}" "${PROMPT:?}"
+: "${ROW:?row script must set ROW}"
 
 RECIPES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$RECIPES_DIR")
 source "$REPO_DIR/scripts/_python.sh"
 source "$RECIPES_DIR/_layout.sh"
 use_python   # $PYTHON and the `swift` beside it: the environment setup.sh installed into
+# The row's facts (BACKBONE METHOD PROMPT REWARDS WEIGHTS SFT_TARGET NEEDS_JUDGE), from the catalogue.
+facts=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.catalogue shell "$ROW") || exit 2
+eval "$facts"
 
 case "$BACKBONE" in
   qwen2-audio)  DEFAULT_MODEL=Qwen/Qwen2-Audio-7B-Instruct; DEFAULT_MODEL_TYPE=qwen2_audio ;;
@@ -104,8 +107,8 @@ case "$METHOD" in
         cmd+=(--vllm_gpu_memory_utilization "${VLLM_GPU_MEMORY_UTILIZATION:-0.4}" --sleep_level "${SLEEP_LEVEL:-1}")
       fi
     fi
-    # Which rewards ask the judge is declared in swift_plugins/registry.py (standard library only).
-    needs_judge=$(PYTHONPATH="$REPO_DIR" "$PYTHON" -m swift_plugins.registry needs-judge "${funcs[@]}")
+    # Which rewards ask the judge is declared in swift_plugins/registry.py; the catalogue applies it to the row.
+    needs_judge=$NEEDS_JUDGE
     ;;
   sft)
     : "${SFT_TARGET:?sft rows must set SFT_TARGET}"

@@ -35,22 +35,16 @@ REPO_DIR=$(dirname "$RECIPES_DIR")
 cd "$REPO_DIR"
 export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 PYTHON=${PYTHON:-python}
+# The interpreter that reads the catalogue here (the printed commands keep $PYTHON as given).
+CATALOGUE=("$(command -v "$PYTHON" || command -v python3 || echo python)" -m swift_plugins.catalogue)
 
 die() { echo "table: $*" >&2; exit 2; }
 TABLE=${1:-}
 shift || true
-QA_ROWS="qwen2-audio sft-a sft-b grpo-a grpo-b model-a model-b model-c"
-OMNI_ROWS="qwen2.5-omni sft-c sft-d grpo-c grpo-d model-d model-e model-f"
-FINAL_ROWS="qwen2-audio model-c qwen2.5-omni model-f"   # Tables 2-6: the base models and Audio-Thinker
-case "$TABLE" in
-  table1) ROWS_OF_TABLE="$QA_ROWS $OMNI_ROWS"; TABLE_BENCHMARKS="mmau mmar air" ;;
-  table2) ROWS_OF_TABLE=$FINAL_ROWS; TABLE_BENCHMARKS="mmau" ;;
-  table3) ROWS_OF_TABLE=$FINAL_ROWS; TABLE_BENCHMARKS="air" ;;
-  table4|table6) ROWS_OF_TABLE=$FINAL_ROWS; TABLE_BENCHMARKS="mmar" ;;
-  table5) ROWS_OF_TABLE=$FINAL_ROWS; TABLE_BENCHMARKS="mmau-v2025" ;;
-  all) ROWS_OF_TABLE="$QA_ROWS $OMNI_ROWS"; TABLE_BENCHMARKS="mmau mmau-v2025 mmar air" ;;
-  *) die "usage: bash recipes/table.sh table1|table2|...|table6|all [ROW ...]  (got '${TABLE}')" ;;
-esac
+# A table's rows (in the paper's order) and benchmarks come from swift_plugins/catalogue.yaml.
+table_facts=$("${CATALOGUE[@]}" table "$TABLE" 2> /dev/null) \
+  || die "usage: bash recipes/table.sh $("${CATALOGUE[@]}" tables | paste -sd '|') [ROW ...]  (got '${TABLE}')"
+eval "$table_facts"
 BENCHMARKS=${BENCHMARKS:-$TABLE_BENCHMARKS}
 if [ $# -gt 0 ]; then
   for row in "$@"; do [[ " $ROWS_OF_TABLE " == *" $row "* ]] || die "$row is not a row of $TABLE ($ROWS_OF_TABLE)"; done
@@ -66,10 +60,14 @@ DRY_RUN=${DRY_RUN:-0}
 EVAL_CHECKPOINTS=${EVAL_CHECKPOINTS:-last}
 case "$EVAL_CHECKPOINTS" in last|all) ;; *) die "EVAL_CHECKPOINTS must be last or all" ;; esac
 
-# A row's facts live in its recipe (ROW=... BACKBONE=... METHOD=...); read them from there.
-recipe_var() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$RECIPES_DIR/$1.sh" | head -n 1; }
-is_base_row() { [ "$1" = qwen2-audio ] || [ "$1" = qwen2.5-omni ]; }
-backbone_of() { if is_base_row "$1"; then echo "$1"; else recipe_var "$1" BACKBONE; fi; }
+# A row's facts (BACKBONE METHOD SFT_TARGET ...) come from the catalogue, read once per row.
+declare -A FACTS
+ALL_ROWS=$("${CATALOGUE[@]}" rows | tr '\n' ' ')
+# shellcheck disable=SC2086
+while IFS=$'\t' read -r row facts; do FACTS[$row]=$facts; done < <("${CATALOGUE[@]}" shell $ALL_ROWS)
+recipe_var() { local ROW BACKBONE METHOD PROMPT REWARDS WEIGHTS SFT_TARGET NEEDS_JUDGE; eval "${FACTS[$1]}"; echo "${!2}"; }
+is_base_row() { [ "$(recipe_var "$1" METHOD)" = base ]; }
+backbone_of() { recipe_var "$1" BACKBONE; }
 
 backbones=$(for row in $ROWS; do backbone_of "$row"; done | sort -u)
 [ -n "${MODEL:-}" ] && [ "$(echo "$backbones" | wc -l)" -gt 1 ] && \
@@ -87,7 +85,7 @@ data_env_of() {
   elif [ "$(recipe_var "$1" SFT_TARGET)" = cot ]; then echo "${SFT_COT_DATA:-}"
   else echo "${SFT_ANSWERS_DATA:-}"; fi
 }
-first_trained_row_of() { for row in $QA_ROWS $OMNI_ROWS; do
+first_trained_row_of() { for row in $ALL_ROWS; do
   is_base_row "$row" || [ "$(recipe_var "$row" BACKBONE)" != "$1" ] || { echo "$row"; return; }; done; }
 
 # --- benchmarks: label -> (kind, metadata, rows file) -----------------------------------------------
@@ -126,7 +124,7 @@ train_cmd() {  # env assignments + recipe, as one printable line
   [ "${state%%:*}" = resume ] && extra="${extra:+$extra }--resume_from_checkpoint ${state#resume:}"
   printf '%s ' ${model:+"MODEL=$(printf %q "$model")"} ${data:+"DATA=$(printf %q "$data")"} \
     ${extra:+"EXTRA_ARGS=$(printf %q "$extra")"}
-  echo "bash recipes/$row.sh"
+  echo "bash recipes/row.sh $row"
 }
 base_model_args() {  # --base-model / --model-type of a base row: what that backbone's recipes train from
   local row line words i

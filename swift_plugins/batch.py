@@ -36,13 +36,15 @@ import atexit
 import json
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swift_plugins.atar import Gammas, gammas, training_progress
+from swift_plugins.annealing import progress
+from swift_plugins.atar import Gammas, gammas
 from audio_thinker.tags import ParsedCompletion
 
 logger = logging.getLogger("audio_thinker")
@@ -68,53 +70,94 @@ def rank() -> int:
 
 _group_lock = threading.Lock()
 _group_ready = False
-_group = None  # None with _group_ready: the default group (already gloo)
+_group = None
+_timeout_s: float | None = None
+
+TIMEOUT_ENV = "AUDIO_THINKER_COLLECTIVE_TIMEOUT"
+DEFAULT_TIMEOUT_S = 1800.0  # 30 min: a healthy rank waits at most this long for a slow judge or a save elsewhere
+
+
+class CollectiveTimeout(RuntimeError):
+    """A rank did not reach one of the plugin's collectives within the bound (docs/rewards.md §10)."""
+
+
+def collective_timeout_s(ddp_timeout: float | None = None) -> float:
+    """How long a rank waits in a plugin collective: ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` seconds if set,
+    else min(``ddp_timeout``, 30 min). ms-swift's ``ddp_timeout`` default is 18,000,000 s (208 days): a
+    live rank that never arrives must not hang the job practically forever."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise ValueError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds > 0")
+        return value
+    return min(float(ddp_timeout), DEFAULT_TIMEOUT_S) if ddp_timeout and float(ddp_timeout) > 0 \
+        else DEFAULT_TIMEOUT_S
 
 
 def collective_group(timeout_s: float | None = None):
     """The process group of the plugin's collectives: gloo, whatever the trainer's backend.
 
-    The default group is reused when it is plain gloo (CPU runs); otherwise a
-    gloo group over all ranks is created the first time (a collective call:
-    every rank must get here, at the same point; see the module docstring).
-    ``timeout_s`` is the trainer's ``ddp_timeout``, so that a rank waiting for
-    a slow judge or a checkpoint save on another rank waits as long as in
-    ms-swift's own collectives, not gloo's default 30 minutes.
+    A gloo group over all ranks is created the first time (a collective call: every rank must get here,
+    at the same point; see the module docstring), even when the trainer's own group is gloo, so that its
+    timeout is ours (``collective_timeout_s``) and not the trainer's ``ddp_timeout``.
     """
-    global _group, _group_ready
+    global _group, _group_ready, _timeout_s
     dist = _dist()
     if dist is None:
         return None
     with _group_lock:
         if not _group_ready:
-            if dist.get_backend() == "gloo":
-                _group = None
-            else:
-                import datetime
+            import datetime
 
-                timeout = datetime.timedelta(seconds=float(timeout_s)) if timeout_s else None
-                _group = dist.new_group(backend="gloo", timeout=timeout)
+            _timeout_s = collective_timeout_s(timeout_s)
+            _group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=_timeout_s))
             _group_ready = True
         return _group
 
 
-def prepare_collectives(timeout_s: float | None = None) -> None:
+def prepare_collectives(ddp_timeout: float | None = None) -> None:
     """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
-    collective_group(timeout_s)
+    collective_group(ddp_timeout)
 
 
-def all_reduce_sum(values: Sequence[float]) -> list[float]:
+_MISSING = re.compile(r"Ranks? ([\d, ]+) failed to pass monitoredBarrier")
+
+
+def _missing_ranks(error: Exception) -> str:
+    found = _MISSING.search(str(error))
+    if found:
+        return f"rank(s) {found.group(1).strip()} did not arrive"
+    return "rank 0 did not confirm that every rank arrived (rank 0's own error names the ranks that did not)"
+
+
+def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective") -> list[float]:
     """Sum a short vector of numbers over all ranks (identity on one process).
 
     Safe from any thread: CPU float64 tensor on the plugin's gloo group, so the
     result never depends on which CUDA device the calling thread has current.
+    A gloo ``monitored_barrier`` first: a rank that does not arrive within the
+    bound stops every waiting rank with ``CollectiveTimeout`` naming ``what``
+    (the quantity and its step) and, on rank 0, the ranks that did not arrive.
     """
     dist = _dist()
     if dist is None:
         return [float(v) for v in values]
+    import datetime
+
     import torch
 
     group = collective_group()
+    timeout = _timeout_s or DEFAULT_TIMEOUT_S
+    try:
+        dist.monitored_barrier(group=group, timeout=datetime.timedelta(seconds=timeout), wait_all_ranks=True)
+    except RuntimeError as err:
+        raise CollectiveTimeout(f"audio-thinker: rank {rank()} waited {timeout:g} s for {what}: "
+                                f"{_missing_ranks(err)} (bound: ${TIMEOUT_ENV}, else min(ddp_timeout, "
+                                f"{DEFAULT_TIMEOUT_S:g} s); docs/rewards.md §10)") from None
     tensor = torch.tensor([float(v) for v in values], dtype=torch.float64)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
     return tensor.tolist()
@@ -203,6 +246,8 @@ class BatchState:
         self.pending: list[StepStats] = []  # finished calls not yet reported by the callback
         self.output_dir: str | None = None
         self._trainer_ref = None  # weakref to the trainer, set by the metrics callback
+        # The checkpoint step a --resume_only_model --ignore_data_skip run continues from (swift_plugins/annealing.py)
+        self.resumed_from = 0
 
     @property
     def current(self) -> StepStats | None:
@@ -240,12 +285,13 @@ class BatchState:
             return known
         is_think = [p.is_think for p in parsed]
         local_think = sum(is_think)
-        global_think, global_total = all_reduce_sum([local_think, len(is_think)])
+        global_think, global_total = all_reduce_sum([local_think, len(is_think)],
+                                                    f"the think ratio λ of step {int(global_step or 0) + 1}")
         stats = StepStats(global_step=int(global_step or 0), max_steps=int(max_steps or 0), rank=rank(),
                           local_think=local_think, local_total=len(is_think), mode=self.mode(),
                           global_think=int(global_think), global_total=int(global_total),
                           think_ratio=(global_think / global_total) if global_total else 0.0)
-        g = gammas(stats.think_ratio, training_progress(global_step, max_steps))
+        g = gammas(stats.think_ratio, progress(global_step, max_steps, self.resumed_from))
         stats.gamma_think, stats.gamma_no_think = g.think, g.no_think
         _count_mode_sums(stats, parsed, correct, graded, token_counts)
         facts = CallFacts(parsed=list(parsed), correct=list(correct), stats=stats)

@@ -27,12 +27,15 @@ class Reward:
     needs_judge: bool  # asks the LLM judge: the recipes start and check one first
     value: str         # the reward table's "value" column
     paper: str = ""    # the reward table's "paper" column
+    # Its --reward_weights entry in the paper's rows: Eq. 7 for the Audio-Thinker terms (docs/rewards.md §6),
+    # R1-AQA's 1 + 1 for the plain GRPO rows' accuracy and format; 0 for a dashboard monitor.
+    weight: float = 1.0
 
 
 REWARDS: tuple[Reward, ...] = (
     Reward("adaptive_format", "AdaptiveFormat", 0, 1, False,
            "R_f ∈ {0, 1}: exactly `<think>…</think><answer>…</answer>` or exactly `<answer>…</answer>`",
-           "§4, \"both formats receive 1\""),
+           "§4, \"both formats receive 1\"", weight=0.5),
     Reward("answer_format", "AnswerOnlyFormat", 0, 1, False,
            "1 for exactly `<answer>…</answer>` (grpo-a/c)", "R1-AQA"),
     Reward("think_format", "ThinkFormat", 0, 1, False,
@@ -41,15 +44,29 @@ REWARDS: tuple[Reward, ...] = (
            "1/0: the `<answer>` content is exactly the gold choice (text or letter; strict, see Decisions)"),
     # ATAR: min over the cases is -2 (Case 4 at γ→0), max 2 (Case 3 at γ=1)
     Reward("atar", "AdaptiveThinkAccuracy", -2, 2, False,
-           "R_a ∈ [−2, 2], Eq. 1–5, λ over the global batch, annealed by `global_step / max_steps`", "Eq. 1–5"),
+           "R_a ∈ [−2, 2], Eq. 1–5, λ over the global batch, annealed by s/T, s = `global_step` + 1 (docs/rewards.md §3)", "Eq. 1–5",
+           weight=1.0),
     Reward("think_consistency", "ThinkConsistency", -2, 2, True,
-           "R_a · R_c ∈ [−2, 2] (weight 0.5 gives Eq. 7's consistency term); judge-backed", "Eq. 6–7"),
+           "R_a · R_c ∈ [−2, 2] (weight 0.5 gives Eq. 7's consistency term); judge-backed", "Eq. 6–7",
+           weight=0.5),
     Reward("think_quality", "ThinkQuality", 0, 1, True,
            "R_t ∈ {0, 0.1, …, 1}; no-think completions get the global batch mean", "§4"),
     Reward("think_rate", "ThinkRate", 0, 1, False,
-           "1 think mode / 0 no-think; weight 0 puts the think ratio on the dashboard"),
+           "1 think mode / 0 no-think; weight 0 puts the think ratio on the dashboard", weight=0.0),
 )
 BY_NAME = {reward.name: reward for reward in REWARDS}
+# The reward that already pays for a correct answer: beside it, ``choice_accuracy`` is a monitor (weight 0).
+_ACCURACY_TERM = "atar"
+
+
+def paper_weights(names: Sequence[str]) -> list[float | None]:
+    """The ``--reward_weights`` the paper's rows give these ``--reward_funcs`` names, in order (None: not
+    ours). Eq. 7 is ``--reward_funcs atar think_consistency adaptive_format think_quality --reward_weights 1
+    0.5 0.5 1``; ``choice_accuracy`` weighs 1 in the plain GRPO rows and 0 beside ``atar``, which already
+    contains the accuracy (the recipes add it at 0 as a dashboard monitor)."""
+    beside_atar = _ACCURACY_TERM in names
+    return [None if name not in BY_NAME else 0.0 if (name == "choice_accuracy" and beside_atar)
+            else BY_NAME[name].weight for name in names]
 
 
 def needs_judge(names: Iterable[str]) -> bool:

@@ -183,7 +183,8 @@ class ThinkQuality(_AudioThinkerReward, AsyncORM):
         # The second and last collective of the call; every rank reaches it once. In a worker
         # thread, so that the event loop keeps serving ThinkConsistency's judge calls: safe
         # because batch.all_reduce_sum never depends on the calling thread (gloo, CPU tensor).
-        total, count = await asyncio.to_thread(batch.all_reduce_sum, [sum(ok), len(ok)])
+        total, count = await asyncio.to_thread(batch.all_reduce_sum, [sum(ok), len(ok)],
+                                               f"the R_t batch mean of step {stats.global_step + 1}")
         mean = total / count if count else 0.0
         stats.quality_batch_mean = mean
         batch.STATE.record_judge(completions, "quality", len(asked), len(causes), causes)
@@ -214,3 +215,4 @@ def _same_class(a: type, b: type) -> bool:
 REWARDS = {reward.name: globals()[reward.cls] for reward in registry.REWARDS}
 register(orms, REWARDS)
 register_callback()
+options_guard.install()  # refuse options before `swift rlhf` loads any model

@@ -25,7 +25,8 @@ import numpy as np
 from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import parse_completion
-from swift_plugins.atar import Gammas, atar_reward, gammas, training_progress
+from swift_plugins import annealing
+from swift_plugins.atar import Gammas, atar_reward, gammas
 from swift_plugins.rules import adaptive_format, is_correct
 
 MODES = ("think", "no_think", "hidden")
@@ -128,7 +129,7 @@ def simulate(cfg: Config) -> History:
         r_f = np.array([[s[2] for s in row] for row in scored])
         lam = float(think.mean())
         hist.think_ratio.append(lam)
-        factors = gammas(lam, training_progress(step, cfg.steps)) if cfg.balance else Gammas(1.0, 1.0)
+        factors = gammas(lam, annealing.progress(step, cfg.steps)) if cfg.balance else Gammas(1.0, 1.0)
         r_a = np.vectorize(lambda t, c: atar_reward(bool(t), bool(c), factors))(think, correct)
         # R_c (Eq. 6): 0 when wrong, 1 for correct no-think, the judge's verdict for correct think mode.
         r_c = np.where(correct, np.where(think, rng.random(think.shape) < cfg.consistency, 1.0), 0.0)

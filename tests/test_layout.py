@@ -2,7 +2,7 @@
 
 ``audio_thinker`` is the shared vocabulary: standard library only. ``swift_plugins`` and ``data_prep`` build
 on it alone; ``eval`` may also use ``swift_plugins`` (the compat fix, the reward prompts); ``data_prep`` and
-``eval`` never import each other, and nothing imports ``tests``, ``benchmarks`` or ``scripts``.
+``eval`` never import each other, and nothing imports ``tests``, ``perf`` or ``scripts``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.helpers.paths import REPO
 
-OURS = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "benchmarks", "scripts")
+OURS = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "perf", "scripts")
 # package -> the packages of ours it may import (besides itself)
 ALLOWED = {
     "audio_thinker": set(),
@@ -63,7 +63,7 @@ def test_the_check_sees_a_broken_rule(tmp_path):
     for package in ALLOWED:
         (tmp_path / package).mkdir()
     (tmp_path / "audio_thinker" / "x.py").write_text("import torch\nfrom swift_plugins import rules\n")
-    (tmp_path / "data_prep" / "y.py").write_text("def f():\n    from eval.scoring import score\n")
+    (tmp_path / "data_prep" / "y.py").write_text("def f():\n    from eval.grading import score\n")
     (tmp_path / "swift_plugins" / "z.py").write_text("from . import batch\nimport data_prep.text\n")
     (tmp_path / "eval" / "w.py").write_text("from .io import read\nfrom swift_plugins import compat\n")
     assert violations(tmp_path) == [
@@ -75,8 +75,9 @@ def test_the_check_sees_a_broken_rule(tmp_path):
 
 
 # A reader of a clone must be able to follow every pointer: the equations and decisions are in docs/.
-OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec\b|\bissue #?\d+|platform-notes|/work/", re.IGNORECASE)
-SOURCES = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "benchmarks", "scripts", "recipes",
+OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec\b|\bissue #?\d+|platform-notes|/work/|\bthe brief\b",
+                     re.IGNORECASE)
+SOURCES = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "perf", "scripts", "recipes",
            "docs", ".ci")
 TEXT = (".md", ".sh", ".yaml", ".yml", ".toml", ".txt")
 
@@ -120,9 +121,10 @@ def test_the_pointer_check_sees_comments_and_docstrings(tmp_path):
     (tmp_path / "eval").mkdir()
     (tmp_path / "README.md").write_text("See docs/rewards.md.\n")
     (tmp_path / "eval" / "x.py").write_text('"""Scores (issue #5)."""\nx = "spec"  # from ../shared\n'
-                                           'def f():\n    """R_t (spec §5)."""\n')
+                                           'def f():\n    """R_t (spec §5)."""\n'
+                                           'def g():\n    """Read once (the brief: "read once")."""\n')
     assert outside_pointers(tmp_path) == ["eval/x.py:2: '../shared'", "eval/x.py:1: 'issue #5'",
-                                          "eval/x.py:4: 'spec'"]
+                                          "eval/x.py:4: 'spec'", "eval/x.py:6: 'the brief'"]
 
 
 def helper_import_breaches(root: Path) -> list[str]:

@@ -84,5 +84,6 @@ class JudgeSettings:
 
 @lru_cache(maxsize=1)
 def settings_from_env() -> JudgeSettings:
-    """Read once per process (the brief: "read once, validated with a clear error")."""
+    """Read once per process, so that every judgment of a run uses the same settings; validated when the first
+    judge reward is built, with an error naming the variable (docs/judge.md)."""
     return JudgeSettings.from_env()

@@ -1,4 +1,4 @@
-"""A benchmark is declared once (audio_thinker/benchmarks.py); the report layout and the paper numbers are
+"""A benchmark is declared once (audio_thinker/benchmark_declarations.py); the report layout and the paper numbers are
 checked against that declaration, and no code branches on a benchmark's name."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 import pytest
 import yaml
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from eval.report import PAPER_NUMBERS, TABLES
 from tests.helpers.paths import REPO
 
@@ -40,4 +40,4 @@ def test_no_code_branches_on_a_benchmark_name():
                         isinstance(side, ast.Constant) and side.value in names
                         for side in [node.left, *node.comparators]):
                     found.append(f"{path.relative_to(REPO)}:{node.lineno}")
-    assert found == [], "declare the difference in audio_thinker/benchmarks.py instead"
+    assert found == [], "declare the difference in audio_thinker/benchmark_declarations.py instead"

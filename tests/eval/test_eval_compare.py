@@ -158,16 +158,14 @@ def test_report_of_two_result_files_shows_intervals_and_the_paired_step_beside_t
 
 
 def test_ablation_steps_pair_each_table1_row_with_the_row_it_adds_to():
-    import yaml
-
-    from eval.report import PAPER_NUMBERS
     from eval.report_paired import ablation_steps
+    from swift_plugins import catalogue
 
-    steps = [(a["name"], b["name"]) for a, b in ablation_steps(yaml.safe_load(PAPER_NUMBERS.read_text()))]
-    base = "Qwen2-Audio-7B-Instruct (reproduce)"
+    steps = [(a.name, b.name) for a, b in ablation_steps(catalogue.load())]
+    base = "qwen2-audio"
     assert steps[:7] == [(base, "sft-a"),  # SFT vs the base model
                          ("sft-a", "sft-b"),  # + CoT
                          (base, "grpo-a"),  # GRPO starts from the base, not from sft-b
                          ("grpo-a", "grpo-b"), ("grpo-a", "model-a"),  # + CoT, + ATAR
                          ("model-a", "model-b"), ("model-b", "model-c")]  # + CR, + TR
-    assert ("model-e", "model-f") in steps and ("model-c", "Qwen2.5-Omni (reproduce)") not in steps
+    assert ("model-e", "model-f") in steps and ("model-c", "qwen2.5-omni") not in steps

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError
 from audio_thinker.rows import build_user_text
 from eval import audio_control, choice_order, convert, infer
 from eval.score import run
-from eval.scoring import join_predictions, score
+from eval.grading import join_predictions, score
 from tests.helpers.paths import REPO, benchmark_file
 
 

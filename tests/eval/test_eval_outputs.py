@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError
 from eval import convert, export_mmau_test, report, think_analysis
-from eval.scoring import join_predictions, score
+from eval.grading import join_predictions, score
 
 
 def scored(bench_name, items, version=None):

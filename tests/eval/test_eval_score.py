@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.cli import UsageError
 from eval.score import run
-from eval.scoring import join_predictions, score, score_item
+from eval.grading import join_predictions, score, score_item
 
 from tests.helpers.paths import REPO, benchmark_file
 

@@ -6,9 +6,9 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from eval import stats
-from eval.scoring import join_predictions, score
+from eval.grading import join_predictions, score
 
 
 def score_test_bounds(correct, n, z=stats.Z95):

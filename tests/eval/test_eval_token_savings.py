@@ -5,10 +5,10 @@ import json
 import subprocess
 import sys
 
-from audio_thinker import benchmarks
+from audio_thinker import benchmark_declarations as benchmarks
 from eval import think_analysis
 from eval.lengths import count_tokens
-from eval.scoring import join_predictions, score
+from eval.grading import join_predictions, score
 from tests.helpers.paths import REPO
 
 

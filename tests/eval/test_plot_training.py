@@ -83,3 +83,13 @@ def test_a_malformed_line_is_reported_and_the_rest_plotted(tmp_path):
     done = cli(tmp_path, "--out", tmp_path / "x.png")
     assert done.returncode == 0, done.stderr
     assert "skipped 1 malformed line(s), first at line 2" in done.stdout
+
+
+def test_plotted_keys_are_the_callbacks_keys():
+    """The figure draws every key the callback logs, read from swift_plugins.metrics_callback, not restated:
+    a key renamed there is refused here at import instead of silently never drawn."""
+    from swift_plugins.metrics_callback import PREFIX, TRAIN_KEYS
+    drawn = {key for lines in plot_training.PANELS.values() for key, _ in lines if key.startswith(PREFIX)}
+    assert drawn == {PREFIX + name for name in TRAIN_KEYS}
+    with pytest.raises(KeyError, match="TRAIN_KEYS"):
+        plot_training.logged("think_rate")  # a name the callback does not log

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.paths import REPO
 SCRIPTS = ["scripts/demo.sh", "scripts/setup.sh", "scripts/test.sh", "recipes/_base.sh", "recipes/judge.sh",
-           "benchmarks/deepspeed_cpu.sh"]
+           "perf/deepspeed_cpu.sh"]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 

@@ -67,7 +67,7 @@ def swift_command(lines):
 
 
 def test_every_row_has_a_script():
-    scripts = {p.stem for p in (REPO / "recipes").glob("*.sh") if not p.stem.startswith("_") and p.stem not in ("judge", "table")}
+    scripts = {p.stem for p in (REPO / "recipes").glob("*.sh") if not p.stem.startswith("_") and p.stem not in ("judge", "table", "row")}
     assert scripts == set(TABLE)
 
 
@@ -124,7 +124,7 @@ def test_cpu_scaling_drops_gpu_only_settings():
 @pytest.mark.parametrize("row", ["model-a", "sft-a"])
 def test_deepspeed_asked_for_on_cpu_is_passed_with_what_cpu_needs(row):
     """DEEPSPEED on CPU processes: the flag reaches ms-swift, with the plugin that starts DeepSpeed's comm
-    layer and without fp16 (benchmarks/deepspeed_cpu.sh runs it)."""
+    layer and without fp16 (perf/deepspeed_cpu.sh runs it)."""
     _, _, opts = swift_command(dry_run(row, USE_CPU="1", NPROC_PER_NODE="2", DEEPSPEED="zero3",
                                        TORCH_DTYPE="float32", PER_DEVICE_BATCH="4", GRAD_ACC="1",
                                        NUM_GENERATIONS="4"))

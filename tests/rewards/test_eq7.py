@@ -60,7 +60,7 @@ def test_weighted_sum_is_eq7(scripted_server, monkeypatch, step):
     total = (per_func * WEIGHTS.unsqueeze(0)).nansum(dim=1).tolist()
 
     lam = sum(r[2] for r in ROWS) / len(ROWS)
-    s = step / 100
+    s = min((step + 1) / 100, 1.0)  # the step being trained: global_step + 1 (docs/rewards.md §3)
     g_t, g_n = math.exp(-lam * (1 - s)), math.exp(-(1 - lam) * (1 - s))
     judged = [r[5] for r in ROWS if r[5] is not None]
     mean = sum(judged) / len(judged)

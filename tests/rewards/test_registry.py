@@ -38,20 +38,23 @@ def test_reward_table_is_the_declaration(page):
         + registry.readme_table()
 
 
-def recipe_dry_run(rewards: str) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(REPO), "DRY_RUN": "1", "ROW": "probe", "BACKBONE": "qwen2-audio",
-           "METHOD": "grpo", "PROMPT": "adaptive_think", "REWARDS": rewards,
-           "WEIGHTS": " ".join("1" for _ in rewards.split()),
+def recipe_dry_run(reward: str, tmp_path) -> str:
+    """The dry run of a row added to a copy of the catalogue whose one reward is ``reward``."""
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text((REPO / "swift_plugins/catalogue.yaml").read_text(encoding="utf-8").replace(
+        "\nrows:\n", f"\nrows:\n  probe: {{backbone: qwen2-audio, method: grpo, prompt: adaptive_think, "
+                      f"rewards: {{{reward}: 1}}}}\n", 1), encoding="utf-8")
+    env = {"PATH": os.environ["PATH"], "HOME": str(REPO), "DRY_RUN": "1", "AUDIO_THINKER_CATALOGUE": str(catalogue),
            "AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1"}  # judge rows refuse to start without one
-    proc = subprocess.run(["bash", str(REPO / "recipes" / "_base.sh")], capture_output=True, text=True, env=env,
-                          timeout=60)
+    proc = subprocess.run(["bash", str(REPO / "recipes" / "row.sh"), "probe"], capture_output=True, text=True,
+                          env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
 @pytest.mark.parametrize("reward", registry.REWARDS, ids=lambda r: r.name)
-def test_recipes_start_the_judge_exactly_for_judge_rewards(reward):
-    assert ("swift_plugins.judge.check" in recipe_dry_run(reward.name)) == reward.needs_judge
+def test_recipes_start_the_judge_exactly_for_judge_rewards(reward, tmp_path):
+    assert ("swift_plugins.judge.check" in recipe_dry_run(reward.name, tmp_path)) == reward.needs_judge
 
 
 def test_registry_cli_answers_needs_judge():
@@ -61,3 +64,17 @@ def test_registry_cli_answers_needs_judge():
     assert ask("atar", "adaptive_format") == "0"
     assert ask("atar", "think_quality") == "1"
     assert ask("format") == "0"  # ms-swift's own rewards never need our judge
+
+
+def test_paper_weights_are_the_recipes_rows():
+    """The weights the guard prints when --reward_weights is missing are each row's weights in the paper's
+    table (transcribed from docs/rewards.md §6 in the dry-run test), with the monitors at 0."""
+    from tests.recipes.test_recipes_dry_run import TABLE
+
+    for row, (_, method, _, rewards) in TABLE.items():
+        if method != "grpo":
+            continue
+        names = list(rewards) + [m for m in ("choice_accuracy", "think_rate") if m not in rewards]
+        expected = list(rewards.values()) + [0] * (len(names) - len(rewards))
+        assert registry.paper_weights(names) == expected, row
+    assert registry.paper_weights(["atar", "format"]) == [1.0, None]  # not ours: the user's choice

@@ -1,6 +1,6 @@
 """How long the pre-flight check (``data_prep.preflight``) takes on an AVQA-sized training set.
 
-    python benchmarks/bench_preflight.py [--rows 40000] [--distinct 500] [--seconds 10] [--workers 2]
+    python perf/bench_preflight.py [--rows 40000] [--distinct 500] [--seconds 10] [--workers 2]
 
 Writes ``--distinct`` real 16 kHz mono 16-bit WAVs of ``--seconds`` each (tone plus noise, written with
 libsndfile), gives them ``--rows`` file names by hard links (every row names its own file, as AVQA's rows

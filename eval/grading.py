@@ -1,4 +1,5 @@
-"""Score benchmark items with an explicit denominator (docs/benchmarks.md).
+"""Grade benchmark items with an explicit denominator (docs/benchmarks.md): the library behind
+``python -m eval.score`` (the command), ``eval.think_analysis`` and ``eval.compare``.
 
 Per item: the reply is taken from the benchmark's own prediction field; the
 ``<answer>`` content is scored when there is one, otherwise the whole reply
@@ -24,13 +25,21 @@ from types import SimpleNamespace
 from typing import Any
 
 from audio_thinker.cli import UsageError
-from audio_thinker.benchmarks import MACRO, TOTAL, Benchmark
+from audio_thinker.benchmark_declarations import MACRO, TOTAL, Benchmark
 from audio_thinker.matching import match_choice, official_token_match
 from audio_thinker.tags import extract_answer, parse_completion
 
 from .air_letters import LETTERS, air_letter
 from .lengths import count_tokens
 from .stats import macro_interval, wilson_interval
+
+
+# A result JSON as eval.score writes it (abridged to two lines), for the --help of the commands that read one.
+RESULT_EXAMPLE = (
+    '{"benchmark": "mmau", "version": "v0325", "total": {"accuracy": 61.2, "ci95": [58.1, 64.2], "correct": 612, '
+    '"n": 1000, "missing": 3, "unparsable": 5},\n'
+    ' "breakdowns": {...}, "paper_columns": {...}, "by_mode": {...}, "items": [{"id": "a1b2", "correct": true, '
+    '"mode": "think", ...}, ...]}')
 
 
 @dataclass(frozen=True)

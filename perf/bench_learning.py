@@ -1,6 +1,6 @@
 """Evidence of learning on CPU: real `swift rlhf` GRPO runs on the tiny checkpoint, before/after per seed.
 
-    python benchmarks/bench_learning.py [--seeds 1 2 3] [--steps 20] [--experiments format atar control]
+    python perf/bench_learning.py [--seeds 1 2 3] [--steps 20] [--experiments format atar control]
 
 Each experiment trains the tiny random Qwen2-Audio (``.cache/tiny/qwen2-audio``, whose untrained weights
 follow a noisy answer grammar: think or no-think, a random letter, sometimes broken) with one reward, and

@@ -9,7 +9,7 @@ ms-swift runs them (asyncio.gather of the async rewards), and we print
 
 Goal: wall within 1.3x of the ideal.
 
-    python benchmarks/bench_judge_concurrency.py [--latency 0.2 0.5] [--batch 128] [--concurrency 32]
+    python perf/bench_judge_concurrency.py [--latency 0.2 0.5] [--batch 128] [--concurrency 32]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Throughput of the AVQA audio extractor vs. a plain ffmpeg-CLI loop.
 
-    python benchmarks/bench_data_prep.py [--clips 300] [--seconds 10] [--workers 2] [--keep DIR]
+    python perf/bench_data_prep.py [--clips 300] [--seconds 10] [--workers 2] [--keep DIR]
 
 Generates AVQA-like clips with real encoders (ffmpeg CLI: 32x32 H.264/VP8
 video plus stereo AAC 44.1/48 kHz in mp4, Opus 48 kHz in webm, MP3 44.1 kHz

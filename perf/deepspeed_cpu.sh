@@ -2,7 +2,7 @@
 # Evidence that the recipes' DeepSpeed path runs: a GRPO row (model-a: ATAR, whose λ is all-reduced across
 # ranks) through recipes/model-a.sh on 2 CPU processes, ZeRO-3 and ZeRO-2, on the tiny Qwen2-Audio checkpoint.
 #
-#   bash benchmarks/deepspeed_cpu.sh            # prints one line per stage and a summary; exit 1 if a check fails
+#   bash perf/deepspeed_cpu.sh            # prints one line per stage and a summary; exit 1 if a check fails
 #
 # DeepSpeed is not a test dependency (on this machine kind its import adds seconds to every ms-swift start),
 # so it goes into a virtual environment of its own that sees the project's packages (--system-site-packages):

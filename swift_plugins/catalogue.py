@@ -1,0 +1,260 @@
+"""The experiment catalogue (``swift_plugins/catalogue.yaml``): every results row, read into checked, frozen
+objects. The only reader of that file; docs/recipes.md explains its keys.
+
+It lives in ``swift_plugins`` because both sides need it and the layout rule allows it there: the launcher
+and the registry's judge detection are ours to run ms-swift, and ``eval`` may import ``swift_plugins``.
+``audio_thinker`` could not hold it (standard library only, no YAML). It imports neither ms-swift nor torch.
+
+``AUDIO_THINKER_CATALOGUE=/path/to/copy.yaml`` reads another catalogue (a copy with rows of one's own; the
+new-row test uses it to show that every consumer picks a row up).
+
+    python -m swift_plugins.catalogue rows [TABLE]     # row names, in the paper's order
+    python -m swift_plugins.catalogue shell ROW...     # each row's facts as shell assignments (the recipes)
+    python -m swift_plugins.catalogue tables             # table names
+    python -m swift_plugins.catalogue table TABLE      # a table's rows and benchmarks, as shell assignments
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import registry
+
+PATH = Path(__file__).with_name("catalogue.yaml")
+PROMPTS = Path(__file__).with_name("prompts")
+METHODS = ("base", "sft", "grpo")
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is inconsistent (a test keeps the shipped one free of these)."""
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    model: str          # the hub model its rows train from (MODEL overrides)
+    model_type: str     # ms-swift's --model_type
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str                                  # also its output directory's name
+    backbone: str
+    method: str                                # base | sft | grpo
+    summary: str = ""
+    prompt: str | None = None                  # swift_plugins/prompts/<prompt>.txt
+    rewards: tuple[tuple[str, str], ...] = ()  # (--reward_funcs name, --reward_weights weight), in order
+    sft_data: str | None = None                # answers | cot
+    parent: str | None = None                  # the row this one adds to (an ablation step)
+    tables: tuple[str, ...] = ()
+    paper: Mapping[str, str] = field(default_factory=dict)  # table -> row name in eval/paper_numbers.yaml
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def trained(self) -> bool:
+        return self.method != "base"
+
+    @property
+    def needs_judge(self) -> bool:
+        """Whether training this row asks the LLM judge (the registry declares which rewards do)."""
+        return registry.needs_judge(name for name, _ in self.rewards)
+
+    def paper_name(self, table: str) -> str:
+        return self.paper.get(table, self.name)
+
+    def prompt_file(self) -> Path | None:
+        return PROMPTS / f"{self.prompt}.txt" if self.prompt else None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    benchmarks: tuple[str, ...]
+    rows: tuple[str, ...]
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    backbones: Mapping[str, Backbone]
+    defaults: Mapping[str, Mapping[str, str]]  # all | grpo | sft -> {ENV_NAME: value}
+    sft_data: Mapping[str, str]
+    monitors: tuple[str, ...]
+    rows: Mapping[str, Row]                    # in the paper's order
+    tables: Mapping[str, Table]
+    path: Path = PATH
+
+    def row(self, name: str) -> Row:
+        try:
+            return self.rows[name]
+        except KeyError:
+            raise KeyError(f"no row {name!r} in {self.path} (rows: {', '.join(self.rows)})") from None
+
+    def table(self, name: str) -> Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(f"no table {name!r} in {self.path} (tables: {', '.join(self.tables)})") from None
+
+    def base_row(self, backbone: str) -> Row | None:
+        """The row that evaluates a backbone as released (the start of its ablation block)."""
+        return next((r for r in self.rows.values() if r.backbone == backbone and not r.trained), None)
+
+    def by_name(self, name: str) -> Row | None:
+        """A row by its name or one of its aliases."""
+        return self.rows.get(name) or next((r for r in self.rows.values() if name in r.aliases), None)
+
+    def settings(self, row: Row) -> dict[str, str]:
+        """The row's default settings by environment name (before the environment and table overrides)."""
+        out = {**self.defaults.get("all", {}), **self.defaults.get(row.method, {})}
+        if row.sft_data:
+            out["DATA"] = self.sft_data[row.sft_data]
+        return out
+
+    def identify(self, args: Mapping[str, Any]) -> Row | None:
+        """The row an ms-swift run was trained as, from its own ``args.json``: the backbone's model type,
+        the method, the system prompt's text and the rewards with their weights (monitors at weight 0 aside).
+        None when no row has exactly these settings (a run of one's own)."""
+        rewards = tuple((str(n), _num(w)) for n, w in zip(args.get("reward_funcs") or [],
+                                                         args.get("reward_weights") or [1] * 99)
+                        if not (n in self.monitors and _num(w) == _num(0)))
+        method = "grpo" if args.get("rlhf_type") == "grpo" or rewards else "sft"
+        system = (args.get("system") or "").strip()
+        for row in self.rows.values():
+            if row.method != method or self.backbones[row.backbone].model_type != args.get("model_type"):
+                continue
+            prompt = row.prompt_file()
+            if prompt is None or prompt.read_text(encoding="utf-8").strip() != system:
+                continue
+            if tuple((n, _num(w)) for n, w in row.rewards) == rewards:
+                return row
+        return None
+
+
+def _num(value: Any) -> str:
+    """A weight as one spelling (1, 1.0 and "1" are the same weight)."""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _strings(mapping: Mapping | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (mapping or {}).items()}
+
+
+def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
+    """Build and check a catalogue from the YAML document; :class:`CatalogueError` names what is wrong."""
+    def fail(what: str) -> None:
+        raise CatalogueError(f"{path}: {what}")
+
+    backbones = {name: Backbone(name, str(b["model"]), str(b["model_type"]), _strings(b.get("env")))
+                 for name, b in (data.get("backbones") or {}).items()}
+    rows: dict[str, Row] = {}
+    for name, entry in (data.get("rows") or {}).items():
+        entry = dict(entry or {})
+        unknown = set(entry) - {"summary", "backbone", "method", "prompt", "rewards", "sft_data", "parent",
+                                "tables", "paper", "aliases"}
+        if unknown:
+            fail(f"row {name}: unknown keys {sorted(unknown)}")
+        row = Row(name=str(name), backbone=str(entry.get("backbone")), method=str(entry.get("method")),
+                  summary=str(entry.get("summary", "")), prompt=entry.get("prompt"),
+                  rewards=tuple((str(k), str(v)) for k, v in (entry.get("rewards") or {}).items()),
+                  sft_data=entry.get("sft_data"), parent=entry.get("parent"),
+                  tables=tuple(entry.get("tables") or ()), paper=_strings(entry.get("paper")),
+                  aliases=tuple(entry.get("aliases") or ()))
+        if row.backbone not in backbones:
+            fail(f"row {name}: backbone {row.backbone!r} is not one of {sorted(backbones)}")
+        if row.method not in METHODS:
+            fail(f"row {name}: method {row.method!r} is not one of {METHODS}")
+        if row.trained and not (row.prompt and row.prompt_file().is_file()):
+            fail(f"row {name}: prompt {row.prompt!r} is not a file in {PROMPTS}")
+        if row.method == "grpo" and not row.rewards:
+            fail(f"row {name}: a grpo row needs rewards")
+        unknown_rewards = [n for n, _ in row.rewards if n not in registry.BY_NAME]
+        if unknown_rewards:
+            fail(f"row {name}: rewards {unknown_rewards} are not declared in swift_plugins/registry.py")
+        if row.method == "sft" and row.sft_data not in (data.get("sft_data") or {}):
+            fail(f"row {name}: sft_data {row.sft_data!r} is not a key of sft_data")
+        if row.parent is not None and row.parent not in rows:
+            fail(f"row {name}: parent {row.parent!r} is not a row above it")
+        rows[row.name] = row
+    tables: dict[str, Table] = {}
+    for name, entry in (data.get("tables") or {}).items():
+        entry = dict(entry or {})
+        if "rows" in entry:
+            members = tuple(entry["rows"])
+        else:
+            member_of = entry.get("rows_of", name)
+            members = tuple(r.name for r in rows.values() if member_of in r.tables)
+        missing = [r for r in members if r not in rows]
+        if missing:
+            fail(f"table {name}: rows {missing} are not in rows")
+        tables[name] = Table(str(name), tuple(entry.get("benchmarks") or ()), members,
+                             _strings(entry.get("overrides")))
+    for row in rows.values():
+        if set(row.tables) - set(tables):
+            fail(f"row {row.name}: tables {sorted(set(row.tables) - set(tables))} are not in tables")
+    return Catalogue(backbones=backbones,
+                     defaults={k: _strings(v) for k, v in (data.get("defaults") or {}).items()},
+                     sft_data=_strings(data.get("sft_data")), monitors=tuple(data.get("monitors") or ()),
+                     rows=rows, tables=tables, path=path)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> Catalogue:
+    return parse(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+
+
+def load(path: str | Path | None = None) -> Catalogue:
+    """The catalogue at ``path``, else ``$AUDIO_THINKER_CATALOGUE``, else the shipped one."""
+    return _load(Path(path or os.environ.get("AUDIO_THINKER_CATALOGUE") or PATH).resolve())
+
+
+def shell_facts(row: Row) -> dict[str, str]:
+    """A row's facts under the names the shell recipes use."""
+    return {"ROW": row.name, "BACKBONE": row.backbone, "METHOD": row.method, "PROMPT": row.prompt or "",
+            "REWARDS": " ".join(n for n, _ in row.rewards), "WEIGHTS": " ".join(w for _, w in row.rewards),
+            "SFT_TARGET": row.sft_data or "", "NEEDS_JUDGE": "1" if row.needs_judge else "0"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    catalogue = load()
+    try:
+        if args[:1] == ["rows"] and len(args) <= 2:
+            names: Iterable[str] = catalogue.table(args[1]).rows if len(args) == 2 else catalogue.rows
+            print("\n".join(names))
+            return 0
+        if args[:1] == ["shell"] and len(args) >= 2:  # one line per row; several rows: "ROW<tab>facts"
+            for name in args[1:]:
+                facts = shell_facts(catalogue.row(name))
+                line = " ".join(f"{k}={shlex.quote(v)}" for k, v in facts.items())
+                print(f"{name}\t{line}" if len(args) > 2 else line)
+            return 0
+        if args == ["tables"]:
+            print("\n".join(catalogue.tables))
+            return 0
+        if args[:1] == ["table"] and len(args) == 2:
+            table = catalogue.table(args[1])
+            facts = {"ROWS_OF_TABLE": " ".join(table.rows), "TABLE_BENCHMARKS": " ".join(table.benchmarks)}
+            print(" ".join(f"{k}={shlex.quote(v)}" for k, v in facts.items()))
+            return 0
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    print("usage: python -m swift_plugins.catalogue rows [TABLE] | shell ROW... | tables | table TABLE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The experiment catalogue (swift_plugins/catalogue.yaml): each row's facts in one place, checked on load, and
+a row added to a copy reaches every consumer: the recipe, the table command, the judge detection, the
+report (its order, its name, the paper's figures) and the paired ablation steps."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eval import report
+from eval.report_paired import ablation_steps
+from swift_plugins import catalogue
+from tests.helpers.paths import REPO
+
+CAT = catalogue.load()
+CODE = ("recipes", "eval", "swift_plugins", "audio_thinker", "data_prep", "scripts")
+
+
+def code_files():
+    for folder in CODE:
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.suffix in (".py", ".sh", ".yaml") and "__pycache__" not in path.parts:
+                yield path
+
+
+def test_the_shipped_catalogue_has_every_row_of_the_paper_in_order():
+    assert list(CAT.rows) == ["qwen2-audio", "sft-a", "sft-b", "grpo-a", "grpo-b", "model-a", "model-b",
+                              "model-c", "qwen2.5-omni", "sft-c", "sft-d", "grpo-c", "grpo-d", "model-d",
+                              "model-e", "model-f"]
+    assert CAT.table("table2").rows == ("qwen2-audio", "model-c", "qwen2.5-omni", "model-f")
+    assert CAT.table("all").rows == CAT.table("table1").rows
+    assert [r.name for r in CAT.rows.values() if r.needs_judge] == ["model-b", "model-c", "model-e", "model-f"]
+
+
+def python_strings(path: Path) -> list[str]:
+    """The string constants of a Python file's code (docstrings, which explain with examples, aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_each_row_s_facts_are_in_the_catalogue_only():
+    """What grep finds: a row's backbone, method, prompt, rewards and weights, tables and parent are written
+    in swift_plugins/catalogue.yaml and nowhere else in the code (tests and docs transcribe them to check)."""
+    trained = [r.name for r in CAT.rows.values() if r.trained]
+    for path in code_files():
+        if path.name == "catalogue.yaml":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".sh":   # the recipes name their row; they set none of its facts
+            assert not re.findall(r"\b(BACKBONE|METHOD|PROMPT|REWARDS|WEIGHTS|SFT_TARGET)=[\"'\w]", text), path
+            assert not re.search(r"(sft-a|model-c)\W+(sft-b|qwen2.5-omni)", text), path  # a table's rows
+        elif path.suffix == ".yaml":  # the paper's figures: no result -> paper row map, no ablation parents
+            assert not re.search(r"^\s*(aliases|parent|rewards|backbone):", text, re.M), path
+        else:
+            assert not [s for s in python_strings(path) if s in trained], path   # no row named in code
+    for row in CAT.rows.values():
+        script = REPO / "recipes" / f"{row.name}.sh"
+        if script.exists():
+            assert re.findall(r"^([A-Z_]+)=(.*)$", script.read_text(), re.M) == [("ROW", row.name)], script
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"backbone": "qwen3"}, "backbone 'qwen3' is not one of"),          # a typo in the backbone
+    ({"method": "dpo"}, "method 'dpo' is not one of"),
+    ({"prompt": "no_such_prompt"}, "prompt 'no_such_prompt' is not a file"),
+    ({"rewards": {"atar": 1, "acuracy": 1}}, "rewards ['acuracy'] are not declared"),  # not in the registry
+    ({"parent": "model-z"}, "parent 'model-z' is not a row above it"),  # a parent below or nowhere
+    ({"tables": ["table9"]}, "tables ['table9'] are not in tables"),
+    ({"reward": {"atar": 1}}, "unknown keys ['reward']"),                # a misspelt key is not ignored
+])
+def test_a_bad_entry_is_refused_with_what_is_wrong(change, message):
+    data = yaml.safe_load(catalogue.PATH.read_text())
+    data["rows"]["model-a"].update(change)
+    with pytest.raises(catalogue.CatalogueError, match=re.escape(message)):
+        catalogue.parse(data)
+
+
+def test_a_run_is_identified_by_its_own_settings():
+    args = {"model_type": "qwen2_5_omni", "rlhf_type": "grpo",
+            "system": (REPO / "swift_plugins/prompts/adaptive_think.txt").read_text(),
+            "reward_funcs": ["atar", "think_consistency", "adaptive_format", "choice_accuracy", "think_rate"],
+            "reward_weights": [1.0, 0.5, 0.5, 0.0, 0.0]}
+    assert CAT.identify(args).name == "model-e"                        # monitors at weight 0 aside
+    assert CAT.identify({**args, "model_type": "qwen2_audio"}).name == "model-b"   # the backbone tells
+    assert CAT.identify({**args, "reward_weights": [1, 0.5, 1, 0, 0]}) is None     # another weight: no row
+    sft = {"model_type": "qwen2_audio", "system": (REPO / "swift_plugins/prompts/always_think.txt").read_text()}
+    assert CAT.identify(sft).name == "sft-b"
+
+
+# ---- a new row is one entry ----------------------------------------------------------------------------
+
+NEW_ROW = """
+  model-x:
+    summary: ATAR + TR without CR (an ablation of our own)
+    backbone: qwen2-audio
+    method: grpo
+    prompt: adaptive_think
+    rewards: {atar: 1, adaptive_format: 0.5, think_quality: 1}
+    parent: model-a
+    tables: [table1, table2]
+"""
+
+
+@pytest.fixture
+def with_new_row(tmp_path, monkeypatch):
+    text = catalogue.PATH.read_text(encoding="utf-8")
+    at = text.index("\n  qwen2.5-omni:\n    summary")  # after model-c, before the Omni rows
+    copy = tmp_path / "catalogue.yaml"
+    copy.write_text(text[:at] + NEW_ROW.rstrip("\n") + text[at:], encoding="utf-8")
+    monkeypatch.setenv("AUDIO_THINKER_CATALOGUE", str(copy))
+    return copy
+
+
+def shell(argv, **env):
+    full = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(REPO), "DRY_RUN": "1",
+            "PYTHON": sys.executable, "AUDIO_THINKER_JUDGE_URL": "http://judge-node:8000/v1", **env}
+    return subprocess.run(argv, capture_output=True, text=True, env=full, timeout=120, cwd=REPO)
+
+
+def fake_result(bench: str, accuracy: float) -> dict:
+    figure = {"accuracy": accuracy, "ci95": [accuracy - 5, accuracy + 5], "n": 100, "missing": 0,
+              "unparsable": 0}
+    return {"benchmark": bench, "version": "v0325" if bench == "mmau" else "unknown",
+            "paper_columns": {c: figure for c in ("Sound", "Music", "Speech", "Avg")},
+            "total": {**figure}, "answer_not_in_choices": []}
+
+
+def swept(root: Path, out: str, run_args: dict | None, steps: dict[str, float], base_model=None,
+          model_type="qwen2_audio") -> Path:
+    """An eval.sweep output folder as eval.sweep leaves it (sweep.json, a result per step) for a run whose
+    ms-swift args.json is ``run_args`` (None: the base model only)."""
+    run = root / "runs" / out
+    if run_args is not None:
+        run.mkdir(parents=True)
+        (run / "args.json").write_text(json.dumps({**run_args, "output_dir": str(run)}))
+    folder = root / "eval" / out
+    for step, accuracy in steps.items():
+        (folder / step).mkdir(parents=True)
+        (folder / step / "mmau.json").write_text(json.dumps(fake_result("mmau", accuracy)))
+    (folder / "sweep.json").write_text(json.dumps({
+        "run": str(run) if run_args is not None else None, "run_root": str(run) if run_args is not None else None,
+        "base_model": base_model or str(run), "model_type": model_type, "rows": []}))
+    return folder
+
+
+def args_of(row: str, **extra) -> dict:
+    r = CAT.row(row)
+    rewards = [*r.rewards, ("choice_accuracy", "0"), ("think_rate", "0")] if r.method == "grpo" else []
+    return {"model_type": CAT.backbones[r.backbone].model_type, "rlhf_type": "grpo" if rewards else None,
+            "system": r.prompt_file().read_text(), "reward_funcs": [n for n, _ in rewards] or None,
+            "reward_weights": [float(w) for _, w in rewards] or None, **extra}
+
+
+def test_a_row_added_to_a_copy_reaches_every_consumer(with_new_row, tmp_path):
+    cat = catalogue.load()
+    row = cat.row("model-x")
+    assert row.needs_judge                                               # the registry's judge detection
+    # the recipe: its dry run trains exactly that row
+    out = shell(["bash", "-c", f"ROW=model-x source {REPO}/recipes/_base.sh"],
+                AUDIO_THINKER_CATALOGUE=str(with_new_row))
+    assert out.returncode == 0, out.stderr
+    swift = shlex.split(next(line for line in out.stdout.splitlines() if " swift " in line))
+    funcs = swift[swift.index("--reward_funcs") + 1:swift.index("--reward_weights")]
+    assert funcs == ["atar", "adaptive_format", "think_quality", "choice_accuracy", "think_rate"]
+    assert "swift_plugins.judge.check" in out.stdout
+    # the table command: a row of table2, trained and evaluated there, after model-c
+    out = shell(["bash", str(REPO / "recipes/table.sh"), "table2"], OUTPUT_ROOT=str(tmp_path / "o"),
+                AUDIO_THINKER_CATALOGUE=str(with_new_row))
+    assert out.returncode == 0, out.stderr
+    assert "rows qwen2-audio model-c model-x qwen2.5-omni model-f;" in out.stdout
+    assert f"--output_dir {tmp_path}/o/model-x" in out.stdout and f"--run {tmp_path}/o/model-x" in out.stdout
+    # the report: named from its run's args.json, in the catalogue's order, and a paired step model-a -> model-x
+    swept(tmp_path, "a", args_of("model-a"), {"checkpoint-4": 60.0})
+    swept(tmp_path, "x", args_of("model-c", reward_funcs=["atar", "adaptive_format", "think_quality"],
+                                 reward_weights=[1, 0.5, 1], rlhf_type="grpo"), {"checkpoint-4": 70.0})
+    results = report.find_results([str(tmp_path / "eval")])
+    assert [label for label, _ in results] == ["model-a", "model-x"]
+    assert ("model-a", "model-x") in [(a.name, b.name) for a, b in ablation_steps(cat)]
+
+
+def test_the_report_names_sweep_folders_from_their_runs_and_keeps_runs_apart(tmp_path):
+    """Sweep folders are named base, checkpoint-2, ...: the rows come from the runs (two runs that both have a
+    checkpoint-4 stay two rows), listed in the paper's order, not alphabetically."""
+    swept(tmp_path, "mine", args_of("model-c"), {"checkpoint-2": 50.0, "checkpoint-4": 60.0})
+    swept(tmp_path, "other", args_of("grpo-a"), {"checkpoint-4": 40.0})
+    swept(tmp_path, "qa-base", None, {"base": 30.0}, base_model="Qwen/Qwen2-Audio-7B-Instruct")
+    results = report.find_results([str(tmp_path / "eval")])
+    assert [label for label, _ in results] == ["qwen2-audio", "grpo-a", "model-c (checkpoint-2)",
+                                               "model-c (checkpoint-4)"]
+    md = report.build_report(results)
+    assert "paper: grpo-a (l. 103)" in md and "paper: Qwen2-Audio-7B-Instruct (reproduce) (l. 100)" in md
+    assert md.index("**qwen2-audio**") < md.index("**grpo-a**") < md.index("**model-c (checkpoint-2)**")
+    swept(tmp_path, "again", args_of("model-c"), {"checkpoint-4": 61.0})   # a second model-c run
+    labels = [label for label, _ in report.find_results([str(tmp_path / "eval")])]
+    assert f"model-c (checkpoint-4 of {tmp_path}/runs/mine)" in labels
+    assert f"model-c (checkpoint-4 of {tmp_path}/runs/again)" in labels and len(labels) == 5
