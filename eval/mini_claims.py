@@ -1,13 +1,13 @@
 """The mini table's claims, judged from the rows' own results and training logs (docs/mini-experiment.md).
 
     python -m eval.mini_claims --root output/mini --seeds 1 2 --rows grpo-a grpo-b model-a model-b model-c \\
-        --prompt grpo-a=answer_only --prompt grpo-b=always_think ... --out output/mini/report.md
+        --out output/mini/report.md
 
 ROOT is what ``scripts/mini_table.sh`` writes: ``base-<prompt>/`` (the warm start evaluated under one
 prompt) and ``seed-<s>/`` (``recipes/table.sh`` output: ``<row>/logging.jsonl``,
-``table1/results/<row>/mmau.json``). Paired comparisons are ``eval.compare``'s (bootstrap interval,
-exact McNemar p); the ablation parent of each row is the one ``eval.report`` pairs it with (the paper's
-Table 1 steps, ``eval/report_paired.py``). Think rate and completion length per difficulty come from the
+``mini/results/<row>/mmau.json``). Paired comparisons are ``eval.compare``'s (bootstrap interval,
+exact McNemar p); the ablation parent of each row is its catalogue ``parent``
+(swift_plugins/catalogue.yaml), the step ``eval.report`` pairs it with. Think rate and completion length per difficulty come from the
 scored items (``eval.think_analysis``'s mode rule; tokens are ``eval/lengths.py`` words and marks).
 
 Claims (each met / not met, with its interval, per seed):
@@ -27,31 +27,47 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_jsonl, write_json
+from swift_plugins import catalogue
 
 from . import plot_training, think_analysis
 from .compare import compare, load_result
-from .report import PAPER_NUMBERS
-from .report_paired import ablation_steps
 from .stats import Z95
 
 DIFFICULTIES = ("easy", "medium", "hard")
 BASE = "base"
 TIME_KEYS = ("time_step_s", "time_generate_s", "time_rewards_s", "time_train_s")
-JUDGE_ROWS = ("model-b", "model-c")
+# The rows the claims name, by what makes them that row in swift_plugins/catalogue.yaml (prompt, rewards):
+ROLES = {
+    "answer_only": lambda r: r.prompt == "answer_only",                      # GRPO, answer-only (grpo-a)
+    "always_think": lambda r: r.prompt == "always_think",                    # GRPO, always think (grpo-b)
+    "atar": lambda r: _rewards(r) == {"atar", "adaptive_format"},            # + ATAR (model-a)
+    "atar_rc": lambda r: _rewards(r) == {"atar", "adaptive_format", "think_consistency"},  # + R_c (model-b)
+    "atar_rc_rt": lambda r: _rewards(r) == {"atar", "adaptive_format", "think_consistency",
+                                            "think_quality"},                # + R_t, Eq. 7 (model-c)
+}
+
+
+def _rewards(row) -> set[str]:
+    return {name for name, _ in row.rewards}
+
+
+def roles(rows: Sequence[str]) -> dict[str, str]:
+    """Role -> the one row among ``rows`` that plays it (a role no row plays is left out)."""
+    rows_of = catalogue.load().rows
+    out = {}
+    for role, plays in ROLES.items():
+        found = [row for row in rows if rows_of[row].method == "grpo" and plays(rows_of[row])]
+        if len(found) == 1:
+            out[role] = found[0]
+    return out
 
 
 def parents(rows: Sequence[str]) -> dict[str, str]:
-    """Each row's ablation parent among ``rows`` (``BASE`` when it is the base model)."""
-    paper = yaml.safe_load(PAPER_NUMBERS.read_text())
-    out = {}
-    for above, row in ablation_steps(paper):
-        if row["name"] in rows:
-            out[row["name"]] = above["name"] if above["name"] in rows else BASE
-    return out
+    """Each row's ablation parent (swift_plugins/catalogue.yaml ``parent``; ``BASE`` for the base model)."""
+    rows_of = catalogue.load().rows
+    return {row: (rows_of[row].parent if rows_of[row].parent in rows else BASE) for row in rows}
 
 
 # --- per-item figures -------------------------------------------------------------------------------
@@ -127,18 +143,21 @@ def _cmp(a: dict, b: dict, a_name: str, b_name: str) -> dict[str, Any]:
             "p": total["mcnemar_p"]}
 
 
-def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], prompt_of: dict[str, str]) -> dict[str, Any]:
+def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], table: str = "mini") -> dict[str, Any]:
     """Every figure of the report, as one JSON-able document."""
+    prompt_of = {row: catalogue.load().row(row).prompt for row in rows}
+    role = roles(rows)
+    answer_only, always, atar = role.get("answer_only"), role.get("always_think"), role.get("atar")
     results, missing = {}, []
     for prompt in sorted(set(prompt_of.values())):
-        path = root / f"base-{prompt}" / "table1" / "results" / "qwen2-audio" / "mmau.json"
+        path = root / f"base-{prompt}" / table / "results" / "qwen2-audio" / "mmau.json"
         if path.exists():
             results[(BASE, prompt)] = load_result(path)
         else:
             missing.append(str(path))
     for seed in seeds:
         for row in rows:
-            path = root / f"seed-{seed}" / "table1" / "results" / row / "mmau.json"
+            path = root / f"seed-{seed}" / table / "results" / row / "mmau.json"
             if path.exists():
                 results[(row, seed)] = load_result(path)
     name = lambda key: f"{key[0]}/{key[1]}" if key[0] == BASE else f"{key[0]} seed {key[1]}"  # noqa: E731
@@ -174,8 +193,8 @@ def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], prompt_of: d
     # (b) ATAR thinks more on hard than on easy items
     b_cases = []
     for seed in seeds:
-        if got("model-a", seed):
-            f = by_difficulty(got("model-a", seed)["items"])
+        if got(atar, seed):
+            f = by_difficulty(got(atar, seed)["items"])
             diff = rate_difference(f["hard"], f["easy"])
             if diff:
                 b_cases.append({"seed": seed, "hard": f["hard"]["think_rate"], "easy": f["easy"]["think_rate"],
@@ -184,20 +203,21 @@ def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], prompt_of: d
     # (c) ATAR vs always-think: accuracy within 2 points, >= 30 % fewer tokens; and vs answer-only
     c_cases = []
     for seed in seeds:
-        a, b = got("grpo-b", seed), got("model-a", seed)
+        a, b = got(always, seed), got(atar, seed)
         if a and b:
-            acc = paired(("grpo-b", seed), ("model-a", seed))
+            acc = paired((always, seed), (atar, seed))
             saving = token_saving(b["items"], a["items"])
             c_cases.append({"seed": seed, "accuracy": acc, "token_saving": saving[0] if saving else None,
                             "token_saving_ci95": saving[1] if saving else None,
-                            # grpo-a runs on the first seed only: pair with it (same items, other seed)
-                            "vs_answer_only": paired(("grpo-a", seed if got("grpo-a", seed) else seeds[0]),
-                                                     ("model-a", seed))})
+                            # answer-only may run on the first seed only: pair with it (same items)
+                            "vs_answer_only": paired((answer_only, seed if got(answer_only, seed) else seeds[0]),
+                                                     (atar, seed))})
     doc["claims"]["c"] = {"cases": c_cases, "met": bool(c_cases) and all(
         c["accuracy"]["delta"] >= -2 and c["token_saving"] is not None and c["token_saving"] >= 0.3 for c in c_cases)}
     # (d) what R_c and R_t add
-    doc["claims"]["d"] = {"cases": [c for seed in seeds for c in (paired(("model-a", seed), ("model-b", seed)),
-                                                                 paired(("model-b", seed), ("model-c", seed))) if c]}
+    steps = [(atar, role.get("atar_rc")), (role.get("atar_rc"), role.get("atar_rc_rt"))]
+    doc["claims"]["d"] = {"cases": [c for seed in seeds for a, b in steps if (c := paired((a, seed), (b, seed)))]}
+    doc["roles"] = role
     # step times
     for seed in seeds:
         for row in rows:
@@ -231,6 +251,8 @@ def _comparison_line(c: dict[str, Any]) -> str:
 
 
 def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
+    role = doc["roles"]
+    atar, always, answer_only = role.get("atar", "?"), role.get("always_think", "?"), role.get("answer_only", "?")
     lines = ["## Accuracy, think rate and completion length per difficulty (held-out items)", "",
              "| run | n | accuracy % (all) | easy | medium | hard | think rate easy / medium / hard | "
              "mean tokens easy / medium / hard |", "|---|---|---|---|---|---|---|---|"]
@@ -250,7 +272,7 @@ def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
     lines += [f"- {c['b']} vs {c['a']}: {c['delta']:+.1f} points {_ci(c['ci95'])}, p = {_p(c['p'])}"
               for c in claims["a"]["cases"]]
     lines += ["", f"**(b) under ATAR, think rate hard − easy ≥ 0.3**: {_verdict(claims['b']['met'])}", ""]
-    lines += [f"- model-a seed {c['seed']}: hard {c['hard']:.2f}, easy {c['easy']:.2f}, difference "
+    lines += [f"- {atar} seed {c['seed']}: hard {c['hard']:.2f}, easy {c['easy']:.2f}, difference "
               f"{c['difference']:+.2f} (95 % CI [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}])" for c in claims["b"]["cases"]]
     lines += ["", f"**(c) ATAR within 2 points of always-think with ≥ 30 % fewer completion tokens**: "
               f"{_verdict(claims['c']['met'])}", ""]
@@ -259,19 +281,19 @@ def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
         saving = "–" if c["token_saving"] is None else (
             f"{100 * c['token_saving']:.0f} % (95 % CI [{100 * c['token_saving_ci95'][0]:.0f}, "
             f"{100 * c['token_saving_ci95'][1]:.0f}])")
-        lines.append(f"- seed {c['seed']}: model-a − grpo-b {acc['delta']:+.1f} points {_ci(acc['ci95'])}, "
-                     f"p = {_p(acc['p'])}; tokens saved {saving}; model-a − grpo-a "
+        lines.append(f"- seed {c['seed']}: {atar} − {always} {acc['delta']:+.1f} points {_ci(acc['ci95'])}, "
+                     f"p = {_p(acc['p'])}; tokens saved {saving}; {atar} − {answer_only} "
                      + (f"{vs['delta']:+.1f} points {_ci(vs['ci95'])}, p = {_p(vs['p'])}" if vs else "–"))
     lines += ["", "**(d) what R_c and R_t add** (reported whichever their sign):", ""]
     lines += [f"- {c['b']} − {c['a']}: {c['delta']:+.1f} points {_ci(c['ci95'])}, p = {_p(c['p'])}"
               for c in claims["d"]["cases"]] or ["- (rows missing)"]
     lines += ["", "## Time per optimizer step (from each row's logging.jsonl, first step excluded)", "",
-              "| run | steps | step s | generation s | rewards (incl. judge) s | training s | step / grpo-a |",
+              f"| run | steps | step s | generation s | rewards (incl. judge) s | training s | step / {answer_only} |",
               "|---|---|---|---|---|---|---|"]
     for run, t in doc["times"].items():
         row, _, seed = run.partition(" seed ")
-        ref = doc["times"].get(f"grpo-a seed {seed}") or next(
-            (t for r, t in doc["times"].items() if r.startswith("grpo-a seed ")), None)
+        ref = doc["times"].get(f"{answer_only} seed {seed}") or next(
+            (t for r, t in doc["times"].items() if r.startswith(f"{answer_only} seed ")), None)
         ratio = f"{t['time_step_s'] / ref['time_step_s']:.2f}" if ref else "–"
         lines.append(f"| {run} | {t['steps']} | {t['time_step_s']:.2f} | {t['time_generate_s']:.2f} | "
                      f"{t['time_rewards_s']:.3f} | {t['time_train_s']:.2f} | {ratio} |")
@@ -304,19 +326,26 @@ def plot_by_difficulty(doc: dict[str, Any], key: str, ylabel: str, path: Path) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cli = cli_parser("eval.mini_claims", __doc__)
+    cli = cli_parser("eval.mini_claims", __doc__,
+                     reads="scripts/mini_table.sh's output folder: base-<prompt>/ and seed-<s>/ as recipes/table.sh\n"
+                           "writes them (mini/results/<row>/mmau.json with its \"items\", <row>/logging.jsonl)",
+                     example=('ROOT/seed-1/mini/results/model-a/mmau.json  {"benchmark": "mmau", "total": {...},\n'
+                              '  "items": [{"id": "mini-test-00000", "correct": true, "mode": "think", ...}]}\n'
+                              'ROOT/seed-1/model-a/logging.jsonl  {"audio_thinker/time_step_s": 6.9, ...}'),
+                     writes="the markdown report (--out), claims.json and figures/ (think rate and tokens by\n"
+                            "difficulty, Figure 2, training curves) beside it")
     cli.add_argument("--root", type=Path, required=True, help="scripts/mini_table.sh's output folder")
+    cli.add_argument("--table", default="mini", help="the table recipes/table.sh ran (its output folder's name)")
     cli.add_argument("--seeds", nargs="+", required=True)
     cli.add_argument("--rows", nargs="+", required=True)
-    cli.add_argument("--prompt", action="append", default=[], help="ROW=PROMPT: the prompt a row is asked with")
     cli.add_argument("--out", type=Path, required=True, help="markdown report to write")
     args = cli.parse_args(argv)
-    prompt_of = dict(p.split("=", 1) for p in args.prompt)
-    if set(args.rows) - set(prompt_of):
-        raise UsageError(f"no --prompt for {sorted(set(args.rows) - set(prompt_of))}", option="--prompt")
+    unknown = [row for row in args.rows if row not in catalogue.load().rows]
+    if unknown:
+        raise UsageError(f"not rows of swift_plugins/catalogue.yaml: {unknown}", option="--rows")
     if not args.root.is_dir():
         raise UsageError("no such folder", args.root)
-    doc = evaluate(args.root, args.seeds, args.rows, prompt_of)
+    doc = evaluate(args.root, args.seeds, args.rows, args.table)
     out_dir = args.out.parent
     figs = out_dir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
@@ -326,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_by_difficulty(doc, "mean_tokens", "mean completion tokens", figs / "tokens_by_difficulty.png")
     figures["completion tokens by difficulty"] = "figures/tokens_by_difficulty.png"
     # Figure 2 as eval.think_analysis draws it (no-thinking rate), for the first seed's rows
-    first = [(f"{row}", args.root / f"seed-{args.seeds[0]}" / "table1" / "results" / row / "mmau.json")
+    first = [(f"{row}", args.root / f"seed-{args.seeds[0]}" / args.table / "results" / row / "mmau.json")
              for row in args.rows]
     analyses = {label: think_analysis.analyse(think_analysis.load_items(str(p))) for label, p in first if p.exists()}
     if analyses:

@@ -9,8 +9,9 @@
 # 1. the task data                 python -m data_prep.mini_task (train + held-out items, 1/3 per difficulty)
 # 2. the mini checkpoint           python scripts/build_mini_checkpoint.py -> .cache/mini/qwen2-audio
 # 3. the task judge                JUDGE_BACKEND=mini-task bash recipes/judge.sh (R_c, R_t of model-b/c)
-# 4. base (the warm start)         recipes/table.sh, its base row, under each prompt a GRPO row uses
-# 5. the GRPO rows, per seed       recipes/table.sh table1 grpo-a grpo-b model-a model-b model-c (SEED)
+# 4. base (the warm start)         recipes/table.sh mini qwen2-audio, under each prompt a GRPO row uses
+# 5. the GRPO rows, per seed       recipes/table.sh mini grpo-a grpo-b model-a model-b model-c (SEED)
+#                                  (the `mini` table of swift_plugins/catalogue.yaml)
 #                                  (train, then eval.infer -> eval.convert -> eval.score -> eval.think_analysis)
 # 6. the analysis                  eval.compare (paired, vs base and vs each ablation parent),
 #                                  eval.think_analysis (Figure 2), eval.plot_training, eval.report,
@@ -41,12 +42,14 @@ MINI_ROOT=$(realpath -m "${MINI_ROOT:-$REPO_DIR/output/mini}")
 DEFAULT_MODEL=$(realpath -m "$REPO_DIR/.cache/mini/qwen2-audio")
 MINI_MODEL=$(realpath -m "${MINI_MODEL:-$DEFAULT_MODEL}")
 TASK=$MINI_ROOT/task
-ROWS="grpo-a grpo-b model-a model-b model-c"
+TABLE=mini   # swift_plugins/catalogue.yaml: the base row and Table 1's Qwen2-Audio GRPO rows
+CATALOGUE=("$PYTHON" -m swift_plugins.catalogue)
+ROWS=$(for row in $("${CATALOGUE[@]}" rows "$TABLE"); do [ "$row" = qwen2-audio ] || echo "$row"; done | xargs)
 MINI_SEEDS=${MINI_SEEDS:-1 2}
 MINI_SEED_ROWS=${MINI_SEED_ROWS:-grpo-b model-a}
 # The prompt each row is asked with (its recipe's PROMPT): base is evaluated under each of them, so that
 # every row is compared with the warm start asked the same way.
-prompt_of() { sed -n 's/.*\bPROMPT=\([^ ]*\).*/\1/p' "recipes/$1.sh" | head -n 1; }
+prompt_of() { "${CATALOGUE[@]}" shell "$1" | sed -n 's/.* PROMPT=\([^ ]*\).*/\1/p'; }
 BASE_PROMPTS=$(for row in $ROWS; do prompt_of "$row"; done | sort -u)
 
 # --- the same overrides for every row (recipes/_base.sh reads them) ---------------------------------
@@ -106,15 +109,15 @@ fi
 table() { echo "+ $*"; eval "$@" || echo "  (a row failed: see its status.tsv; run again to retry it)"; }
 for prompt in $BASE_PROMPTS; do
   stamp "4. base, asked with $prompt.txt"
-  table OUTPUT_ROOT="$MINI_ROOT/base-$prompt" BASE_PROMPT="$prompt" bash recipes/table.sh table1 qwen2-audio
+  table OUTPUT_ROOT="$MINI_ROOT/base-$prompt" BASE_PROMPT="$prompt" bash recipes/table.sh $TABLE qwen2-audio
 done
 for seed in $MINI_SEEDS; do
   stamp "5. seed $seed: $(rows_of_seed "$seed")"
-  table OUTPUT_ROOT="$(seed_root "$seed")" SEED="$seed" bash recipes/table.sh table1 $(rows_of_seed "$seed")
+  table OUTPUT_ROOT="$(seed_root "$seed")" SEED="$seed" bash recipes/table.sh $TABLE $(rows_of_seed "$seed")
 done
 
 stamp "6. analysis -> $MINI_ROOT/report.md"
 stamp "done training and evaluating; uptime: $(uptime)"
-run "$PYTHON" -m eval.mini_claims --root "$MINI_ROOT" --seeds $MINI_SEEDS --rows $ROWS \
-  $(for row in $ROWS; do printf -- '--prompt %s=%s ' "$row" "$(prompt_of "$row")"; done) --out "$MINI_ROOT/report.md"
+run "$PYTHON" -m eval.mini_claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
+  --out "$MINI_ROOT/report.md"
 echo "[mini_table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"

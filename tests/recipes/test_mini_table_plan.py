@@ -70,4 +70,4 @@ def test_held_out_evaluation_judge_and_analysis_are_planned(plan):
     assert any("scripts/build_mini_checkpoint.py" in line for line in lines)
     assert any("-m data_prep.mini_judge" in line for line in lines)
     (claims,) = [line for line in lines if "-m eval.mini_claims" in line]
-    assert "--seeds 1 2" in claims and "--prompt model-a=adaptive_think" in claims
+    assert "--seeds 1 2" in claims and "--table mini" in claims
