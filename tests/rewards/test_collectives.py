@@ -39,3 +39,43 @@ def test_collective_from_a_worker_thread_uses_the_same_device_and_group_as_the_m
         # and no plugin collective shares the trainer's (here: stand-in NCCL) default group
         assert len(ours["collectives"]) == 2
         assert all(c["backend"] == "gloo" and not c["default_group"] for c in ours["collectives"]), ours["collectives"]
+
+
+def start_ranks(tmp_path, scenario, world=2, **env_extra):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", **env_extra}
+    return [subprocess.Popen([sys.executable, "-m", "tests.helpers.collective_worker", str(r), str(world), str(port),
+                              str(tmp_path), scenario], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for r in range(world)]
+
+
+def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
+    """ms-swift's ddp_timeout default (18,000,000 s) used to be the plugin's wait: a live rank stuck
+    elsewhere hung the job for 208 days. Now the bound (here 3 s) ends it with the step and the rank."""
+    rank0, rank1 = start_ranks(tmp_path, "absent", AUDIO_THINKER_COLLECTIVE_TIMEOUT="3")
+    try:
+        log = rank0.communicate(timeout=90)[0]  # old code: still waiting here
+    finally:
+        rank1.kill()
+        rank1.communicate()
+    assert rank0.returncode == 0, log[-3000:]
+    result = json.loads((tmp_path / "rank0.json").read_text())
+    assert result["error"] and result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 waited 3 s"), result
+    assert "the think ratio λ of step 7" in result["error"] and "rank(s) 1 did not arrive" in result["error"]
+    assert 2.5 < result["seconds"] < 30
+
+
+def test_an_evalscope_log_on_one_rank_only_enters_no_collective(tmp_path):
+    """--eval_use_evalscope: a rank whose evalscope failed writes no test_* log. The callback used to sum
+    its window over ranks on the test_* line, so rank 0's test_* line met rank 1's training line and rank
+    0's own training line then waited forever."""
+    procs = start_ranks(tmp_path, "evalscope", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    for r, (p, log) in enumerate(zip(procs, logs)):
+        assert p.returncode == 0, f"rank {r} exited {p.returncode}:\n{log[-3000:]}"
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0[0] == {"test_mmau": 0.5}                      # evalscope's line: untouched
+    for train in (rank0[-1], rank1[-1]):                       # the training line: both ranks' calls
+        assert train["audio_thinker/think_ratio"] == 0.5 and train["audio_thinker/think_accuracy"] == 1.0
