@@ -16,12 +16,15 @@ convention for its own eval metrics), and never enters a training window.
 A key whose denominator is empty in the window (no no-think completion, no
 judged completion, no token ids) is written as null, not 0: "no data" must not
 read as "0 % accurate". Counts (judge calls, failures) are 0 then.
+
+The same callback runs the judge circuit breaker after every optimisation step
+(``swift_plugins/judge_breaker.py``).
 """
 from __future__ import annotations
 
 import logging
 
-from swift_plugins import batch
+from swift_plugins import batch, judge_breaker
 from swift_plugins.judge.client import CAUSES
 from swift_plugins.step_timing import StepTimer
 
@@ -159,6 +162,10 @@ def register_callback() -> None:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.timer.step_end()
+            judge_breaker.on_step_end(args, state, control)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            judge_breaker.on_train_end(args, state, control)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if report(logs) == batch.TRAIN:
