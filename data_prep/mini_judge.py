@@ -5,10 +5,11 @@ handling unchanged.
 
     python -m data_prep.mini_judge --port 18010 [--host 127.0.0.1] [--served-model-name judge]
 
-It answers the two prompts of ``swift_plugins/judge/prompts.py``: it finds the nonce in the system
-message, reads the *last* user data block (``<<data-NONCE>>`` … ``<</data-NONCE>>``: Question, Reasoning
-and, for consistency, Final answer) and replies ``verdict-NONCE: 0|1`` or ``score-NONCE: x``. The worked
-examples before it are ignored, as is everything outside that block.
+It answers the two prompts of ``swift_plugins/judge/prompts.py``: the system message says which (it
+asks for ``verdict-CODE`` or ``score-CODE``), the *last* user message opens with the request's data block
+(``<<data-NONCE>>`` … ``<</data-NONCE>>``: Question, Reasoning and, for consistency, Final answer; then
+the reply line), and it replies ``verdict-NONCE: 0|1`` or ``score-NONCE: x``. The worked examples before
+it are ignored, as is everything outside that block.
 
 It cannot hear. It judges the *structure and logic* of the reasoning against the task's grammar
 (``data_prep.mini_task``: one perception sentence per event, then one conclusion sentence), never whether
@@ -45,7 +46,8 @@ from audio_thinker.matching import strict_match
 from data_prep import mini_task
 
 SERVED_NAME = "judge"  # the name recipes/judge.sh serves every backend under
-_NONCE = re.compile(r"(verdict|score)-([0-9a-f]+):")
+_KIND = re.compile(r"(verdict|score)-CODE:")
+_OPENING = re.compile(r"<<data-([0-9a-f]+)>>\n")
 
 
 # --- the task, read from the question and the reasoning --------------------------------------------------
@@ -213,16 +215,20 @@ def reply_to(messages: list[dict]) -> str:
     """The judge's one-line reply to a consistency or quality prompt."""
     if not messages or messages[0].get("role") != "system":
         raise NotAJudgePrompt("no system message")
-    found = _NONCE.search(str(messages[0].get("content", "")))
+    found = _KIND.search(str(messages[0].get("content", "")))
     if found is None:
-        raise NotAJudgePrompt("the system message asks for neither verdict-NONCE nor score-NONCE")
-    kind, nonce = found.groups()
+        raise NotAJudgePrompt("the system message asks for neither verdict-CODE nor score-CODE")
+    kind = found.group(1)
     last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     content = str((last or {}).get("content", ""))
-    start, end = f"<<data-{nonce}>>\n", f"\n<</data-{nonce}>>"
-    if not content.startswith(start) or not content.endswith(end):
-        raise NotAJudgePrompt("the last user message is not one data block")
-    block = content[len(start):-len(end)]
+    opening = _OPENING.match(content)
+    if opening is None:
+        raise NotAJudgePrompt("the last user message does not open with a data block")
+    nonce = opening.group(1)
+    end = content.rfind(f"\n<</data-{nonce}>>")  # the last one: the reply line follows it, not the data
+    if end < 0:
+        raise NotAJudgePrompt("the last user message's data block is not closed")
+    block = content[opening.end():end]
     if kind == "verdict":
         f = _fields(block, ("Question", "Reasoning", "Final answer"))
         return f"verdict-{nonce}: {consistency_verdict(f['Question'], f['Reasoning'], f['Final answer'])}"

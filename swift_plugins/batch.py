@@ -22,6 +22,12 @@ reward that issues NCCL collectives from the event loop cannot interleave with
 ours. The group is created once, collectively, on the main thread when the
 first reward is built (every rank builds the same rewards at the same point).
 
+One group per *channel*: the two judge rewards each reduce their batch figures
+from a worker thread once their judgments are in, and ms-swift runs them
+concurrently, so the two reductions start in a different order on different
+ranks. On one group that order would pair rank 0's R_c sums with rank 1's R_t
+sums; on a group of its own each reduction meets only its own kind.
+
 Every rank calls the rewards in the same order on every step, so every rank
 reaches the same collectives: one in the first reward of a scoring call
 (λ), one in ``ThinkQuality`` (R_t mean), one per logging step in the callback.
@@ -68,9 +74,14 @@ def rank() -> int:
     return dist.get_rank() if dist else 0
 
 
+# Channels (see the module docstring): λ and the callback's window sums on the main thread, and one for
+# each judge reward's reduction from its worker thread.
+MAIN, CONSISTENCY, QUALITY = "main", "consistency", "quality"
+CHANNELS = (MAIN, CONSISTENCY, QUALITY)
+
 _group_lock = threading.Lock()
 _group_ready = False
-_group = None
+_groups: dict = {}  # channel -> gloo group
 _timeout_s: float | None = None
 
 TIMEOUT_ENV = "AUDIO_THINKER_COLLECTIVE_TIMEOUT"
@@ -98,14 +109,15 @@ def collective_timeout_s(ddp_timeout: float | None = None) -> float:
         else DEFAULT_TIMEOUT_S
 
 
-def collective_group(timeout_s: float | None = None):
-    """The process group of the plugin's collectives: gloo, whatever the trainer's backend.
+def collective_group(timeout_s: float | None = None, channel: str = MAIN):
+    """The process group of the plugin's collectives on ``channel``: gloo, whatever the trainer's backend.
 
-    A gloo group over all ranks is created the first time (a collective call: every rank must get here,
-    at the same point; see the module docstring), even when the trainer's own group is gloo, so that its
-    timeout is ours (``collective_timeout_s``) and not the trainer's ``ddp_timeout``.
+    A gloo group over all ranks is created per channel the first time any is asked for, all channels together
+    (a collective call: every rank must get here, at the same point; see the module docstring), even when
+    the trainer's own group is gloo, so that its timeout is ours (``collective_timeout_s``) and not the
+    trainer's ``ddp_timeout``.
     """
-    global _group, _group_ready, _timeout_s
+    global _group_ready, _timeout_s
     dist = _dist()
     if dist is None:
         return None
@@ -114,13 +126,16 @@ def collective_group(timeout_s: float | None = None):
             import datetime
 
             _timeout_s = collective_timeout_s(timeout_s)
-            _group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=_timeout_s))
+            for name in CHANNELS:  # the same order on every rank
+                _groups[name] = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=_timeout_s))
             _group_ready = True
-        return _group
+        return _groups[channel]
 
 
 def prepare_collectives(ddp_timeout: float | None = None) -> None:
-    """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
+    """Create the plugin's group now (main thread, every rank, while the trainer is being built); a bad
+    ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` fails here, on one process too, not at the first collective."""
+    collective_timeout_s(ddp_timeout)
     collective_group(ddp_timeout)
 
 
@@ -134,11 +149,13 @@ def _missing_ranks(error: Exception) -> str:
     return "rank 0 did not confirm that every rank arrived (rank 0's own error names the ranks that did not)"
 
 
-def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective") -> list[float]:
+def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective",
+                   channel: str = MAIN) -> list[float]:
     """Sum a short vector of numbers over all ranks (identity on one process).
 
-    Safe from any thread: CPU float64 tensor on the plugin's gloo group, so the
-    result never depends on which CUDA device the calling thread has current.
+    Safe from any thread: CPU float64 tensor on the plugin's gloo group of
+    ``channel``, so the result never depends on which CUDA device the calling
+    thread has current.
     A gloo ``monitored_barrier`` first: a rank that does not arrive within the
     bound stops every waiting rank with ``CollectiveTimeout`` naming ``what``
     (the quantity and its step) and, on rank 0, the ranks that did not arrive.
@@ -150,7 +167,7 @@ def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective") -
 
     import torch
 
-    group = collective_group()
+    group = collective_group(channel=channel)
     timeout = _timeout_s or DEFAULT_TIMEOUT_S
     try:
         dist.monitored_barrier(group=group, timeout=datetime.timedelta(seconds=timeout), wait_all_ranks=True)
@@ -201,10 +218,20 @@ class StepStats:
     consistency_consistent: int = 0
     quality_count: int = 0  # successful R_t judgments on this rank
     quality_sum: float = 0.0
+    consistency_fallback: float | None = None  # R_c of a failed judgment: the global batch's rate (§7)
 
     @property
     def factors(self) -> Gammas:
         return Gammas(think=self.gamma_think, no_think=self.gamma_no_think)
+
+
+@dataclass(frozen=True)
+class JudgeCounts:
+    """Judge requests of one judge reward in one scoring call, summed over all ranks."""
+
+    calls: int
+    failures: int
+    causes: dict[str, int]
 
 
 @dataclass
@@ -246,8 +273,15 @@ class BatchState:
         self.pending: list[StepStats] = []  # finished calls not yet reported by the callback
         self.output_dir: str | None = None
         self._trainer_ref = None  # weakref to the trainer, set by the metrics callback
+        self.judge_rounds: list[tuple[str, JudgeCounts]] = []  # (mode, all ranks' counts) per judge reward call
         # The checkpoint step a --resume_only_model --ignore_data_skip run continues from (swift_plugins/annealing.py)
         self.resumed_from = 0
+
+    def drain_judge_rounds(self, mode: str) -> list[JudgeCounts]:
+        """The all-rank judge counts recorded in ``mode`` since the last drain (the others are dropped)."""
+        with self._lock:
+            taken, self.judge_rounds = self.judge_rounds, []
+        return [counts for m, counts in taken if m == mode]
 
     @property
     def current(self) -> StepStats | None:
@@ -302,8 +336,12 @@ class BatchState:
         return facts
 
     def record_judge(self, completions: list, kind: str, calls: int, failures: int,
-                     causes: Sequence[str] = ()) -> None:
-        """Count judge calls and failures of this scoring call, failures by cause (docs/rewards.md §7)."""
+                     causes: Sequence[str] = (), batch_counts: JudgeCounts | None = None) -> None:
+        """Count judge calls and failures of this scoring call, failures by cause (docs/rewards.md §7).
+
+        ``batch_counts`` are the same counts summed over all ranks (every rank holds the same): the judge
+        circuit breaker decides from them, so that every rank stops at the same step.
+        """
         with self._lock:
             stats = self._facts.stats if self._facts is not None and self._completions is completions else None
             if stats is None:
@@ -312,10 +350,16 @@ class BatchState:
             stats.judge_failures[kind] = stats.judge_failures.get(kind, 0) + failures
             for cause in causes:
                 stats.judge_failure_causes[cause] = stats.judge_failure_causes.get(cause, 0) + 1
+            if batch_counts is not None:
+                self.judge_rounds.append((stats.mode, batch_counts))
+                del self.judge_rounds[:-10_000]  # nobody is draining them: keep memory bounded
         if failures:
-            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d on rank %d; "
+            # The trainer's global_step counts the steps finished; this call belongs to the next one, which
+            # logging.jsonl shows as "global_step/max_steps" once it is done (its row "3/3" for global_step 2).
+            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d/%d on rank %d; "
                            "fallbacks applied (docs/rewards.md §7)", failures, calls, kind,
-                           ", ".join(sorted(set(causes))) or "?", stats.global_step, stats.rank)
+                           ", ".join(sorted(set(causes))) or "?", stats.global_step + 1, stats.max_steps,
+                           stats.rank)
 
     def flush(self, mode: str | None = None) -> list[StepStats]:
         """Finish the current call and hand over the calls not yet reported (of ``mode``, or all)."""

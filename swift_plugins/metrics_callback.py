@@ -4,8 +4,9 @@ ms-swift logs ``rewards/<name>/mean`` by itself; what it cannot see is the
 state behind the rewards. This callback adds, at every logging step, the keys
 of ``TRAIN_KEYS`` (docs/training-signal.md says what each one means),
 computed over the scoring calls of the logging window and summed over ranks:
-one ``all_reduce`` of a fixed-length vector per log call. HF's trainer calls
-``on_log`` on every rank at the same points, so every rank reaches it.
+one ``all_reduce`` of a fixed-length vector per training or evaluation log
+(``log_kind``): HF's trainer writes those on every rank at the same points, so
+every rank reaches the collective; other logs (evalscope's ``test_*``) get none.
 
 Training and evaluation are kept apart: a scoring call made while the trainer
 evaluates (``model.training`` false, ms-swift's own test) is reported only on
@@ -15,12 +16,15 @@ convention for its own eval metrics), and never enters a training window.
 A key whose denominator is empty in the window (no no-think completion, no
 judged completion, no token ids) is written as null, not 0: "no data" must not
 read as "0 % accurate". Counts (judge calls, failures) are 0 then.
+
+The same callback runs the judge circuit breaker after every optimisation step
+(``swift_plugins/judge_breaker.py``).
 """
 from __future__ import annotations
 
 import logging
 
-from swift_plugins import batch
+from swift_plugins import batch, judge_breaker
 from swift_plugins.judge.client import CAUSES
 from swift_plugins.step_timing import StepTimer
 
@@ -78,7 +82,8 @@ def window_metrics(pending: list[batch.StepStats], prefix: str = PREFIX) -> dict
 
     A collective: every rank must call it at the same point, with its own ``pending``.
     """
-    t = dict(zip(_SUMS, batch.all_reduce_sum(_local_sums(pending))))
+    what = "the evaluation log's dashboard sums" if prefix.startswith("eval_") else "the training log's dashboard sums"
+    t = dict(zip(_SUMS, batch.all_reduce_sum(_local_sums(pending), what)))
     metrics = {
         "think_ratio": _ratio(t["think"], t["completions"]),  # λ over every completion of the window
         "gamma_think": _ratio(t["gamma_think"], t["calls"]),
@@ -95,6 +100,33 @@ def window_metrics(pending: list[batch.StepStats], prefix: str = PREFIX) -> dict
         if name.startswith("judge_"):
             metrics[name] = int(t[name])
     return {prefix + name: metrics[name] for name in TRAIN_KEYS}
+
+
+def log_kind(logs: dict | None) -> str | None:
+    """The window a log line closes: ``batch.TRAIN``, ``batch.EVAL``, or None (no collective).
+
+    Only the two logs that HF's trainer writes on every rank at the same point enter the collective: a
+    training logging step (``loss`` first) and the evaluation loop's ``eval_*``. Anything else gets
+    nothing: ms-swift's ``--eval_use_evalscope`` results (``test_*``; evalscope runs no reward, and a rank
+    whose evalscope failed writes no log at all, so a collective there would wait forever on the others),
+    the end-of-training summary, another callback's one-rank log.
+    """
+    if not logs or "train_runtime" in logs or any(k.startswith("test_") for k in logs):
+        return None
+    if any(k.startswith("eval_") for k in logs):
+        return batch.EVAL
+    return batch.TRAIN if "loss" in logs else None
+
+
+def report(logs: dict | None) -> str | None:
+    """Add the window's keys to a training or evaluation log (a collective); leave any other log alone.
+    Returns the log's kind (``log_kind``)."""
+    kind = log_kind(logs)
+    if kind == batch.EVAL:
+        logs.update(window_metrics(batch.STATE.flush(batch.EVAL), prefix="eval_" + PREFIX))
+    elif kind == batch.TRAIN:
+        logs.update(window_metrics(batch.STATE.flush(batch.TRAIN)))
+    return kind
 
 
 class _DropOurNullScalars(logging.Filter):
@@ -130,14 +162,13 @@ def register_callback() -> None:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.timer.step_end()
+            judge_breaker.on_step_end(args, state, control)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            judge_breaker.on_train_end(args, state, control)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs is None or "train_runtime" in logs:  # the end-of-training summary, not a logging step
-                return
-            if any(k.startswith("eval_") for k in logs):
-                logs.update(window_metrics(batch.STATE.flush(batch.EVAL), prefix="eval_" + PREFIX))
-            else:
-                logs.update(window_metrics(batch.STATE.flush(batch.TRAIN)))
+            if report(logs) == batch.TRAIN:
                 logs.update(self.timer.window(PREFIX))
 
     callbacks_map.setdefault(CALLBACK_NAME, AudioThinkerMetrics)

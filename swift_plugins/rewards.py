@@ -37,6 +37,7 @@ from audio_thinker.rows import question_of  # noqa: E402
 from audio_thinker.tags import parse_completion  # noqa: E402
 from swift_plugins import batch, options_guard, registry, rules  # noqa: E402
 from swift_plugins.atar import atar_reward  # noqa: E402
+from swift_plugins.judge.client import CAUSES  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
 from swift_plugins.metrics_callback import register_callback  # noqa: E402
@@ -136,12 +137,30 @@ class ThinkRate(_AudioThinkerReward, ORM):
         return [1.0 if p.is_think else 0.0 for p in self._prepare(completions, kwargs).parsed]
 
 
+async def _reduce_judged(channel: str, sums: Sequence[float], asked: Sequence[int], causes: Sequence[str],
+                         what: str) -> tuple[list[float], batch.JudgeCounts]:
+    """``sums`` and this call's judge counts, summed over all ranks on the reward's own ``channel``.
+
+    The one collective of a judge reward per call; every rank reaches it once. In a worker thread, so that
+    the event loop keeps serving the other judge reward's requests: safe because batch.all_reduce_sum never
+    depends on the calling thread (gloo, CPU tensor), and each judge reward has its own group (batch.py).
+    """
+    local = [*sums, len(asked), len(causes), *(causes.count(cause) for cause in CAUSES)]
+    total = await asyncio.to_thread(batch.all_reduce_sum, local, what, channel)
+    n = len(sums)
+    counts = batch.JudgeCounts(calls=int(total[n]), failures=int(total[n + 1]),
+                               causes={cause: int(v) for cause, v in zip(CAUSES, total[n + 2:])})
+    return total[:n], counts
+
+
 class ThinkConsistency(_AudioThinkerReward, AsyncORM):
     """R_a · R_c, the consistency term of Eq. 7 (weight 0.5 reproduces Eq. 7).
 
     R_c (Eq. 6) is 0 for incorrect completions (the judge is not asked), 1 for
-    correct no-think ones, the judge's verdict for correct think-mode ones, and
-    0 when that judgment failed (docs/rewards.md §7).
+    correct no-think ones, and the judge's verdict for correct think-mode ones.
+    A failed judgment is unknown, not inconsistent (docs/rewards.md §7): it
+    gets the global batch's consistency rate among the judgments that
+    succeeded, or 1 (the no-think value) when none did.
     """
 
     def __init__(self, args=None, **kwargs):
@@ -156,8 +175,13 @@ class ThinkConsistency(_AudioThinkerReward, AsyncORM):
         verdicts = [r_c[i] for i in asked if r_c[i] is not None]
         stats.consistency_judged += len(verdicts)
         stats.consistency_consistent += sum(v == 1.0 for v in verdicts)
-        batch.STATE.record_judge(completions, "consistency", len(asked), len(causes), causes)
-        return [atar_reward(p.is_think, ok, stats.factors) * (c if c is not None else 0.0) + 0.0  # no -0.0
+        (consistent, judged), counts = await _reduce_judged(
+            batch.CONSISTENCY, [sum(v == 1.0 for v in verdicts), len(verdicts)], asked, causes,
+            f"the R_c consistency rate of step {stats.global_step + 1}")
+        fallback = consistent / judged if judged else 1.0
+        stats.consistency_fallback = fallback
+        batch.STATE.record_judge(completions, "consistency", len(asked), len(causes), causes, counts)
+        return [atar_reward(p.is_think, ok, stats.factors) * (c if c is not None else fallback) + 0.0  # no -0.0
                 for p, ok, c in zip(parsed, correct, r_c)]
 
 
@@ -180,14 +204,11 @@ class ThinkQuality(_AudioThinkerReward, AsyncORM):
         scores, asked, causes = await quality_scores(self.settings, parsed, questions)
         ok = [s for s in scores if s is not None]
         stats.quality_count, stats.quality_sum = len(ok), float(sum(ok))
-        # The second and last collective of the call; every rank reaches it once. In a worker
-        # thread, so that the event loop keeps serving ThinkConsistency's judge calls: safe
-        # because batch.all_reduce_sum never depends on the calling thread (gloo, CPU tensor).
-        total, count = await asyncio.to_thread(batch.all_reduce_sum, [sum(ok), len(ok)],
-                                               f"the R_t batch mean of step {stats.global_step + 1}")
+        (total, count), counts = await _reduce_judged(batch.QUALITY, [sum(ok), len(ok)], asked, causes,
+                                                      f"the R_t batch mean of step {stats.global_step + 1}")
         mean = total / count if count else 0.0
         stats.quality_batch_mean = mean
-        batch.STATE.record_judge(completions, "quality", len(asked), len(causes), causes)
+        batch.STATE.record_judge(completions, "quality", len(asked), len(causes), causes, counts)
         return [s if s is not None else mean for s in scores]
 
 

@@ -9,6 +9,10 @@ failed.  Destroying the group from an ``atexit`` hook joins those threads while 
 ``atexit`` (not a trainer callback) so that every entry point is covered: sft, rlhf, infer, export.
 No barrier: by the time ``main`` returned on this rank every collective it takes part in is done, and
 a barrier here would hang forever if the peer crashed.
+
+Gloo only: the fault is gloo's, and on NCCL ``destroy_process_group`` aborts the communicators, which
+can block while a peer is still inside a collective, so a rank dying on an exception could hang there
+instead of exiting. NCCL runs keep ms-swift's and torch's own exit path.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ _registered = False
 def destroy_process_group() -> None:
     try:
         import torch.distributed as dist
-        if dist.is_available() and dist.is_initialized():
+        if dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
             dist.destroy_process_group()
     except Exception:  # never turn a clean exit into a failure
         pass

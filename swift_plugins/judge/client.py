@@ -2,11 +2,14 @@
 
 - concurrency is bounded per process by one semaphore shared by every judge
   reward running in the same event loop (ms-swift gathers async rewards, so
-  R_c and R_t share the bound instead of doubling it);
-- each attempt has a timeout; timeouts, transport errors, HTTP 429/5xx and
-  unparsable replies are retried a bounded number of times with jittered
-  backoff, another HTTP 4xx is not (``audio_thinker/retry.py``, the policy the
-  CoT data client shares);
+  R_c and R_t share the bound instead of doubling it), and across the
+  machine's processes by ``node_concurrency`` slots (``node_slots.py``);
+- each attempt has a timeout, counted from when the request got its slot;
+  timeouts, transport errors and HTTP 429/5xx are retried a bounded number of
+  times with jittered backoff, another HTTP 4xx is not
+  (``audio_thinker/retry.py``, the policy the CoT data client shares); a reply
+  out of format is asked again once, with a reminder of the format (at
+  temperature 0 the same request gets the same reply), never twice;
 - nothing raises: a judgment that still fails returns ``value=None`` with the
   reason and its cause (``timeout``, ``http``, ``unparsable``: the dashboard's
   failure keys), and the reward applies the docs/rewards.md §7 fallback.
@@ -18,12 +21,14 @@ event loop each time, so the HTTP client is opened and closed inside each
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from audio_thinker.retry import backoff_s, retryable_status
+from swift_plugins.judge.node_slots import NodeSlots, node_slots
 from swift_plugins.judge.prompts import JudgePrompt
 from swift_plugins.judge.settings import JudgeSettings
 
@@ -90,17 +95,19 @@ def _refused(err: BaseException) -> bool:
 
 
 async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse: Parser,
-                     sem: asyncio.Semaphore) -> Judgment:
+                     sem: asyncio.Semaphore, slots: NodeSlots | None) -> Judgment:
     error, cause = "not attempted", HTTP
-    attempts = 0
+    attempts, messages, reminded = 0, prompt.messages, False
     for attempt in range(settings.max_retries + 1):
-        if attempt:
+        if attempt and messages is prompt.messages:  # after a server-side failure; a reminder is asked at once
             await asyncio.sleep(backoff_s(attempt))
         attempts += 1
         try:
-            async with sem:
+            async with sem, (slots.slot() if slots else contextlib.nullcontext()):
+                # The timeout starts once the node has a slot for the request (node_slots.py): it measures
+                # the server's work, not the time spent behind the other ranks' requests.
                 response = await asyncio.wait_for(client.post("chat/completions", json={
-                    "model": settings.model, "messages": prompt.messages,
+                    "model": settings.model, "messages": messages,
                     "max_tokens": settings.max_tokens, "temperature": 0.0}), timeout=settings.timeout)
             response.raise_for_status()
             reply = _reply_text(response.json())
@@ -115,6 +122,11 @@ async def _judge_one(client, settings: JudgeSettings, prompt: JudgePrompt, parse
         if value is not None:
             return Judgment(value, None, attempts)
         cause, error = UNPARSABLE, f"unparsable: {str(reply)[:80]!r}"
+        if reply is None:  # not a chat completion at all: the server's fault, worth asking the same again
+            continue
+        if reminded:  # the judge ignored the reminder too; the same request again would get the same reply
+            break
+        messages, reminded = prompt.reminded(reply), True  # at temperature 0 only a different request helps
     return Judgment(None, error, attempts, cause)
 
 
@@ -125,7 +137,8 @@ async def judge_many(settings: JudgeSettings, prompts: Sequence[JudgePrompt], pa
     import httpx
 
     sem = _semaphore(settings.concurrency)
+    slots = node_slots(settings.url, settings.node_concurrency) if settings.node_concurrency else None
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     async with httpx.AsyncClient(base_url=settings.url + "/", limits=limits, timeout=settings.timeout,
                                  headers={"Authorization": f"Bearer {settings.api_key}"}) as client:
-        return list(await asyncio.gather(*(_judge_one(client, settings, p, parse, sem) for p in prompts)))
+        return list(await asyncio.gather(*(_judge_one(client, settings, p, parse, sem, slots) for p in prompts)))

@@ -126,7 +126,9 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
             notes.append(JUDGE_NOTE.format(row=row.name))
     preflight = None
     if s["PREFLIGHT"] != "off":
-        preflight = [python, "-m", "data_prep.preflight", s["DATA"], "--kind", row.method, "--check", s["PREFLIGHT"]]
+        # --model: clips longer than the model's audio window (its feature-extractor config) are bad rows too
+        preflight = [python, "-m", "data_prep.preflight", s["DATA"], "--kind", row.method, "--check", s["PREFLIGHT"],
+                     "--model", s["MODEL"]]
         if s["PREFLIGHT_DROP_BAD"] == "1":
             clean = str(output_dir / "dataset.clean.jsonl")
             preflight += ["--clean-out", clean]

@@ -2,6 +2,7 @@
 127.0.0.1 and asked through the project's own judge client, prompts and parsers, as R_c and R_t ask
 Qwen3-8B-Base in training."""
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -123,7 +124,7 @@ def test_what_is_not_a_judge_request_fails_like_a_refusing_server(judge):
     (wrong_model,) = asyncio.run(judge_many(other, [build_quality_prompt(TONES4, GOOD4)], parse_quality))
     assert wrong_model.value is None and wrong_model.cause == "http" and wrong_model.error == "http 404"
     bare = build_quality_prompt(TONES4, GOOD4)
-    not_a_prompt = type(bare)(messages=[{"role": "user", "content": GOOD4}], nonce=bare.nonce)
+    not_a_prompt = dataclasses.replace(bare, messages=[{"role": "user", "content": GOOD4}])
     (refused,) = asyncio.run(judge_many(judge, [not_a_prompt], parse_quality))
     assert refused.value is None and refused.error == "http 400" and refused.attempts == 1
 

@@ -1,5 +1,7 @@
-"""One rank of tests/rewards/test_collectives.py: ``python -m tests.helpers.collective_worker RANK WORLD PORT OUT``.
+"""One rank of tests/rewards/test_collectives.py:
+``python -m tests.helpers.collective_worker RANK WORLD PORT OUT [SCENARIO]``.
 
+SCENARIO ``threads`` (the default):
 Real gloo process group of two CPU processes, with stand-ins for what a GPU node
 does and this machine cannot: the default group reports the "nccl" backend, and
 ``torch.cuda.current_device()`` behaves as on a GPU node where each local rank
@@ -57,5 +59,58 @@ def main(rank: int, world: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+def absent(rank: int, world: int, port: int, out: str) -> None:
+    """Rank 1 is alive but never reaches the plugin's collective (a rank stuck elsewhere); rank 0 must stop
+    within the bound ($AUDIO_THINKER_COLLECTIVE_TIMEOUT) with a message naming the step and rank 1."""
+    import time
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from swift_plugins import batch
+
+    batch.prepare_collectives(18_000_000)  # ms-swift's default ddp_timeout, as the rewards pass it
+    if rank == 1:
+        time.sleep(600)  # the test kills it
+        return
+    start = time.monotonic()
+    try:
+        batch.all_reduce_sum([1.0, 1.0], "the think ratio λ of step 7")
+        error = None
+    except Exception as err:  # noqa: BLE001 - the test reads what it was
+        error = f"{type(err).__name__}: {err}"
+    with open(os.path.join(out, "rank0.json"), "w") as fh:
+        json.dump({"error": error, "seconds": time.monotonic() - start}, fh)
+    os._exit(0)  # not destroy_process_group: rank 1 never joins it
+
+
+def evalscope(rank: int, world: int, port: int, out: str) -> None:
+    """Rank 0's evalscope run succeeds and logs ``test_*``; rank 1's failed and logs nothing (ms-swift then
+    only warns). Then both write a training log: both must get the window of both ranks' calls. The
+    callback's ``on_log`` is ``metrics_callback.report`` (tests/rewards/test_dashboard_window.py goes
+    through the registered callback class; here ms-swift's import would double the test's time)."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from audio_thinker.tags import parse_completion
+    from swift_plugins import batch, metrics_callback
+
+    completions = ["<think>x</think><answer>Dog</answer>" if rank == 0 else "<answer>Dog</answer>"]
+    parsed = [parse_completion(c) for c in completions]
+    batch.STATE.begin(completions, parsed, [True], [True], [None], 3, 10)  # one training call per rank
+    lines = []
+    if rank == 0:
+        lines.append({"test_mmau": 0.5})
+        metrics_callback.report(lines[-1])
+    lines.append({"loss": 0.1})
+    metrics_callback.report(lines[-1])
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
+        json.dump(lines, fh)
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    scenario = {"threads": main, "absent": absent, "evalscope": evalscope}[sys.argv[5] if len(sys.argv) > 5 else "threads"]
+    scenario(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

@@ -7,6 +7,7 @@ client code under test is exercised exactly as in training.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -23,9 +24,9 @@ def free_port() -> int:
 
 
 def nonce_of(messages: list[dict]) -> str:
-    """The nonce a judge prompt asks the reply to carry (from its system message)."""
-    match = re.search(r"(?:verdict|score)-([0-9a-f]+):", messages[0]["content"])
-    return match.group(1) if match else ""
+    """The nonce a judge prompt asks the reply to carry (from the reply line that ends its last turn)."""
+    found = re.findall(r"(?:verdict|score)-([0-9a-f]+):", messages[-1]["content"])
+    return found[-1] if found else ""
 
 
 def obedient_judge(verdict: str = "1", score: str = "0.7") -> Callable[[list[dict]], str]:
@@ -49,16 +50,21 @@ class ScriptedServer:
     request); ``latency`` delays each answer; ``status`` makes every request fail with that
     HTTP code; ``garbage`` sends a non-JSON body; ``fail_first`` fails that many requests with
     500 before behaving; ``root`` (e.g. "/v1") answers 404 outside that path, as vLLM and
-    `swift deploy` do; ``model`` is the id ``GET …/models`` lists."""
+    `swift deploy` do; ``model`` is the id ``GET …/models`` lists. ``capacity`` makes it serve at most
+    that many chat requests at a time (each for ``latency``) and queue the others, as a model server
+    with a fixed batch does; ``max_open`` is the most chat requests it ever held at once, queued or served."""
 
     def __init__(self, reply: Callable[[list[dict]], str] | str = "ok", latency: float = 0.0,
                  status: int | None = None, garbage: bool = False, fail_first: int = 0,
-                 port: int | None = None, root: str = "", model: str = "scripted") -> None:
+                 port: int | None = None, root: str = "", model: str = "scripted",
+                 capacity: int | None = None) -> None:
         self.reply = reply if callable(reply) else (lambda _m, _r=reply: _r)
         self.latency, self.status, self.garbage, self.fail_first = latency, status, garbage, fail_first
         self.root, self.model = root, model
         self.requests: list[dict] = []
         self._lock = threading.Lock()
+        self._capacity = threading.Semaphore(capacity) if capacity else contextlib.nullcontext()
+        self.open_requests = self.max_open = 0
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._httpd = _Server(("127.0.0.1", self.port), self._handler())
@@ -112,8 +118,15 @@ class ScriptedServer:
                     server.requests.append(body)
                     failing = server.fail_first > 0
                     server.fail_first -= 1 if failing else 0
-                if server.latency:
-                    time.sleep(server.latency)
+                    server.open_requests += 1
+                    server.max_open = max(server.max_open, server.open_requests)
+                try:
+                    with server._capacity:  # queued here while the server is full
+                        if server.latency:
+                            time.sleep(server.latency)
+                finally:
+                    with server._lock:
+                        server.open_requests -= 1
                 if server.status or failing:
                     self._send(server.status or 500, b'{"error": {"message": "scripted failure"}}')
                     return

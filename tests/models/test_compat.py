@@ -77,3 +77,18 @@ def test_teardown_destroys_the_process_group(tmp_path):
     teardown.destroy_process_group()
     assert not dist.is_initialized()
     teardown.destroy_process_group()  # and a second call is harmless
+
+
+def test_teardown_leaves_other_backends_alone():
+    """Only gloo needs it; on NCCL the abort in destroy_process_group can block a rank that dies while a
+    peer is inside a collective. torch's CPU "fake" backend stands in for a non-gloo group."""
+    import torch.distributed as dist
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    dist.init_process_group('fake', store=FakeStore(), rank=0, world_size=1)
+    try:
+        teardown.destroy_process_group()
+        assert dist.is_initialized()  # old code: destroyed whatever the backend
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

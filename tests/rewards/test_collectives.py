@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.loopback_server import free_port
 from tests.helpers.paths import REPO
 
@@ -39,3 +41,70 @@ def test_collective_from_a_worker_thread_uses_the_same_device_and_group_as_the_m
         # and no plugin collective shares the trainer's (here: stand-in NCCL) default group
         assert len(ours["collectives"]) == 2
         assert all(c["backend"] == "gloo" and not c["default_group"] for c in ours["collectives"]), ours["collectives"]
+
+
+def start_ranks(tmp_path, scenario, world=2, **env_extra):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", **env_extra}
+    return [subprocess.Popen([sys.executable, "-m", "tests.helpers.collective_worker", str(r), str(world), str(port),
+                              str(tmp_path), scenario], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for r in range(world)]
+
+
+def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
+    """ms-swift's ddp_timeout default (18,000,000 s) used to be the plugin's wait: a live rank stuck
+    elsewhere hung the job for 208 days. Now the bound (here 3 s) ends it with the step and the rank."""
+    rank0, rank1 = start_ranks(tmp_path, "absent", AUDIO_THINKER_COLLECTIVE_TIMEOUT="3")
+    try:
+        log = rank0.communicate(timeout=90)[0]  # old code: still waiting here
+    finally:
+        rank1.kill()
+        rank1.communicate()
+    assert rank0.returncode == 0, log[-3000:]
+    result = json.loads((tmp_path / "rank0.json").read_text())
+    assert result["error"] and result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 waited 3 s"), result
+    assert "the think ratio λ of step 7" in result["error"] and "rank(s) 1 did not arrive" in result["error"]
+    assert 2.5 < result["seconds"] < 30
+
+
+def test_an_evalscope_log_on_one_rank_only_enters_no_collective(tmp_path):
+    """--eval_use_evalscope: a rank whose evalscope failed writes no test_* log. The callback used to sum
+    its window over ranks on the test_* line, so rank 0's test_* line met rank 1's training line and rank
+    0's own training line then waited forever."""
+    procs = start_ranks(tmp_path, "evalscope", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    for r, (p, log) in enumerate(zip(procs, logs)):
+        assert p.returncode == 0, f"rank {r} exited {p.returncode}:\n{log[-3000:]}"
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0[0] == {"test_mmau": 0.5}                      # evalscope's line: untouched
+    for train in (rank0[-1], rank1[-1]):                       # the training line: both ranks' calls
+        assert train["audio_thinker/think_ratio"] == 0.5 and train["audio_thinker/think_accuracy"] == 1.0
+
+
+# ($AUDIO_THINKER_COLLECTIVE_TIMEOUT, ddp_timeout, seconds the plugin waits, or the error)
+TIMEOUTS = [
+    (None, 18_000_000, 1800.0),   # ms-swift's default ddp_timeout (208 days) is bounded to 30 min
+    (None, 600, 600.0),           # a shorter ddp_timeout is kept
+    (None, None, 1800.0),
+    ("90", 18_000_000, 90.0),     # settable
+    ("7200", 600, 7200.0),        # either way
+    ("soon", 600, ValueError),    # refused at construction, naming the variable
+    ("0", 600, ValueError),
+]
+
+
+@pytest.mark.parametrize("env, ddp_timeout, expected", TIMEOUTS)
+def test_the_collective_timeout_is_bounded_and_settable(env, ddp_timeout, expected, monkeypatch):
+    from swift_plugins import batch
+
+    if env is None:
+        monkeypatch.delenv(batch.TIMEOUT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(batch.TIMEOUT_ENV, env)
+    if expected is ValueError:
+        with pytest.raises(ValueError, match=batch.TIMEOUT_ENV):
+            batch.prepare_collectives(ddp_timeout)
+    else:
+        assert batch.collective_timeout_s(ddp_timeout) == expected

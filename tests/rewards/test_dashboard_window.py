@@ -73,3 +73,40 @@ def test_evaluation_calls_stay_out_of_the_training_window():
     assert [s.mode for s in train] == ["train"] and [s.mode for s in evals] == ["eval"]
     assert metrics_callback.window_metrics(train)["audio_thinker/think_ratio"] == 1.0
     assert metrics_callback.window_metrics(evals, prefix="eval_audio_thinker/")["eval_audio_thinker/think_ratio"] == 0
+
+
+# (log line, the window it closes): only the logs every rank writes enter the callback's collective
+LOG_KINDS = [
+    ({"loss": 0.1, "learning_rate": 1e-6}, batch.TRAIN),     # a training logging step
+    ({"eval_loss": 0.2, "eval_runtime": 1.0}, batch.EVAL),    # the evaluation loop
+    ({"test_mmau": 0.5}, None),                               # --eval_use_evalscope: one rank may not write it
+    ({"test_mmau": 0.5, "eval_reward": 0.1}, None),           # evalscope logs in eval mode: ms-swift adds eval_ keys
+    ({"train_runtime": 3.0, "loss": 0.1}, None),              # the end-of-training summary
+    ({"custom": 1.0}, None),                                  # another callback's own line
+    (None, None),
+]
+
+
+@pytest.mark.parametrize("logs, kind", LOG_KINDS)
+def test_which_logs_close_a_window(logs, kind):
+    assert metrics_callback.log_kind(logs) == kind
+
+
+def on_log(logs, trainer):
+    """Through the callback ms-swift builds from --callbacks audio_thinker."""
+    from swift.callbacks import callbacks_map
+
+    metrics_callback.register_callback()
+    callback = callbacks_map[metrics_callback.CALLBACK_NAME](None, trainer)
+    callback.on_log(None, None, None, logs=logs)
+    return logs
+
+
+def test_an_evalscope_test_log_takes_no_training_window():
+    """The callback used to take evalscope's test_* line for a training window: the window's figures went
+    onto the test line, and the next training line had none."""
+    trainer = Trainer(torch.nn.Linear(1, 1))
+    score(COMPLETIONS, trainer)
+    assert on_log({"test_mmau": 0.5}, trainer) == {"test_mmau": 0.5}
+    train = on_log({"loss": 0.1}, trainer)
+    assert train["audio_thinker/think_ratio"] == 0.5 and train["audio_thinker/think_accuracy"] == 0.5

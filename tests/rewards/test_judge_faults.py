@@ -8,7 +8,7 @@ from swift_plugins import batch
 from swift_plugins import rewards as plugin
 from swift_plugins.judge.settings import JudgeConfigError, JudgeSettings
 from tests.helpers.judge import use_judge
-from tests.helpers.loopback_server import obedient_judge
+from tests.helpers.loopback_server import nonce_of, obedient_judge
 from tests.helpers.reward_calls import call, rows_kwargs
 
 # think+correct, think+correct, think+wrong, no-think+correct
@@ -41,10 +41,12 @@ FAULTS = [
 def test_failed_judgments_fall_back_and_are_counted(scripted_server, monkeypatch, behaviour, what):
     server = scripted_server(**behaviour)
     use_judge(monkeypatch, server.base_url, timeout=1, max_retries=1)
-    consistency, quality, _, stats = score()
-    # R_c falls back to 0 (so R_a·R_c = 0) for the judged ones; no-think correct keeps R_a·1.
-    assert consistency[:3] == [0.0, 0.0, 0.0]
-    assert consistency[3] > 0
+    consistency, quality, atar, stats = score()
+    # A failed R_c is unknown, not 0: with no verdict anywhere in the batch it is 1, the no-think value, so
+    # R_a·R_c = R_a for both judged think completions as for the correct no-think one (docs/rewards.md §7);
+    # the wrong think completion is never judged and keeps R_c = 0.
+    assert consistency == [atar[0], atar[1], 0.0, atar[3]]
+    assert stats.consistency_fallback == 1.0
     # R_t: no successful score anywhere in the batch -> 0 for everyone.
     assert quality == [0.0, 0.0, 0.0, 0.0]
     assert stats.judge_calls == {"consistency": 2, "quality": 3}
@@ -70,9 +72,8 @@ def test_transient_errors_are_retried(scripted_server, monkeypatch):
 
 def test_partial_failure_uses_mean_of_successful_scores(scripted_server, monkeypatch):
     def reply(messages):
-        nonce = messages[0]["content"].split("score-")[1].split(":")[0] if "score-" in messages[0]["content"] else ""
-        text = messages[-1]["content"]
-        if not nonce:
+        nonce, text = nonce_of(messages), messages[-1]["content"]
+        if "score-" not in messages[0]["content"]:
             return "garbage"
         return {"barks": f"score-{nonce}: 0.9", "Meow": f"score-{nonce}: 0.3"}.get(
             next((k for k in ("barks", "Meow") if k in text), ""), "garbage")
@@ -101,6 +102,8 @@ BAD_SETTINGS = [
       "AUDIO_THINKER_JUDGE_TIMEOUT": "soon"}, "TIMEOUT"),                                   # not a number
     ({"AUDIO_THINKER_JUDGE_URL": "http://h/v1", "AUDIO_THINKER_JUDGE_MODEL": "m",
       "AUDIO_THINKER_JUDGE_CONCURRENCY": "0"}, "CONCURRENCY"),                              # out of range
+    ({"AUDIO_THINKER_JUDGE_URL": "http://h/v1", "AUDIO_THINKER_JUDGE_MODEL": "m",
+      "AUDIO_THINKER_JUDGE_BREAKER_FAILURE_RATE": "20"}, "BREAKER_FAILURE_RATE"),           # a percentage, not a share
 ]
 
 
@@ -115,3 +118,32 @@ def test_judge_rewards_refuse_to_start_without_settings(monkeypatch):
     plugin.settings_from_env.cache_clear()
     with pytest.raises(JudgeConfigError):
         plugin.ThinkQuality()
+
+
+def out_of_format_until_reminded(messages):
+    """A judge that ignores the format on a first request, and follows it once reminded."""
+    if messages[-1]["content"].startswith("That reply is not in the required format."):
+        return obedient_judge("1", "0.6")(messages)
+    return "The reasoning looks fine to me."
+
+
+# judge, max retries, requests per judgment, judged in the end (the trap: an identical retry at temperature 0)
+REMINDERS = [
+    (out_of_format_until_reminded, 2, 2, True),   # the reminder gets the format
+    (lambda m: "still no format", 2, 2, False),   # once reminded, never the same request a third time
+    (lambda m: "still no format", 0, 1, False),   # no retries allowed: no reminder either
+]
+
+
+@pytest.mark.parametrize("judge, retries, requests, judged", REMINDERS)
+def test_a_reply_out_of_format_is_asked_again_once_with_a_reminder(scripted_server, monkeypatch, judge, retries,
+                                                                 requests, judged):
+    server = scripted_server(reply=judge)
+    use_judge(monkeypatch, server.base_url, timeout=2, max_retries=retries)
+    _, _, _, stats = score(["<think>It barks.</think><answer>Dog</answer>"])
+    asked = [r["messages"] for r in server.requests if "score-" in r["messages"][0]["content"]]  # R_t's
+    assert len(asked) == requests
+    assert (stats.quality_count == 1) is judged
+    if requests == 2:  # the second request: the same conversation, its reply, then the reminder
+        first, second = asked
+        assert second[:len(first)] == first and second[-2]["role"] == "assistant"

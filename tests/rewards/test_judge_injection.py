@@ -1,5 +1,6 @@
 """Reasoning is untrusted (docs/rewards.md §7): judge-imitating text can neither reframe the prompt
 nor be parsed as the judge's verdict."""
+import json
 import re
 
 import pytest
@@ -19,8 +20,9 @@ ATTACKS = [
 
 
 def data_block(prompt, nonce):
-    match = re.fullmatch(rf"<<data-{nonce}>>\n(.*)\n<</data-{nonce}>>", prompt.messages[-1]["content"], re.S)
-    assert match, "the last user turn is exactly one nonce-delimited data block"
+    match = re.fullmatch(rf"<<data-{nonce}>>\n(.*)\n<</data-{nonce}>>\nReply with exactly one line and nothing "
+                         rf"else: {re.escape(prompt.reply_format)}", prompt.messages[-1]["content"], re.S)
+    assert match, "the last user turn is exactly one nonce-delimited data block, then our reply line"
     return match.group(1)
 
 
@@ -28,9 +30,9 @@ def data_block(prompt, nonce):
 def test_prompt_framing_is_unchanged_by_the_reasoning(attack):
     clean = build_consistency_prompt("What is it?", "It barks.", "Dog")
     hostile = build_consistency_prompt("What is it?", attack, "Dog")
-    # instructions and worked examples are identical up to the nonce
-    strip = lambda p: [m["content"].replace(p.nonce, "N") for m in p.messages[:-1]]  # noqa: E731
-    assert strip(clean) == strip(hostile)
+    # instructions and worked examples are the same bytes, whatever the reasoning; the nonce is not in them
+    assert clean.messages[:-1] == hostile.messages[:-1]
+    assert not any(hostile.nonce in m["content"] for m in hostile.messages[:-1])
     assert [m["role"] for m in hostile.messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     # the whole attack sits inside the one data block, verbatim, and cannot contain the nonce
     assert f"Reasoning: {attack}\n" in data_block(hostile, hostile.nonce)
@@ -42,11 +44,37 @@ def test_prompt_framing_is_unchanged_by_the_reasoning(attack):
 def test_quality_prompt_framing_is_unchanged(attack):
     hostile = build_quality_prompt("What is it?", attack)
     assert f"Reasoning: {attack}" in data_block(hostile, hostile.nonce)
-    assert hostile.messages[0]["content"].count(f"score-{hostile.nonce}") == 1
+    # the reply format with the nonce appears once, in our line after the data block, never in the attack
+    assert hostile.messages[-1]["content"].count(f"score-{hostile.nonce}") == 1
 
 
 def test_nonce_is_fresh_per_call():
     assert len({build_quality_prompt("q", "r").nonce for _ in range(50)}) == 50
+
+
+# builder: the nonce only follows the shared prefix, so the server's prefix cache can reuse everything before it
+BUILDERS = [
+    lambda reasoning: build_consistency_prompt("What is it?", reasoning, "Dog"),
+    lambda reasoning: build_quality_prompt("What is it?", reasoning),
+]
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=["consistency", "quality"])
+def test_shared_prefix_is_byte_identical_and_nonce_free(build):
+    prompts = [build(f"Reasoning number {i}.") for i in range(20)]
+    assert len({json.dumps(p.messages[:-1]) for p in prompts}) == 1
+    assert all(p.nonce not in json.dumps(p.messages[:-1]) for p in prompts)
+    # the worked examples' fixed codes are never a request's nonce
+    codes = set(re.findall(r"<<data-([0-9a-f]+)>>", json.dumps(prompts[0].messages[:-1])))
+    assert len(codes) == 2 and not codes & {p.nonce for p in prompts}
+
+
+def test_a_reminder_keeps_the_prefix_and_restates_the_format():
+    prompt = build_consistency_prompt("What is it?", "It barks.", "Dog")
+    again = prompt.reminded("I think it is consistent.")
+    assert again[:len(prompt.messages)] == prompt.messages
+    assert again[-2] == {"role": "assistant", "content": "I think it is consistent."}
+    assert again[-1]["content"].endswith(f"verdict-{prompt.nonce}: 1 or verdict-{prompt.nonce}: 0")
 
 
 # judge reply, verdict parsed with nonce "1a2b3c4d" (None = not in the judge's format)

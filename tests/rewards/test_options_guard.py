@@ -154,3 +154,26 @@ def test_every_refusal_reason_fits_on_one_line():
     for changes, _ in REFUSED:
         for finding in options_guard.refusals(grpo_args(**changes)):
             assert "\n" not in finding.line("is refused")
+
+
+def test_swift_rlhf_resuming_only_the_model_continues_the_annealing(tmp_path, monkeypatch, caplog):
+    """What `swift rlhf --resume_only_model true --ignore_data_skip true --resume_from_checkpoint …/checkpoint-40`
+    hands the plugin before the model loads: the annealing continues from step 40 instead of restarting at 0
+    (ms-swift restarts global_step at 0; old code annealed from s = 0 again)."""
+    from swift_plugins import batch
+    from tests.helpers.reward_calls import call, rows_kwargs
+
+    checkpoint = tmp_path / "checkpoint-40"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 40, "max_steps": 100}))
+    monkeypatch.setattr(options_guard, "_pipeline_checked", False)
+    monkeypatch.setattr(batch.STATE, "resumed_from", 0)
+    args = grpo_args(rlhf_type="grpo", resume_only_model=True, ignore_data_skip=True,
+                     resume_from_checkpoint=str(checkpoint))
+    with caplog.at_level("WARNING", logger="audio_thinker"):
+        options_guard.check_pipeline_args(args)
+    assert batch.STATE.resumed_from == 40 and "from the checkpoint's step 40" in caplog.text
+    # step 10 of 60 more: s/T = (40 + 9 + 1) / (40 + 60) = 0.5, so γ_think = exp(−λ/2) at λ = 1
+    got = call(plugin.AdaptiveThinkAccuracy(), ["<think>x</think><answer>Dog</answer>"],
+               **rows_kwargs(1, step=9, max_steps=60))
+    assert got == [pytest.approx(0.6065306597126334)]

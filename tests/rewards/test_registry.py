@@ -66,15 +66,16 @@ def test_registry_cli_answers_needs_judge():
     assert ask("format") == "0"  # ms-swift's own rewards never need our judge
 
 
-def test_paper_weights_are_the_recipes_rows():
-    """The weights the guard prints when --reward_weights is missing are each row's weights in the paper's
-    table (transcribed from docs/rewards.md §6 in the dry-run test), with the monitors at 0."""
-    from tests.recipes.test_recipes_dry_run import TABLE
+def test_paper_weights_are_the_catalogue_rows():
+    """The weights the option guard prints when --reward_weights is missing are each paper row's weights in
+    swift_plugins/catalogue.yaml, with the dashboard monitors (added to every GRPO row) at 0."""
+    from swift_plugins import catalogue
 
-    for row, (_, method, _, rewards) in TABLE.items():
-        if method != "grpo":
-            continue
-        names = list(rewards) + [m for m in ("choice_accuracy", "think_rate") if m not in rewards]
-        expected = list(rewards.values()) + [0] * (len(names) - len(rewards))
-        assert registry.paper_weights(names) == expected, row
+    rows = [row for row in catalogue.load().rows.values() if row.rewards]
+    assert len(rows) >= 10
+    for row in rows:
+        names = [name for name, _ in row.rewards]
+        names += [m for m in ("choice_accuracy", "think_rate") if m not in names]
+        expected = [float(weight) for _, weight in row.rewards] + [0.0] * (len(names) - len(row.rewards))
+        assert registry.paper_weights(names) == expected, row.name
     assert registry.paper_weights(["atar", "format"]) == [1.0, None]  # not ours: the user's choice
