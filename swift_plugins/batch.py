@@ -133,7 +133,9 @@ def collective_group(timeout_s: float | None = None, channel: str = MAIN):
 
 
 def prepare_collectives(ddp_timeout: float | None = None) -> None:
-    """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
+    """Create the plugin's group now (main thread, every rank, while the trainer is being built); a bad
+    ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` fails here, on one process too, not at the first collective."""
+    collective_timeout_s(ddp_timeout)
     collective_group(ddp_timeout)
 
 
