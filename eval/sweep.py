@@ -48,6 +48,8 @@ from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
 
+from .run_args import saved_args
+
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 BASE_DIR = "base"  # OUT/base/: step 0, the model before training
 COLUMNS = ("step", "checkpoint", "benchmark", "version", "accuracy", "ci95_low", "ci95_high", "n", "missing",
@@ -95,17 +97,6 @@ def run_root(run: Path) -> Path:
         raise UsageError(f"holds several runs ({', '.join(v.name for v in versions)}): pass one of them",
                          run, option="--run")
     return versions[0] if versions else run
-
-
-def saved_args(folder: Path) -> dict[str, Any]:
-    """ms-swift's ``args.json`` of a checkpoint or run folder ({} when absent)."""
-    path = folder / "args.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise UsageError("not valid JSON", path) from None
 
 
 def find_checkpoints(root: Path, base_model: str | None) -> list[Checkpoint]:

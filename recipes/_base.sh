@@ -143,7 +143,8 @@ fi
 # PREFLIGHT_DROP_BAD=1 trains on a cleaned copy without the bad rows (listed in <copy>.dropped.jsonl).
 PREFLIGHT=${PREFLIGHT:-header}
 if [ "$PREFLIGHT" != off ]; then
-  preflight=("$PYTHON" -m data_prep.preflight "$DATA" --kind "$METHOD" --check "$PREFLIGHT")
+  # --model: clips longer than the model's audio window (its feature-extractor config) are bad rows too.
+  preflight=("$PYTHON" -m data_prep.preflight "$DATA" --kind "$METHOD" --check "$PREFLIGHT" --model "$MODEL")
   if [ "${PREFLIGHT_DROP_BAD:-0}" = 1 ]; then
     clean=$OUTPUT_DIR/dataset.clean.jsonl
     preflight+=(--clean-out "$clean")
