@@ -41,6 +41,7 @@ def audio_tokens(frames: int) -> int:
 
 
 def tokens_for_seconds(seconds: float) -> int:
+    """Audio tokens of a clip of ``seconds`` (at any sample rate: the extractor resamples to 16 kHz)."""
     return audio_tokens(mel_frames(round(seconds * SAMPLE_RATE)))
 
 

@@ -50,11 +50,6 @@ DROP_BAD_HINT = ("PREFLIGHT_DROP_BAD=1 makes the recipes train on the good rows 
                  "--clean-out FILE writes them)")
 
 
-def audio_problem(path: str, full: bool) -> str | None:
-    """None when ``path`` is usable audio, else the reason (see :func:`audio_clip`)."""
-    return audio_clip(path, full).problem
-
-
 def audio_clip(path: str, full: bool) -> Clip:
     """Whether ``path`` is usable audio and how long it is. For a plain PCM WAV (what data_prep writes) the
     header check reads the RIFF header itself: its length, and whether the file holds every frame the

@@ -134,6 +134,36 @@ def step_times(run_dir: Path) -> dict[str, Any] | None:
     return out
 
 
+def training_think_rates(run_dir: Path, train_rows: Path, last: float = 0.2) -> dict[str, Any] | None:
+    """Think rate per difficulty of the completions sampled in the last ``last`` share of the run's steps
+    (``completions.jsonl``, the ThinkRate column), the policy as it trained (temperature 1). A prompt's
+    difficulty is that of the training row whose question it quotes (``train.jsonl``'s ``difficulty``)."""
+    log = run_dir / "completions.jsonl"
+    if not log.exists() or not train_rows.exists():
+        return None
+    by_question = {}
+    for row in read_jsonl(train_rows):
+        text = row["messages"][-1]["content"].replace("<audio>", "")
+        by_question.setdefault(text, row.get("difficulty"))
+    tables = [t for t in read_jsonl(log) if t.get("ThinkRate")]
+    steps = sorted({int(s) for t in tables for s in t["step"]})
+    if not steps:
+        return None
+    first = steps[0] + (steps[-1] - steps[0]) * (1 - last)
+    counts: dict[str, list[int]] = {}
+    for t in tables:
+        for step, prompt, think in zip(t["step"], t["prompt"], t["ThinkRate"]):
+            if int(step) < first:
+                continue
+            group = next((d for q, d in by_question.items() if q in prompt), None)
+            if group is not None:
+                counts.setdefault(group, [0, 0])
+                counts[group][0] += int(float(think) > 0.5)
+                counts[group][1] += 1
+    return {"from_step": first, "to_step": steps[-1],
+            **{d: {"think_rate": c[0] / c[1], "n": c[1]} for d, c in counts.items()}}
+
+
 # --- the claims -------------------------------------------------------------------------------------
 
 def _cmp(a: dict, b: dict, a_name: str, b_name: str) -> dict[str, Any]:
@@ -198,7 +228,9 @@ def evaluate(root: Path, seeds: Sequence[str], rows: Sequence[str], table: str =
             diff = rate_difference(f["hard"], f["easy"])
             if diff:
                 b_cases.append({"seed": seed, "hard": f["hard"]["think_rate"], "easy": f["easy"]["think_rate"],
-                                "difference": diff[0], "ci95": diff[1]})
+                                "difference": diff[0], "ci95": diff[1],
+                                "training": training_think_rates(root / f"seed-{seed}" / atar,
+                                                                 root / "task" / "train.jsonl")})
     doc["claims"]["b"] = {"cases": b_cases, "met": bool(b_cases) and all(c["difference"] >= 0.3 for c in b_cases)}
     # (c) ATAR vs always-think: accuracy within 2 points, >= 30 % fewer tokens; and vs answer-only
     c_cases = []
@@ -272,8 +304,14 @@ def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
     lines += [f"- {c['b']} vs {c['a']}: {c['delta']:+.1f} points {_ci(c['ci95'])}, p = {_p(c['p'])}"
               for c in claims["a"]["cases"]]
     lines += ["", f"**(b) under ATAR, think rate hard − easy ≥ 0.3**: {_verdict(claims['b']['met'])}", ""]
-    lines += [f"- {atar} seed {c['seed']}: hard {c['hard']:.2f}, easy {c['easy']:.2f}, difference "
-              f"{c['difference']:+.2f} (95 % CI [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}])" for c in claims["b"]["cases"]]
+    for c in claims["b"]["cases"]:
+        lines.append(f"- {atar} seed {c['seed']}, held-out (greedy): hard {c['hard']:.2f}, easy {c['easy']:.2f}, "
+                     f"difference {c['difference']:+.2f} (95 % CI [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}])")
+        t = c.get("training")
+        if t and "hard" in t and "easy" in t:
+            lines.append(f"  - sampled in training, steps {t['from_step']:.0f}–{t['to_step']}: hard "
+                         f"{t['hard']['think_rate']:.2f} (n {t['hard']['n']}), easy {t['easy']['think_rate']:.2f} "
+                         f"(n {t['easy']['n']}), difference {t['hard']['think_rate'] - t['easy']['think_rate']:+.2f}")
     lines += ["", f"**(c) ATAR within 2 points of always-think with ≥ 30 % fewer completion tokens**: "
               f"{_verdict(claims['c']['met'])}", ""]
     for c in claims["c"]["cases"]:

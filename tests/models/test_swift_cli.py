@@ -85,6 +85,7 @@ def test_grpo(swift_job, tiny_checkpoints, tone_noise_qa, name, tuner, rewards):
     completions = read_completion_tables(run_dir(out) / 'completions.jsonl')
     assert completions and all(len(c['completion']) == 4 for c in completions)
     assert len(completions) == len(steps)  # one table per logged step: the end-of-training repeat dropped
+    assert len(read_jsonl(run_dir(out) / 'completions.jsonl')) == len(steps) + 1  # the repeat is in the file
 
 
 @pytest.mark.parametrize('name', sorted(MODEL_TYPES))
