@@ -30,7 +30,7 @@ def with_preflight_model(stdout: str) -> str:
     for i, line in enumerate(lines):
         check = _PREFLIGHT_CHECK.match(line)
         model = next((m.group(1) for later in lines[i + 1:] if (m := _SWIFT_MODEL.search(later))), None)
-        if check and model:
+        if check and model and " --model " not in line:   # a recording made before the change lacks it
             lines[i] = f"{check.group(1)}--model {model} " + line[check.end():]
     return "\n".join(lines)
 
