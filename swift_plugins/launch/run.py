@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -132,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(),
                         help="the checkout: where the catalogue's data paths and output/ are (default: here)")
     parser.add_argument("--table", help="apply this table's overrides (the table command passes it)")
+    parser.add_argument("--log", type=Path, help="append this launch's output to FILE, opened only once the run's "
+                        "directory is settled (an old run moved aside keeps its own log)")
     args = parser.parse_args(argv)
     environ = os.environ
     if environ.get("DRY_RUN", "0") == "1":
@@ -142,6 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(out))
         return 0
     launch, notes, lock = prepare(args.row, args.root, environ, args.table, dry=False)
+    if args.log and launch is not None:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        log = args.log.open("a", encoding="utf-8")
+        log.write(f"== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} launch {launch.row.name}"
+                  f"{f' ({args.table})' if args.table else ''}\n")
+        log.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if launch is None:
