@@ -75,6 +75,23 @@ def read_jsonl(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = Non
     return parse_jsonl(read_text(path), path, bad_lines=bad_lines, torn_tail=torn_tail)
 
 
+def read_completion_tables(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The tables of an ms-swift GRPO ``completions.jsonl``, one per logging call, each logged once.
+
+    ms-swift appends a table at every ``log`` call, and the end-of-training summary is one more such call
+    with nothing new rolled out: the last table comes again, the same step and the same rows. A table
+    equal to an earlier one of the same step is that repeat and is dropped, so one table is one logged
+    step (training or evaluation), as on ``logging.jsonl``. Every reader of the file goes through here."""
+    tables, seen = [], set()
+    for table in read_jsonl(path):
+        key = json.dumps(table, sort_keys=True, ensure_ascii=False)
+        if key in seen:
+            continue
+        seen.add(key)
+        tables.append(table)
+    return tables
+
+
 def read_records(path: str | os.PathLike, *, bad_lines: list[BadLine] | None = None,
                  torn_tail: bool = False, objects_only: bool = True) -> list[dict[str, Any]]:
     """Item dicts from the shapes other tools write: a JSON list (MMAU/MMAR metadata, AVQA), a JSON object

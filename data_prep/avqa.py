@@ -28,9 +28,14 @@ Outputs in ``--out-dir``:
 - ``journal.jsonl``: per-video results; the resume state.
 
 Filter order for one video: decode (missing_video / no_audio_stream /
-undecodable), then duration >= 1.5 s (too_short), then SNR > 10 dB (low_snr;
-method in ``data_prep.snr``). Items whose record is malformed are
-``bad_annotation`` and never touch a video.
+undecodable), then duration >= 1.5 s (too_short) and <= ``--max-seconds``, 30 s
+by default, the 7B backbones' audio window (too_long: the feature extractor
+would cut it), then SNR > 10 dB (low_snr; method in ``data_prep.snr``). Items
+whose record is malformed are ``bad_annotation``, a record whose ``id`` an
+earlier record already has is ``duplicate_id``, one whose choices the training
+matcher cannot tell apart (``['Tone', 'tone', 'Tone.']``) is
+``duplicate_choices``; these never touch a video. So the output passes the
+recipes' pre-flight (``data_prep.preflight``), which refuses each of them.
 
 Resumability: a worker writes each WAV to a temp name and renames it; the main
 process then appends the video's result to ``journal.jsonl``. A re-run skips
@@ -58,13 +63,16 @@ from tqdm import tqdm
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import Journal, read_journal, read_records, write_json, write_jsonl
+from audio_thinker.row_checks import choices_problem
 from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
 from data_prep.snr import estimate_snr_db
 from data_prep.text import rewrite_question
 
-REJECT_REASONS = ("missing_video", "no_audio_stream", "undecodable", "too_short", "low_snr", "bad_annotation")
+REJECT_REASONS = ("missing_video", "no_audio_stream", "undecodable", "too_short", "low_snr", "bad_annotation",
+                  "duplicate_id", "duplicate_choices", "too_long")
 MIN_DURATION_S = 1.5
+MAX_DURATION_S = 30.0  # the audio window of both 7B backbones' feature extractors (audio_thinker.clips)
 MIN_SNR_DB = 10.0  # kept when snr > MIN_SNR_DB (strictly)
 PIPELINE_VERSION = 1  # bump when the audio written for the same input changes
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv", ".m4v", ".mpg", ".mpeg",
@@ -81,14 +89,17 @@ class Settings:
     min_snr_db: float = MIN_SNR_DB
     rate: int = TARGET_RATE
     version: int = PIPELINE_VERSION
+    max_duration_s: float = MAX_DURATION_S
 
     def __post_init__(self) -> None:
         if self.min_duration_s < 0:
             raise ValueError(f"min_duration_s must be >= 0, got {self.min_duration_s}")
+        if self.max_duration_s <= self.min_duration_s:
+            raise ValueError(f"max_duration_s must be more than min_duration_s, got {self.max_duration_s}")
 
     @property
     def key(self) -> str:
-        return f"v{self.version}-r{self.rate}-d{self.min_duration_s}-s{self.min_snr_db}"
+        return f"v{self.version}-r{self.rate}-d{self.min_duration_s}-s{self.min_snr_db}-m{self.max_duration_s}"
 
 
 class BadAnnotation(ValueError):
@@ -187,6 +198,10 @@ def _extract(src: str, wav: str, settings: Settings, result: dict) -> None:
     if dur < settings.min_duration_s:
         result.update(outcome="too_short", message=f"{dur:.3f} s < {settings.min_duration_s} s")
         return
+    if dur > settings.max_duration_s:
+        result.update(outcome="too_long", message=f"{dur:.3f} s > {settings.max_duration_s:g} s (--max-seconds: "
+                                                  "the model's audio window would cut it)")
+        return
     snr = estimate_snr_db(decoded.samples, TARGET_RATE)
     result["snr_db"] = None if snr == float("-inf") else round(snr, 3)
     if not snr > settings.min_snr_db:
@@ -245,8 +260,11 @@ class Summary:
 
 
 def load_items(annotations: list[Path]) -> list[dict]:
-    """Every record of every annotation file, in order, parsed or marked bad."""
+    """Every record of every annotation file, in order, parsed or marked bad: ``error`` for a malformed
+    record, ``reject`` (reason, message) for one the pre-flight would refuse (a repeated id: the first
+    record keeps it; choices equal after normalisation)."""
     items = []
+    first: dict[str, dict] = {}
     for ann in annotations:
         for rec in read_records(ann, objects_only=False):  # a non-object is a bad_annotation reject
             item = {"index": len(items), "annotation_file": Path(ann).name, "raw": rec}
@@ -255,6 +273,18 @@ def load_items(annotations: list[Path]) -> list[dict]:
             except BadAnnotation as exc:
                 item["error"] = str(exc)
             items.append(item)
+            if "rec" not in item:
+                continue
+            rid = str(item["rec"]["id"])  # as the pre-flight compares source_id
+            if rid in first:
+                earlier = first[rid]
+                item["reject"] = ("duplicate_id", f"id {item['rec']['id']!r} repeats record {earlier['index']} "
+                                                  f"of {earlier['annotation_file']}")
+                continue
+            first[rid] = item
+            problem = choices_problem(item["rec"]["multi_choice"])
+            if problem:
+                item["reject"] = ("duplicate_choices", problem)
     return items
 
 
@@ -272,7 +302,7 @@ def run(video_dir: Path, annotations: list[Path], out_dir: Path, workers: int = 
     # One task per distinct video (several questions can share a video).
     videos: dict[str, dict] = {}
     for item in items:
-        if "rec" not in item:
+        if "rec" not in item or "reject" in item:
             continue
         name = item["rec"]["video_name"]
         if name in videos:
@@ -333,6 +363,10 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
                                 "reason": "bad_annotation", "message": item["error"]})
             continue
         base.update(source_id=rec["id"], video_name=rec["video_name"])
+        if "reject" in item:
+            reason, message = item["reject"]
+            reject_rows.append({**base, "reason": reason, "message": message})
+            continue
         video = videos[rec["video_name"]]
         if video["src"] is None:
             reject_rows.append({**base, "reason": "missing_video",
@@ -379,6 +413,14 @@ def _rebuild(items: list[dict], videos: dict[str, dict], done: dict[str, dict],
     return summary
 
 
+class Stopped(Exception):
+    """SIGTERM arrived (``kill``, ``timeout``, a job scheduler): unwind like Ctrl-C does."""
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped()
+
+
 def main(argv: list[str] | None = None) -> int:
     reads, example = ANNOTATION_FORMAT.split("\nexample:\n")
     parser = cli_parser("data_prep.avqa", __doc__, reads=reads, example=example, writes=(
@@ -392,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for train.jsonl, rejects.jsonl, summary.json, audio/ and the journal")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="extraction processes")
     parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S, help="shortest clip kept, seconds")
+    parser.add_argument("--max-seconds", type=float, default=MAX_DURATION_S,
+                        help="longest clip kept, seconds: the model's audio window (30 s on both 7B backbones)")
     parser.add_argument("--min-snr-db", type=float, default=MIN_SNR_DB, help="a clip is kept above this SNR (dB)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -400,11 +444,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         raise UsageError("must be at least 1", option="--workers")
     try:
-        settings = Settings(args.min_duration, args.min_snr_db)
+        settings = Settings(args.min_duration, args.min_snr_db, max_duration_s=args.max_seconds)
     except ValueError as exc:
-        raise UsageError(str(exc), option="--min-duration") from None
-    summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
-                  settings=settings, progress=not args.no_progress)
+        raise UsageError(str(exc), option="--max-seconds" if "max_" in str(exc) else "--min-duration") from None
+    # SIGTERM unwinds through the pool's ``with`` (terminate, join) and the journal's, as Ctrl-C does; left to
+    # its default it killed this process alone, and the workers then wrote their results into a closed pipe
+    # (BrokenPipeError tracebacks) and the semaphores were never released ("leaked semaphore" warnings).
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
+                      settings=settings, progress=not args.no_progress)
+    except (Stopped, KeyboardInterrupt) as stop:
+        done = len(read_journal(Path(args.out_dir) / "journal.jsonl"))
+        print(f"stopped: {done} video result(s) kept in {Path(args.out_dir) / 'journal.jsonl'}; the same command "
+              "resumes from there", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     rejected = {k: v for k, v in summary.rejected.items() if v}
     print(f"input {summary.input}: kept {summary.kept}, rejected {sum(rejected.values())} {rejected} "
           f"({summary.videos_processed_now} videos processed now, {summary.videos_from_journal} from journal)")

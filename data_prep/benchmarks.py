@@ -30,11 +30,16 @@ Every output row (one per benchmark item, metadata order)::
       to a string. AIR adds subset (= "{task_name}_{dataset_name}") and train_overlap (True for its
       ``training_overlap`` datasets: AVQA is the training set)
 
-Audio files are checked: the missing ones are listed in ``<out>.missing.jsonl``
-(``id``, ``audio_ref``, ``expected``) and counted; unless ``--allow-missing``
-the command then writes no rows and exits 1. A summary (items, written,
-missing, answer_not_in_choices) is printed as JSON and saved as
-``<out>.summary.json``.
+Audio files are checked as the pre-flight's header check does
+(``data_prep.preflight``): a clip that is missing, does not decode, is a
+truncated WAV or is shorter than the encoder needs (0.2 s) is one the model
+cannot hear. Each is one line on stderr, ``error: META: item ID: CLIP: what``,
+listed in ``<out>.missing.jsonl`` (``id``, ``audio_ref``, ``expected``,
+``problem``) and counted as ``missing``; unless ``--allow-missing`` the
+command then writes no rows and exits 2 (the lines say ``warning:`` with it).
+Clips longer than the model's audio window are kept (``eval.infer`` names them):
+the benchmarks are scored as published. A summary (items, written, missing,
+answer_not_in_choices) is printed as JSON and saved as ``<out>.summary.json``.
 """
 from __future__ import annotations
 
@@ -44,9 +49,11 @@ from pathlib import Path
 
 from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.benchmark_declarations import Benchmark
-from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.cli import USAGE_EXIT, UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_records, write_json, write_jsonl
+from audio_thinker.row_checks import Limits
 from audio_thinker.rows import training_row
+from data_prep.preflight import audio_clip
 
 
 class InvalidItem(ValueError):
@@ -92,6 +99,15 @@ def benchmark_row(bench: Benchmark, rec: dict, root: Path) -> dict:
                         audio_ref=audio_ref, answer_in_choices=answer in choices, **extra)
 
 
+def unheard(path: str, limits: Limits = Limits(too_long="warn")) -> str | None:
+    """Why the model cannot hear the clip at ``path`` (the pre-flight's header check), or None."""
+    clip = audio_clip(path, full=False)
+    if clip.problem:
+        return clip.problem
+    verdict = limits.verdict(clip.seconds) if clip.seconds is not None else None
+    return verdict[0] if verdict and not verdict[1] else None
+
+
 def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = None,
             allow_missing: bool = False) -> dict:
     """Convert one benchmark; returns the summary. Raises InvalidItem on records
@@ -109,8 +125,10 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
         except InvalidItem as exc:
             invalid.append(f"record {n}: {exc}")
             continue
-        if not Path(row["audios"][0]).is_file():
-            missing.append({"id": row["id"], "audio_ref": row["audio_ref"], "expected": row["audios"][0]})
+        problem = unheard(row["audios"][0])
+        if problem:
+            missing.append({"id": row["id"], "audio_ref": row["audio_ref"], "expected": row["audios"][0],
+                            "problem": problem})
             continue
         rows.append(row)
     if invalid:
@@ -156,9 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"not {args.benchmark} metadata: {exc}", args.meta) from None
     print(json.dumps(summary))
     if summary["missing"]:
-        print(f"{summary['missing']} audio file(s) missing, listed in {summary['missing_list']}"
+        label = "warning" if args.allow_missing else "error"
+        for item in read_records(summary["missing_list"]):
+            print(f"{label}: {args.meta}: item {item['id']!r}: {item['expected']}: {item['problem']}", file=sys.stderr)
+        print(f"{label}: {summary['missing']} audio file(s) missing or unusable, listed in {summary['missing_list']}"
               + ("" if args.allow_missing else "; no rows written (use --allow-missing)"), file=sys.stderr)
-        return 0 if args.allow_missing else 1
+        return 0 if args.allow_missing else USAGE_EXIT
     return 0
 
 

@@ -51,15 +51,21 @@ from audio_thinker.rows import training_row
 from data_prep.benchmarks import convert as convert_benchmark
 
 SAMPLE_RATE = 16_000
-# Pitch words, lowest first, and each level's centre frequency: 9 semitones apart (A3, F#4, D#5, C6, A6),
-# several mel bands apart in the Whisper front end, so one tone's level is a learnable perception.
+# Pitch words, lowest first, and each level's centre frequency: 6 semitones apart (A3, D#4, A4, D#5, A5).
+# Each tone is detuned uniformly within +-1.5 semitones, so neighbouring levels never overlap (3 semitones
+# between their ranges) but are only one or two Whisper mel bands apart at the low end: one tone's level is
+# a learnable perception that a small model does not get right every time.
 LEVELS = ("deep", "low", "mid", "high", "shrill")
-LEVEL_HZ = (220.0, 370.0, 622.3, 1046.5, 1760.0)
-DETUNE_SEMITONES = 1.0  # each tone is detuned uniformly within +-1 semitone: levels never overlap
+LEVEL_HZ = (220.0, 311.1, 440.0, 622.3, 880.0)
+DETUNE_SEMITONES = 1.5
 TONE_S, SLOT_S, LEAD_S, TAIL_S = 0.35, 0.5, 0.1, 0.1  # a 4-tone clip lasts 2.05 s (Whisper window: 5 s)
-NOISE_RMS = 0.01  # background hiss, ~25-30 dB below the tones
+NOISE_RMS = 0.03  # background hiss, ~20 dB below the tones
 DIFFICULTIES = ("easy", "medium", "hard")
 PROMPTS = ("always_think", "answer_only", "adaptive_think")  # swift_plugins/prompts/<name>.txt
+# How often each prompt heads a warm-start row; under the adaptive prompt a fair coin picks the mode. Traces
+# are most of the warm start (75 % of rows think, 25 % answer directly), as in an SFT set built from
+# reasoning data, and the share is the same at every difficulty.
+PROMPT_WEIGHTS = (0.6, 0.1, 0.3)
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "swift_plugins" / "prompts"
 
 
@@ -219,9 +225,9 @@ def prompt_text(name: str) -> str:
 
 
 def sft_row(row: dict, item: Item, rng: np.random.Generator) -> dict:
-    """The row with a system prompt drawn uniformly from PROMPTS and the reply that prompt asks for
-    (adaptive: think or not by a fair coin, independent of the item)."""
-    prompt = PROMPTS[rng.integers(len(PROMPTS))]
+    """The row with a system prompt drawn from PROMPTS by PROMPT_WEIGHTS and the reply that prompt asks for
+    (adaptive: think or not by a fair coin); neither draw looks at the item."""
+    prompt = PROMPTS[rng.choice(len(PROMPTS), p=PROMPT_WEIGHTS)]
     think = {"always_think": True, "answer_only": False}.get(prompt, bool(rng.integers(2)))
     reply = render_completion(item.levels, item.answer, think)
     return {**row, "messages": [{"role": "system", "content": prompt_text(prompt)}, *row["messages"],

@@ -8,9 +8,15 @@ A row is bad when it is not a JSON object, lacks a column the consumer reads (``
 ``messages``, ``audios``, ``solution``, the columns ms-swift and the rewards read; ``sft``: ``messages``
 ending with the assistant turn, ``audios``; ``eval``: ``messages``, ``audios``, ``id``), repeats an
 ``id`` or ``source_id`` of an earlier row, or names an audio file that is missing or does not decode to
-at least one sample. Each bad row is one line on stderr, ``error: DATA:LINE: <path>: <reason>``, and the
-command exits 2, so a recipe stops before ms-swift starts instead of dying mid-run on the first
-unreadable clip (ms-swift loads audio only when a batch needs it).
+at least one sample. It is also bad when it does not mean what it says: ``<audio>`` tags and clips that do
+not pair one to one; (training rows) a ``solution`` that is not one of the ``choices``, or two choices the
+training matcher cannot tell apart; a WAV that holds fewer frames than its header declares (a truncated
+copy); a clip shorter than ``--min-seconds`` (default 0.2 s: what the encoder needs, with margin, see
+``audio_thinker.clips``) or longer than the model's audio window (read from ``--model``'s feature-extractor
+config: 30 s for the 7B backbones; ``--too-long warn`` keeps such rows with a warning; evaluation rows
+warn by default, as the benchmarks are scored as published). Each bad row is one line on stderr,
+``error: DATA:LINE: [<path>: ]<reason>``, and the command exits 2, so a recipe stops before ms-swift starts
+instead of dying mid-run on the first unreadable clip (ms-swift loads audio only when a batch needs it).
 
 ``--clean-out FILE`` writes the good rows (their original lines, byte for byte) to FILE instead of
 refusing; the dropped rows are reported the same way (``dropped: DATA:LINE: …``) and listed in
@@ -33,33 +39,50 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker.clips import MIN_SECONDS, audio_window, read_wav_header
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import atomic_write_text, write_jsonl
-from audio_thinker.row_checks import REQUIRED, Report, check_rows, resolve_audio
+from audio_thinker.row_checks import (REQUIRED, TOO_LONG, Clip, Limits, Report, check_rows, resolve_audio,
+                                      truncation)
 
 CHECKS = ("header", "full")
+DROP_BAD_HINT = ("PREFLIGHT_DROP_BAD=1 makes the recipes train on the good rows (this command's "
+                 "--clean-out FILE writes them)")
 
 
-def audio_problem(path: str, full: bool) -> str | None:
-    """None when ``path`` is usable audio, else the reason. soundfile first, PyAV for formats libsndfile
-    does not read (ms-swift's loaders try the same two)."""
+def audio_clip(path: str, full: bool) -> Clip:
+    """Whether ``path`` is usable audio and how long it is. For a plain PCM WAV (what data_prep writes) the
+    header check reads the RIFF header itself: its length, and whether the file holds every frame the
+    header declares (libsndfile counts the frames present, and reads a cut copy without a word). Anything
+    else, and every file in the full check: soundfile first, PyAV for formats libsndfile does not read
+    (ms-swift's loaders try the same two)."""
     found = resolve_audio(path)
     if found is None:
-        return "no such file"
+        return Clip("no such file")
     if found.is_dir():
-        return "is a directory, not an audio file"
+        return Clip("is a directory, not an audio file")
+    header = None
+    if found.suffix.lower() in (".wav", ".wave"):
+        try:
+            header = read_wav_header(found)
+        except OSError as err:
+            return Clip(f"cannot read ({err.strerror})")
+        if header is not None and (cut := truncation(header.declared_frames, header.present_frames)):
+            return Clip(cut)
+        if header is not None and header.plain and not full:
+            return Clip("holds no audio samples") if header.present_frames <= 0 else Clip(None, header.seconds)
     try:
-        frames = _frames_soundfile(found, full)
+        frames, rate = _frames_soundfile(found, full)
     except _NotSoundfile:
         try:
-            frames = _frames_pyav(found, full)
+            frames, rate = _frames_pyav(found, full)
         except Exception as err:  # noqa: BLE001 - any decoder failure is the reason we report
-            return f"does not decode ({type(err).__name__}: {_short(err)})"
+            return Clip(f"does not decode ({type(err).__name__}: {_short(err)})")
     except Exception as err:  # noqa: BLE001
-        return f"does not decode ({type(err).__name__}: {_short(err)})"
+        return Clip(f"does not decode ({type(err).__name__}: {_short(err)})")
     if frames <= 0:
-        return "holds no audio samples"
-    return None
+        return Clip("holds no audio samples")
+    return Clip(None, frames / rate if rate else None)
 
 
 class _NotSoundfile(Exception):
@@ -79,16 +102,16 @@ def _frames_soundfile(path: Path, full: bool) -> int:
         raise
     with handle:
         if not full:
-            return handle.frames
+            return handle.frames, handle.samplerate
         total = 0
         for block in handle.blocks(blocksize=1 << 16, dtype="float32"):
             total += len(block)
         if total < handle.frames:
             raise ValueError(f"truncated: {total} of the {handle.frames} samples its header declares decode")
-        return total
+        return total, handle.samplerate
 
 
-def _frames_pyav(path: Path, full: bool) -> int:
+def _frames_pyav(path: Path, full: bool) -> tuple[int, int]:
     import av
 
     with av.open(str(path)) as container:
@@ -96,8 +119,8 @@ def _frames_pyav(path: Path, full: bool) -> int:
             raise ValueError("no audio stream")
         stream = container.streams.audio[0]
         if not full and stream.duration and stream.time_base:
-            return int(stream.duration * stream.time_base * (stream.rate or 1))
-        return sum(frame.samples for frame in container.decode(stream))
+            return int(stream.duration * stream.time_base * (stream.rate or 1)), stream.rate or 1
+        return sum(frame.samples for frame in container.decode(stream)), stream.rate or 1
 
 
 def _short(err: Exception) -> str:
@@ -106,17 +129,55 @@ def _short(err: Exception) -> str:
     return text.rstrip(".")[:200] or "no message"
 
 
-def _check_paths(paths: Sequence[str], full: bool) -> list[str | None]:
-    return [audio_problem(p, full) for p in paths]
+def _check_paths(paths: Sequence[str], full: bool) -> list[Clip]:
+    return [audio_clip(p, full) for p in paths]
 
 
 # ----------------------------------------------------------------------------- one file
-def preflight(data: str | os.PathLike, kind: str = "grpo", full: bool = False, workers: int = 1) -> Report:
-    """Every problem of every row of ``data`` (see the module docstring), each clip decoded."""
-    return check_rows(data, kind, lambda paths: _run_checks(list(paths), full, workers))
+def preflight(data: str | os.PathLike, kind: str = "grpo", full: bool = False, workers: int = 1,
+              limits: Limits | None = None) -> Report:
+    """Every problem of every row of ``data`` (see the module docstring), each clip decoded. ``limits``
+    default: the 0.2 s minimum, no window (no model named)."""
+    return check_rows(data, kind, lambda paths: _run_checks(list(paths), full, workers), limits or Limits())
 
 
-def _run_checks(paths: list[str], full: bool, workers: int) -> list[str | None]:
+def model_limits(model: str | None, min_seconds: float = MIN_SECONDS, max_seconds: float | None = None,
+                 too_long: str = "refuse") -> Limits:
+    """The duration rules for ``model``: its audio window from its feature-extractor config, unless
+    ``max_seconds`` is given. A model that is not a local folder (a hub id) is looked up in the local
+    Hugging Face / ModelScope caches, never downloaded; found nowhere (a first run that has not downloaded
+    it yet), long clips are not checked and a warning says so."""
+    if max_seconds is not None or not model:
+        return Limits(min_seconds, max_seconds, too_long, "--max-seconds" if max_seconds is not None else "")
+    for folder in _model_folders(model):
+        found = audio_window(folder)
+        if found:
+            return Limits(min_seconds, found[0], too_long, str(found[1]))
+    print(f"warning: --model {model}: no feature-extractor config found locally, so clip lengths are not "
+          "checked against its audio window; pass --max-seconds (30 for the 7B backbones)", file=sys.stderr)
+    return Limits(min_seconds, None, too_long)
+
+
+def _model_folders(model: str) -> list[Path]:
+    if Path(model).is_dir():
+        return [Path(model)]
+    folders = []
+    try:  # a hub id already in the Hugging Face cache: no network (the file or nothing)
+        from huggingface_hub import try_to_load_from_cache
+
+        for name in ("preprocessor_config.json", "processor_config.json"):
+            hit = try_to_load_from_cache(model, name)
+            if isinstance(hit, str):
+                folders.append(Path(hit).parent)
+    except Exception:  # noqa: BLE001 - no cache, no library, a malformed id: not found
+        pass
+    for root in (os.environ.get("MODELSCOPE_CACHE"), Path.home() / ".cache" / "modelscope" / "hub"):
+        if root:
+            folders += [Path(root) / model, Path(root) / "models" / model]
+    return [f for f in folders if f.is_dir()]
+
+
+def _run_checks(paths: list[str], full: bool, workers: int) -> list[Clip]:
     if workers <= 1 or len(paths) < 256:
         return _check_paths(paths, full)
     size = max(64, len(paths) // (workers * 8))
@@ -153,21 +214,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write the good rows here (one DATA only) and report the bad ones instead of refusing")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                    help="processes checking audio files")
+    p.add_argument("--model", help="the model the rows are for (checkpoint folder or hub id in the local "
+                                   "cache): clips longer than its audio window are reported")
+    p.add_argument("--min-seconds", type=float, default=MIN_SECONDS,
+                   help="shortest clip accepted (the encoder needs ~0.06 s; the default leaves a margin)")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="longest clip accepted (default: --model's audio window; none without --model)")
+    p.add_argument("--too-long", choices=TOO_LONG, default=None,
+                   help="a clip longer than the window: a bad row, or a warning (default: refuse for "
+                        "grpo/sft, warn for eval)")
     args = p.parse_args(argv)
     if args.clean_out is not None and len(args.data) != 1:
         raise UsageError("takes exactly one DATA file", option="--clean-out")
     if args.workers < 1:
         raise UsageError("must be at least 1", option="--workers")
+    if args.min_seconds < 0:
+        raise UsageError("must be at least 0", option="--min-seconds")
+    if args.max_seconds is not None and args.max_seconds <= args.min_seconds:
+        raise UsageError("must be more than --min-seconds", option="--max-seconds")
+    too_long = args.too_long or ("warn" if args.kind == "eval" else "refuse")
+    limits = model_limits(args.model, args.min_seconds, args.max_seconds, too_long)
     status = 0
     for data in args.data:
         if not Path(data).exists() and "/" in data and not Path(data).suffix:
             raise UsageError("no such file (a hub dataset id? the recipes skip this check with PREFLIGHT=off)",
                              data)
-        report = preflight(data, args.kind, args.check == "full", args.workers)
+        report = preflight(data, args.kind, args.check == "full", args.workers, limits)
         bad = len(report.bad_lines)
         label = "dropped" if args.clean_out is not None else "error"
         for problem in report.problems:
             print(f"{label}: {problem}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         if args.clean_out is not None:
             kept, dropped = write_clean(report, args.clean_out)
             print(f"preflight: {data}: {kept} of {len(report.rows)} row(s) written to {args.clean_out}; "
@@ -176,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: {data}: no usable row left", file=sys.stderr)
                 status = 2
         else:
-            print(f"preflight: {data}: {len(report.rows)} row(s), {bad} bad ({args.check} check)", file=sys.stderr)
+            hint = f"; {DROP_BAD_HINT}" if bad else ""
+            print(f"preflight: {data}: {len(report.rows)} row(s), {bad} bad ({args.check} check){hint}",
+                  file=sys.stderr)
             if bad:
                 status = 2
     return status

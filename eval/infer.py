@@ -25,8 +25,11 @@ Decisions:
   them again;
 - inputs are checked before the model loads: the ``--system`` file, the
   benchmark file (the pre-flight check of ``audio_thinker.row_checks``: ids
-  present and unique, columns, every clip found; a row whose clip is missing
-  becomes an error row without reaching the model), and ``--out``: a file
+  present and unique, columns, one clip per ``<audio>`` tag, every clip found;
+  a row whose clip is missing, is a truncated WAV or is shorter than the
+  encoder needs (0.2 s, ``audio_thinker.clips``) becomes an error row without
+  reaching the model, whatever the batch size; a clip longer than the model's
+  audio window is named in a warning), and ``--out``: a file
   that is not this command's output is never appended to or cut, and rows made
   with other settings (model, adapters, prompt, engine, generation settings;
   each row records them under ``infer``) are never mixed into one file;
@@ -35,6 +38,9 @@ Decisions:
   ``--rotate-choices K`` (each item asked with its options rotated K ways,
   row ids ``<id>@rot<r>``); see ``eval/audio_control.py`` and
   ``eval/choice_order.py``;
+- without ``--system``, a model whose ``args.json`` (``--adapters``, else ``--model``, or their run
+  folder) records a training system prompt gets a warning: it is then evaluated without the prompt it
+  learned with (``eval.sweep`` passes it from there);
 - importing ``swift_plugins.compat`` (required: an import error stops the run) applies the Qwen2-Audio
   patch for ms-swift 4.6 + transformers 5.x before the model loads.
 """
@@ -50,11 +56,13 @@ from typing import Any
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
-from audio_thinker.row_checks import check_rows
+from audio_thinker.clips import audio_window
+from audio_thinker.row_checks import Limits, check_rows, wav_headers
 from audio_thinker.tags import parse_completion
 
 from .audio_control import AUDIO_CONTROLS, SILENCE, with_silence
 from .choice_order import rotate_rows
+from .run_args import training_system
 
 # Settings that change what the model writes; rows made with different ones are never mixed in one --out.
 SETTING_KEYS = ("model", "adapters", "system_file", "system_sha256", "engine", "model_type", "temperature",
@@ -225,10 +233,17 @@ def run(rows: list[dict[str, Any]], out: Path, generate, system: str | None, bat
     return written
 
 
-def check_benchmark(path: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The benchmark rows and, by id, the clip problems of rows whose audio will not load; any other
-    problem (a bad line, no id, a repeated id, a missing column) is a :class:`UsageError`."""
-    report = check_rows(path, "eval")  # each clip must exist; one that exists but fails is caught in the engine
+def check_benchmark(path: str, limits: Limits = Limits(too_long="warn")
+                    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The benchmark rows and, by id, the clip problems of rows whose audio the model cannot hear (missing,
+    a truncated WAV, shorter than ``limits.min_seconds``); any other problem (a bad line, no id, a repeated
+    id, a missing column, tags and clips that do not pair) is a :class:`UsageError`. A clip longer than
+    the window is a warning (evaluation keeps such items: the benchmarks are scored as published)."""
+    # Each clip must exist and a WAV must be whole and long enough; a clip of another format that fails
+    # is named by the engine (swift_plugins.compat.audio_errors), an error row in a batch of any size.
+    report = check_rows(path, "eval", wav_headers, limits)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     rows = [row for _, _, row in report.rows]
     by_line = {line: row for line, _, row in report.rows}
     structural = [p for p in report.problems if not _is_audio_problem(p.what, by_line.get(p.line))]
@@ -248,6 +263,18 @@ def check_benchmark(path: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
 def _is_audio_problem(what: str, row: dict[str, Any] | None) -> bool:
     return row is not None and any(what.startswith(f"{a.strip()}: ") for a in row.get("audios") or []
                                    if isinstance(a, str))
+
+
+def warn_untrained_system(rows: list[dict[str, Any]], folders: list[str]) -> None:
+    """A warning when the model learned with a system prompt (its ``args.json``) that neither ``--system``
+    nor the rows give: its scores would measure it under a prompt it was not trained with."""
+    trained = training_system(folders)
+    if trained is None or any(m.get("role") == "system" for r in rows for m in r.get("messages") or []
+                              if isinstance(m, dict)):
+        return
+    print(f"warning: the model was trained with a system prompt ({trained[1]}) and none is given: it is "
+          "evaluated without it; pass --system FILE with that prompt (eval.sweep does so from args.json)",
+          file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     for adapter in args.adapters:
         if not Path(adapter).is_dir():
             raise UsageError("no such adapter directory", adapter)
-    rows, bad_audio = check_benchmark(args.benchmark_file)
+    window = audio_window(args.model) if Path(args.model).is_dir() else None
+    limits = Limits(max_seconds=window[0] if window else None, too_long="warn",
+                    window_from=str(window[1]) if window else "")
+    rows, bad_audio = check_benchmark(args.benchmark_file, limits)
+    if system is None:
+        warn_untrained_system(rows, [*args.adapters, args.model])
     out = Path(args.out)
     done_rows = read_out(out)  # a file that is not this command's output is refused before anything reads it
     if args.rotate_choices is not None:

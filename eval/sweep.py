@@ -23,6 +23,9 @@ Each checkpoint x benchmark pair runs the existing commands in order, each logge
 ``eval.score`` -> ``LABEL.json``, ``eval.think_analysis`` -> ``LABEL.think.json``; then the pair's
 line of the sweep table goes to ``LABEL.sweep.json``, written last: a pair with that file is finished
 and skipped by a re-run; an interrupted one starts again and ``eval.infer`` continues where it stopped.
+The record names the checkpoint it evaluated by identity (its folder and the digest of its
+``trainer_state.json``), not by name: a checkpoint trained again into the same folder is evaluated again,
+its earlier outputs kept as ``NAME.replaced-<time>``.
 
 The sweep table (``OUT/sweep.json``, ``OUT/sweep.csv``, rebuilt from every finished pair on each run,
 so a resumed sweep writes the same files) has one row per step and benchmark: accuracy (percent of all
@@ -33,12 +36,14 @@ mode), accuracy per mode and the mean completion length overall and per mode (``
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +52,8 @@ from typing import Any
 from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
 from audio_thinker.jsonl import atomic_write_text, write_json
+
+from .run_args import saved_args
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 BASE_DIR = "base"  # OUT/base/: step 0, the model before training
@@ -70,6 +77,18 @@ class Checkpoint:
     name: str  # checkpoint-N, or "base"
     model: str  # what eval.infer loads as --model
     adapters: tuple[str, ...]  # LoRA adapter directories (--adapters)
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """What makes this checkpoint this one, not just its name: its folder and the digest of the
+        ``trainer_state.json`` transformers saved in it (its log history differs between two trainings into
+        the same folder); the base model: its name."""
+        folder = Path(self.adapters[0] if self.adapters else self.model)
+        state = folder / "trainer_state.json"
+        if self.name == BASE_DIR or not state.is_file():
+            return {"model": self.model}
+        return {"checkpoint": str(folder.resolve()),
+                "trainer_state_sha256": hashlib.sha256(state.read_bytes()).hexdigest()}
 
 
 def parse_benchmark(label: str, rows: str, meta: str) -> Benchmark:
@@ -95,17 +114,6 @@ def run_root(run: Path) -> Path:
         raise UsageError(f"holds several runs ({', '.join(v.name for v in versions)}): pass one of them",
                          run, option="--run")
     return versions[0] if versions else run
-
-
-def saved_args(folder: Path) -> dict[str, Any]:
-    """ms-swift's ``args.json`` of a checkpoint or run folder ({} when absent)."""
-    path = folder / "args.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise UsageError("not valid JSON", path) from None
 
 
 def find_checkpoints(root: Path, base_model: str | None) -> list[Checkpoint]:
@@ -156,7 +164,26 @@ class Plan:
 
     @property
     def done(self) -> bool:
-        return self.record.is_file()
+        """Finished for *this* checkpoint: the record exists and names the checkpoint as it is now. A record
+        of another checkpoint of the same name (the run was trained again into the same folder) is not."""
+        if not self.record.is_file():
+            return False
+        try:
+            recorded = json.loads(self.record.read_text(encoding="utf-8")).get("checkpoint_identity")
+        except json.JSONDecodeError:
+            return False
+        return recorded == self.ckpt.identity
+
+    def set_aside(self, stamp: str) -> list[Path]:
+        """Rename this pair's outputs of an earlier checkpoint to NAME.replaced-STAMP (kept, and no longer
+        read: eval.infer would otherwise continue the old predictions, eval.report count the old score)."""
+        moved = []
+        for path in (self.preds, self.converted, self.result, self.think, self.record):
+            if path.exists():
+                target = path.with_name(f"{path.name}.replaced-{stamp}")
+                path.rename(target)
+                moved.append(target)
+        return moved
 
     def log(self, step: str) -> Path:
         return self.folder / f"{self.bench.label}.{step}.log"
@@ -189,7 +216,7 @@ def summarise(plan: Plan) -> dict[str, Any]:
             "think_accuracy": think.get("think_accuracy"), "no_think_accuracy": think.get("no_think_accuracy"),
             # completion lengths as eval.think_analysis counts them (tokens of eval/lengths.py)
             **{key: think.get(key) for key in LENGTHS},
-            "model": plan.ckpt.model, "adapters": list(plan.ckpt.adapters),
+            "model": plan.ckpt.model, "adapters": list(plan.ckpt.adapters), "checkpoint_identity": plan.ckpt.identity,
             "result": str(plan.result.relative_to(plan.out))}
 
 
@@ -338,6 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     plans = [Plan(args.out, c, b, infer_args) for c in ckpts for b in benches]
 
     todo = [p for p in plans if not p.done]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for p in todo:
+        if p.record.is_file() and not args.dry_run:   # evaluated before, but a checkpoint since replaced
+            p.set_aside(stamp)
+            print(f"sweep: {p.ckpt.name} x {p.bench.label}: the checkpoint changed since it was evaluated "
+                  f"(trained again); evaluating it again (the earlier outputs are kept as *.replaced-{stamp})",
+                  file=sys.stderr)
     print(f"sweep: {len(ckpts)} step(s) x {len(benches)} benchmark(s): {len(plans) - len(todo)} finished, "
           f"{len(todo)} to run", file=sys.stderr)
     if args.dry_run:

@@ -89,7 +89,9 @@ def _corpus() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- tokenizer
-def build_tokenizer(special: list[str], extra_named: dict[str, str]):
+def build_tokenizer(special: list[str], extra_named: dict[str, str], corpus: list[str] | None = None,
+                    vocab_size: int = VOCAB_SIZE):
+    """Byte-level BPE over ``corpus`` (default: the built-in one) wrapped as a Qwen2 tokenizer."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -101,9 +103,9 @@ def build_tokenizer(special: list[str], extra_named: dict[str, str]):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, min_frequency=1, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=1, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
     model = json.loads(tok.to_str())['model']
     vocab = dict(model['vocab'])
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(' ')) for m in model['merges']]
@@ -200,27 +202,36 @@ def seed_bigram_chain(embed, lm_head, tokenizer, alpha: float = 12.0, offset: fl
 
 
 # ----------------------------------------------------------------------------- feature extractors
-def _whisper(n_mels: int = 128):
+def _whisper(n_mels: int = 128, chunk_length: int = CHUNK_LENGTH):
     from transformers import WhisperFeatureExtractor
     return WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=SAMPLING_RATE, hop_length=160,
-                                   chunk_length=CHUNK_LENGTH, n_fft=400, padding_value=0.0,
+                                   chunk_length=chunk_length, n_fft=400, padding_value=0.0,
                                    return_attention_mask=True)
 
 
-def build_qwen2_audio(dst: Path) -> None:
-    import torch
-    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
-    tokenizer = build_tokenizer(QWEN_SPECIAL, {'audio_token': '<|AUDIO|>', 'audio_bos_token': '<|audio_bos|>',
-                                               'audio_eos_token': '<|audio_eos|>'})
+QWEN2_AUDIO_NAMED = {'audio_token': '<|AUDIO|>', 'audio_bos_token': '<|audio_bos|>', 'audio_eos_token': '<|audio_eos|>'}
+
+
+def qwen2_audio_tokenizer(corpus: list[str] | None = None, vocab_size: int = VOCAB_SIZE):
+    tokenizer = build_tokenizer(QWEN_SPECIAL, QWEN2_AUDIO_NAMED, corpus, vocab_size)
     tokenizer.chat_template = QWEN2_AUDIO_CHAT_TEMPLATE
+    return tokenizer
+
+
+def qwen2_audio_config(tokenizer, width: int = WIDTH, text_layers: int = 2, audio_layers: int = 2,
+                       text_heads: int = 4, audio_heads: int = 2, chunk_length: int = CHUNK_LENGTH):
+    """A ``Qwen2AudioConfig`` of the given size (FFN 2x width) for ``tokenizer``'s vocabulary, with the
+    shortened Whisper window of ``chunk_length`` seconds (module docstring)."""
+    from transformers import Qwen2AudioConfig
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
-    n_frames = CHUNK_LENGTH * SAMPLING_RATE // 160
+    n_frames = chunk_length * SAMPLING_RATE // 160
     config = Qwen2AudioConfig(
-        audio_config=dict(model_type='qwen2_audio_encoder', num_mel_bins=128, encoder_layers=2,
-                          encoder_attention_heads=2, encoder_ffn_dim=128, d_model=WIDTH,
+        audio_config=dict(model_type='qwen2_audio_encoder', num_mel_bins=128, encoder_layers=audio_layers,
+                          encoder_attention_heads=audio_heads, encoder_ffn_dim=2 * width, d_model=width,
                           max_source_positions=n_frames // 2),
-        text_config=dict(model_type='qwen2', vocab_size=len(tokenizer), hidden_size=WIDTH, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        text_config=dict(model_type='qwen2', vocab_size=len(tokenizer), hidden_size=width,
+                         intermediate_size=2 * width, num_hidden_layers=text_layers,
+                         num_attention_heads=text_heads, num_key_value_heads=max(1, text_heads // 2),
                          max_position_embeddings=4096, rope_parameters={'rope_type': 'default', 'rope_theta': 10000.0},
                          tie_word_embeddings=False, bos_token_id=ids['<|endoftext|>'],
                          eos_token_id=ids['<|im_end|>'], pad_token_id=ids['<|endoftext|>'], dtype='float32'),
@@ -228,16 +239,32 @@ def build_qwen2_audio(dst: Path) -> None:
         tie_word_embeddings=False,
     )
     config.pad_token_id = ids['<|endoftext|>']
-    torch.manual_seed(SEED)
-    model = Qwen2AudioForConditionalGeneration(config).float().eval()
-    seed_bigram_chain(model.get_input_embeddings(), model.lm_head, tokenizer)
-    processor = Qwen2AudioProcessor(feature_extractor=_whisper(), tokenizer=tokenizer,
+    return config
+
+
+def save_qwen2_audio(model, tokenizer, dst: Path, sample: bool = True, chunk_length: int = CHUNK_LENGTH) -> None:
+    """Model + processor (Whisper front end of ``chunk_length`` s, chat template) as ms-swift's qwen2_audio
+    type loads them; ``sample``: the generation config samples at temperature 1 (GRPO's setting), else greedy."""
+    from transformers import Qwen2AudioProcessor
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
+    processor = Qwen2AudioProcessor(feature_extractor=_whisper(chunk_length=chunk_length), tokenizer=tokenizer,
                                     chat_template=QWEN2_AUDIO_CHAT_TEMPLATE)
     model.generation_config.update(bos_token_id=ids['<|endoftext|>'], eos_token_id=[ids['<|im_end|>'],
-                                   ids['<|endoftext|>']], pad_token_id=ids['<|endoftext|>'], do_sample=True,
+                                   ids['<|endoftext|>']], pad_token_id=ids['<|endoftext|>'], do_sample=sample,
                                    temperature=1.0, top_k=0, top_p=1.0)
     model.save_pretrained(dst, safe_serialization=True)
     processor.save_pretrained(dst)
+
+
+def build_qwen2_audio(dst: Path) -> None:
+    import torch
+    from transformers import Qwen2AudioForConditionalGeneration
+    tokenizer = qwen2_audio_tokenizer()
+    config = qwen2_audio_config(tokenizer)
+    torch.manual_seed(SEED)
+    model = Qwen2AudioForConditionalGeneration(config).float().eval()
+    seed_bigram_chain(model.get_input_embeddings(), model.lm_head, tokenizer)
+    save_qwen2_audio(model, tokenizer, dst)
 
 
 def build_qwen2_5_omni(dst: Path) -> None:

@@ -36,19 +36,18 @@ JUDGE_BACKEND=local JUDGE_PORT=$JUDGE_PORT JUDGE_LOG_DIR=$DEMO/judge JUDGE_WAIT=
 trap 'kill -- -"$(cat "$DEMO/judge/judge.pid")" 2>/dev/null || true' EXIT  # the server's process group
 export AUDIO_THINKER_JUDGE_URL=http://127.0.0.1:$JUDGE_PORT/v1 AUDIO_THINKER_JUDGE_MODEL=judge
 
-# The GPU recipe, scaled to one CPU process and a tiny model.
-export MODEL=$REPO_DIR/.cache/tiny/qwen2-audio USE_CPU=1 NPROC_PER_NODE=1 DEEPSPEED=none TORCH_DTYPE=float32
-export OUTPUT_ROOT=$DEMO/runs DATALOADER_WORKERS=0 REPORT_TO=none PER_DEVICE_BATCH=4 GRAD_ACC=1
+# The GPU recipe on one CPU process (PROFILE=cpu: docs/recipes.md) and the tiny model.
+export PROFILE=cpu MODEL=$REPO_DIR/.cache/tiny/qwen2-audio OUTPUT_ROOT=$DEMO/runs
 
 stamp "GRPO: recipes/model-c.sh"
-DATA=$DEMO/data/train.jsonl MAX_STEPS=${DEMO_STEPS:-4} SAVE_STEPS=${DEMO_STEPS:-4} NUM_GENERATIONS=4 \
-  MAX_COMPLETION_LENGTH=48 bash recipes/model-c.sh > "$DEMO/model-c.log" 2>&1 \
+DATA=$DEMO/data/train.jsonl MAX_STEPS=${DEMO_STEPS:-4} SAVE_STEPS=${DEMO_STEPS:-4} \
+  bash recipes/model-c.sh > "$DEMO/model-c.log" 2>&1 \
   || { tail -n 40 "$DEMO/model-c.log"; exit 1; }
 "$PYTHON" -m eval.plot_training "$DEMO/runs/model-c" --out "$DEMO/runs/model-c/curves.png" > "$DEMO/plot_training.log"
 echo "training curves: $DEMO/runs/model-c/curves.png"
 
 stamp "SFT: recipes/sft-a.sh"
-DATA=$DEMO/data/sft_answers.jsonl MAX_STEPS=4 SAVE_STEPS=4 LR=1e-4 bash recipes/sft-a.sh > "$DEMO/sft-a.log" 2>&1 \
+DATA=$DEMO/data/sft_answers.jsonl LR=1e-4 bash recipes/sft-a.sh > "$DEMO/sft-a.log" 2>&1 \
   || { tail -n 40 "$DEMO/sft-a.log"; exit 1; }
 
 stamp "evaluation"

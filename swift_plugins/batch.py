@@ -133,7 +133,9 @@ def collective_group(timeout_s: float | None = None, channel: str = MAIN):
 
 
 def prepare_collectives(ddp_timeout: float | None = None) -> None:
-    """Create the plugin's group now (main thread, every rank, while the trainer is being built)."""
+    """Create the plugin's group now (main thread, every rank, while the trainer is being built); a bad
+    ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` fails here, on one process too, not at the first collective."""
+    collective_timeout_s(ddp_timeout)
     collective_group(ddp_timeout)
 
 
@@ -352,9 +354,12 @@ class BatchState:
                 self.judge_rounds.append((stats.mode, batch_counts))
                 del self.judge_rounds[:-10_000]  # nobody is draining them: keep memory bounded
         if failures:
-            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d on rank %d; "
+            # The trainer's global_step counts the steps finished; this call belongs to the next one, which
+            # logging.jsonl shows as "global_step/max_steps" once it is done (its row "3/3" for global_step 2).
+            logger.warning("audio-thinker judge: %d of %d %s judgments failed (%s) at step %d/%d on rank %d; "
                            "fallbacks applied (docs/rewards.md §7)", failures, calls, kind,
-                           ", ".join(sorted(set(causes))) or "?", stats.global_step, stats.rank)
+                           ", ".join(sorted(set(causes))) or "?", stats.global_step + 1, stats.max_steps,
+                           stats.rank)
 
     def flush(self, mode: str | None = None) -> list[StepStats]:
         """Finish the current call and hand over the calls not yet reported (of ``mode``, or all)."""

@@ -91,6 +91,7 @@ class Catalogue:
     monitors: tuple[str, ...]
     rows: Mapping[str, Row]                    # in the paper's order
     tables: Mapping[str, Table]
+    profiles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # PROFILE=name -> settings
     path: Path = PATH
 
     def row(self, name: str) -> Row:
@@ -207,7 +208,8 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
     return Catalogue(backbones=backbones,
                      defaults={k: _strings(v) for k, v in (data.get("defaults") or {}).items()},
                      sft_data=_strings(data.get("sft_data")), monitors=tuple(data.get("monitors") or ()),
-                     rows=rows, tables=tables, path=path)
+                     rows=rows, tables=tables,
+                     profiles={k: _strings(v) for k, v in (data.get("profiles") or {}).items()}, path=path)
 
 
 @lru_cache(maxsize=8)

@@ -22,9 +22,9 @@ NOT_COMMANDS = ("json", "text")           # file contents and printed output, no
 # What the tutorial view of the checkout links to: the code and the tiny checkpoints, nothing it writes.
 # What each tutorial must have written when its last command returns (relative to where it ran).
 EXPECTED = {
-    "cpu-row.md": ["data/mine/train.jsonl", "output/model-a/logging.jsonl", "output/model-a/checkpoint-2",
+    "cpu-row.md": ["data/mine/train.jsonl", "output/model-a/logging.jsonl", "output/model-a/checkpoint-4",
                    "output/model-a/curves.png", "output/eval/model-a/sweep.csv",
-                   "output/eval/model-a/checkpoint-2/mmau.json"],
+                   "output/eval/model-a/checkpoint-4/mmau.json"],
 }
 CHECKOUT = ("audio_thinker", "swift_plugins", "data_prep", "eval", "recipes", "scripts", ".cache", "pyproject.toml")
 

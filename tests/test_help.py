@@ -25,6 +25,7 @@ COMMANDS = {
     "eval.convert":            ('"output"', ["model_output", "answer_prediction", "response"]),
     "eval.export_mmau_test":   ('"output"', ["model_output", "model_prediction"]),
     "eval.infer":              ('"id"', ['output', "mode", "infer"]),
+    "eval.mini_claims":        ('"items"', ["claims.json", "figures/"]),
     "eval.plot_training":      ("audio_thinker/think_ratio", ["PNG", "note:"]),
     "eval.report":             ("mmau.json", ["markdown"]),
     "eval.score":              ("model_output", ["95 % interval", "--out FILE"]),

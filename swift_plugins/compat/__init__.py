@@ -8,6 +8,8 @@
 * A media placeholder (``<|AUDIO|>``…) that the policy generates is masked from the loss instead of
   crashing the template or the forward pass (``generated_placeholders.py``).
 * Multi-process CPU runs (``teardown.py``): destroy the gloo process group before exit.
+* No model-hub freshness check offline or for a local checkpoint (``hub_check.py``): it only retried the
+  hub's listing for seconds, as ``--check_model false`` (what the recipes pass) avoids.
 
 Activated through ms-swift's own plugin mechanism: ``--external_plugins swift_plugins/compat_plugin.py``
 (imported in ``BaseArguments.__post_init__``, before the model and template are built, for
@@ -23,11 +25,12 @@ from .versions import check_versions
 VERSIONS = check_versions()
 os.environ.setdefault('ENABLE_AUDIO_OUTPUT', '0')
 
-from . import audio_errors, generated_placeholders, qwen2_audio, teardown  # noqa: E402
+from . import audio_errors, generated_placeholders, hub_check, qwen2_audio, teardown  # noqa: E402
 
 qwen2_audio.apply()
 audio_errors.apply()
 generated_placeholders.apply()
+hub_check.apply()
 teardown.install()
 
-__all__ = ['VERSIONS', 'audio_errors', 'generated_placeholders', 'qwen2_audio', 'teardown']
+__all__ = ['VERSIONS', 'audio_errors', 'generated_placeholders', 'hub_check', 'qwen2_audio', 'teardown']

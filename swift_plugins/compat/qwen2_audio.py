@@ -26,14 +26,17 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from audio_thinker.clips import audio_tokens
+
 ARCH = 'qwen2_audio'
 _PATCHED_ATTR = '_audio_thinker_expands_audio_tokens'
 
 
 def num_audio_tokens(mel_lengths) -> List[int]:
     """Tokens the Qwen2-Audio encoder emits for a clip of ``mel_lengths`` frames (conv stride 2, then
-    avg-pool 2), i.e. ``Qwen2AudioEncoder._get_feat_extract_output_lengths`` and the HF processor."""
-    return [(((int(n) - 1) // 2 + 1) - 2) // 2 + 1 for n in mel_lengths]
+    avg-pool 2), i.e. ``Qwen2AudioEncoder._get_feat_extract_output_lengths`` and the HF processor; the
+    formula's home is ``audio_thinker.clips.audio_tokens`` (the pre-flight's minimum comes from it)."""
+    return [audio_tokens(n) for n in mel_lengths]
 
 
 def _patch_template() -> None:

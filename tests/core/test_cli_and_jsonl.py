@@ -1,6 +1,8 @@
 """The one-line error convention and the one JSONL policy (audio_thinker.cli, audio_thinker.jsonl)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from audio_thinker.cli import UsageError, read_text, run
@@ -115,3 +117,22 @@ def test_journal_cuts_a_torn_entry_and_appends_after_the_last_whole_one(tmp_path
     path.write_text('{"video": "a"}\n{"video"\n{"video": "c"}\n')  # damaged in the middle: not ours
     with pytest.raises(UsageError, match=":2: not JSON"):
         read_journal(path)
+
+
+# --- completions.jsonl: ms-swift repeats its last table at the end-of-training summary ----------------------
+def _table(step, completions, reward=0.0):
+    return {"step": [str(step)] * len(completions), "completion": completions, "Format": [reward] * len(completions)}
+
+
+@pytest.mark.parametrize("tables, kept", [
+    ([_table(1, ["a"]), _table(2, ["b"]), _table(2, ["b"])], [0, 1]),              # the end-of-training repeat
+    ([_table(1, ["a"]), _table(1, ["e"]), _table(1, ["a"])], [0, 1]),              # train, eval, repeat of train
+    ([_table(1, ["a"]), _table(2, ["a"])], [0, 1]),                                # same text, another step: kept
+    ([_table(1, ["a"], 0.0), _table(1, ["a"], 1.0)], [0, 1]),                      # same step, other rewards: kept
+])
+def test_completion_tables_drop_only_the_repeat(tmp_path, tables, kept):
+    from audio_thinker.jsonl import read_completion_tables
+
+    path = tmp_path / "completions.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in tables))
+    assert read_completion_tables(path) == [tables[i] for i in kept]

@@ -69,7 +69,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, module, argv, exempt, ki
         pytest.skip("not an error for this input, by design")
     (tmp_path / "good.json").write_text(json.dumps([dict(GOOD_MMAU[0], model_output="x")]))
     wav = tmp_path / "a.wav"
-    sf.write(wav, np.zeros(1600, dtype="float32"), 16000)
+    sf.write(wav, np.zeros(4000, dtype="float32"), 16000)  # 0.25 s: over the 0.2 s the encoder needs
     row = {"id": "a", "messages": [{"role": "user", "content": "<audio>q"}], "audios": [str(wav)], "solution": "x"}
     (tmp_path / "good.jsonl").write_text(json.dumps(row) + "\n")
     bad = make_bad(tmp_path, kind, row)

@@ -255,6 +255,33 @@ def test_sigkill_mid_run_then_resume_equals_clean_run(many_clips, tmp_path):
     assert len(lines) <= len(records) + 2  # ...save what was in flight at the kill
 
 
+@pytest.mark.parametrize("to_group", [True, False])  # `kill -TERM -PGID` / `timeout`; `kill PID`
+def test_sigterm_stops_with_one_line_and_no_worker_tracebacks(many_clips, tmp_path, to_group):
+    """SIGTERM used to kill the main process alone: the workers then wrote into a closed pipe
+    (BrokenPipeError tracebacks) and the pool's semaphores leaked (resource_tracker warnings)."""
+    videos, ann, records = many_clips
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "data_prep.avqa", "--video-dir", str(videos), "--annotations", str(ann),
+           "--out-dir", str(out), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    journal = out / "journal.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (journal.exists() and journal.read_text().count("\n") >= 10):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM) if to_group else proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done = journal.read_text().count("\n")
+    assert done < len(records), "the signal must land mid-run"
+    assert err.splitlines() == [f"stopped: {done} video result(s) kept in {journal}; the same command resumes "
+                                "from there"]
+    assert proc.returncode == 128 + signal.SIGTERM
+
+
 def test_batch_tasks_cover_every_task_in_order_largest_first():
     from data_prep.avqa import batch_tasks
     for n, workers in [(0, 2), (1, 2), (7, 2), (300, 2), (1000, 4)]:

@@ -18,7 +18,7 @@ from tests.helpers.paths import REPO, SHARED
 BENCHMARKS = SHARED / "benchmarks"  # the shared data folder beside the checkout, as in CI
 REAL = [("mmau", "mmau-test-mini.json", "audio_id"), ("mmau", "mmau-test-mini-v0325.json", "audio_id"),
         ("mmar", "MMAR-meta.json", "audio_path")]
-TINY = np.zeros(160, dtype=np.int16)  # 10 ms of silence: the converters only check existence
+TINY = np.zeros(4000, dtype=np.int16)  # 0.25 s of silence: just over the 0.2 s the encoder needs
 
 
 def lay_out(tmp: Path, meta_name: str, key: str, skip: int = 0) -> Path:
@@ -64,10 +64,15 @@ def test_missing_audio_is_listed_and_fails_unless_allowed(tmp_path):
     out = tmp_path / "mmar.jsonl"
     cmd = [sys.executable, "-m", "data_prep.benchmarks", "mmar", "--meta", str(meta), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 1 and "3 audio file(s) missing" in proc.stderr
+    first = json.loads(meta.read_text())[:3]
+    assert proc.returncode == 2, proc.stderr
+    # one line per clip, naming the metadata file, the item and the clip, then what to do
+    assert proc.stderr.splitlines() == [
+        *(f"error: {meta}: item {r['id']!r}: {tmp_path / r['audio_path']}: no such file" for r in first),
+        f"error: 3 audio file(s) missing or unusable, listed in {out}.missing.jsonl; no rows written "
+        "(use --allow-missing)"]
     assert not out.exists()
     missing = read_jsonl(tmp_path / "mmar.jsonl.missing.jsonl")
-    first = json.loads(meta.read_text())[:3]
     assert [m["id"] for m in missing] == [r["id"] for r in first]
     proc = subprocess.run(cmd + ["--allow-missing"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0

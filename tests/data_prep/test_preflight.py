@@ -65,7 +65,8 @@ def test_every_bad_row_is_one_line_and_the_set_is_refused(bad_set, capsys):
     assert cli_run(preflight.main, [str(data)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[:-1] == [f"error: {line}" for line in expected]
-    assert err[-1] == f"preflight: {data}: 10 row(s), 8 bad (header check)"
+    assert err[-1] == (f"preflight: {data}: 10 row(s), 8 bad (header check); PREFLIGHT_DROP_BAD=1 makes the recipes "
+                       "train on the good rows (this command's --clean-out FILE writes them)")
 
 
 def test_clean_copy_keeps_the_good_lines_byte_for_byte_and_lists_the_dropped(bad_set, tmp_path, capsys):

@@ -115,7 +115,7 @@ def bench(tmp_path):
     import soundfile as sf
 
     wav = tmp_path / "a.wav"
-    sf.write(wav, np.zeros(1600, dtype="float32"), 16000)
+    sf.write(wav, np.zeros(4000, dtype="float32"), 16000)  # 0.25 s: over the 0.2 s the encoder needs
     return jsonl(tmp_path / "bench.jsonl", [{"id": f"q{i}", "messages": [{"role": "user", "content": "<audio>q"}],
                                              "audios": [str(wav)]} for i in range(3)])
 
@@ -154,6 +154,28 @@ def test_infer_checks_the_benchmark_file_before_the_model(tmp_path, bench, capsy
     jsonl(bench, rows + [rows[0]])
     code, _, err = main_of(infer, infer_argv(tmp_path, bench, tmp_path / "p.jsonl"), capsys)
     assert code == 2 and err == [f"error: {bench}:4: id 'q0' repeats line 1"]
+
+
+@pytest.mark.parametrize("trained_with, given, warned", [
+    ("Think first.", None, True),                 # the trap: evaluated without the prompt it learned with
+    ("Think first.", "--system", False),          # given: nothing to say
+    (None, None, False),                          # a run without --system (or a base model)
+])
+def test_infer_warns_when_the_training_system_prompt_is_not_given(tmp_path, bench, capsys, trained_with, given,
+                                                                  warned):
+    model = tmp_path / "checkpoint-2"
+    model.mkdir()
+    (model / "args.json").write_text(json.dumps({"system": trained_with, "model": "base"}))
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Think first.")
+    out = tmp_path / "not-ours.json"
+    out.write_text("[]")  # refused after the input checks: the model never loads in this test
+    argv = ["--model", model, "--benchmark-file", bench, "--out", out] + (["--system", prompt] if given else [])
+    code, _, err = main_of(infer, argv, capsys)
+    assert code == 2 and err[-1].startswith(f"error: {out}:1: not an eval.infer output")
+    warning = (f"warning: the model was trained with a system prompt ({model / 'args.json'}) and none is given: "
+               "it is evaluated without it; pass --system FILE with that prompt (eval.sweep does so from args.json)")
+    assert err[:-1] == ([warning] if warned else [])
 
 
 # --- eval.infer: a row that fails, with the real engine -----------------------------------------------------

@@ -83,7 +83,9 @@ def test_dry_run_lists_each_pending_pair_and_skips_finished_ones(tmp_path, bench
     checkpoint(run, 1, lora=True)
     checkpoint(run, 2, lora=True)
     (out / "checkpoint-1").mkdir(parents=True)
-    (out / "checkpoint-1" / "mmau.sweep.json").write_text("{}")  # this pair finished before
+    finished = sweep.Checkpoint(1, "checkpoint-1", "/models/base", (str(run / "checkpoint-1"),))
+    (out / "checkpoint-1" / "mmau.sweep.json").write_text(json.dumps(  # this pair finished before
+        {"checkpoint_identity": finished.identity}))
     done = run_cli("--run", str(run), "--out", str(out), "--benchmark", "mmau", *map(str, bench_files),
                    "--include-base", "--dry-run")
     assert done.returncode == 0, done.stderr
@@ -96,6 +98,29 @@ def test_dry_run_lists_each_pending_pair_and_skips_finished_ones(tmp_path, bench
     assert all("--model-type qwen2_audio" in line and "--system" in line for line in infers)
     for step in ("eval.convert mmau", "eval.score mmau", "eval.think_analysis"):
         assert sum(step in line for line in lines) == 2
+
+
+def test_a_checkpoint_trained_again_is_evaluated_again(tmp_path, bench_files):
+    """Two trainings into one folder both save a checkpoint-2: the record of the first names another
+    checkpoint (its trainer_state.json differs), so the pair is evaluated again and its old outputs kept."""
+    run, out = tmp_path / "run", tmp_path / "out"
+    ckpt = checkpoint(run, 2, lora=True)
+    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.5}]}')   # the first training
+    first = sweep.find_checkpoints(run, None)[0]
+    (out / "checkpoint-2").mkdir(parents=True)
+    for name in ("mmau.json", "mmau.preds.jsonl"):
+        (out / "checkpoint-2" / name).write_text("{}")
+    (out / "checkpoint-2" / "mmau.sweep.json").write_text(json.dumps({"checkpoint_identity": first.identity}))
+    args = ["--run", str(run), "--out", str(out), "--benchmark", "mmau", *map(str, bench_files), "--dry-run"]
+    assert "# checkpoint-2 x mmau (finished, skipped)" in run_cli(*args).stdout    # the same checkpoint
+    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.7}]}')   # trained again, same name
+    assert "# checkpoint-2 x mmau\n" in run_cli(*args).stdout                      # no longer finished
+    plan = sweep.Plan(out, sweep.find_checkpoints(run, None)[0], sweep.parse_benchmark("mmau", *map(str, bench_files)), [])
+    assert not plan.done
+    moved = plan.set_aside("T")
+    assert sorted(p.name for p in moved) == ["mmau.json.replaced-T", "mmau.preds.jsonl.replaced-T",
+                                             "mmau.sweep.json.replaced-T"]
+    assert not plan.result.exists() and not plan.preds.exists()   # eval.infer starts afresh, nothing deleted
 
 
 def test_bad_input_is_one_line(tmp_path, bench_files):

@@ -1,7 +1,7 @@
 """A real `swift rlhf --rlhf_type grpo` run with all eight rewards and the live local judge."""
 import pytest
 
-from audio_thinker.jsonl import read_jsonl
+from audio_thinker.jsonl import read_completion_tables, read_jsonl
 from eval import plot_training
 from swift_plugins.rewards import REWARDS
 from tests.helpers.paths import REPO
@@ -40,7 +40,7 @@ def test_grpo_with_all_rewards_and_live_judge(tiny_qwen2_audio, audio_qa, local_
     assert any(row.get("audio_thinker/judge_quality_calls", 0) > 0 for row in logs)
     assert all(row["audio_thinker/judge_quality_failures"] <= row["audio_thinker/judge_quality_calls"]
                for row in logs if "audio_thinker/judge_quality_calls" in row)
-    completions = read_jsonl(out / "completions.jsonl")
+    completions = read_completion_tables(out / "completions.jsonl")
     columns = set().union(*completions)
     assert set(classes) <= columns
     # ms-swift's weighted reward is Eq. 7 from the logged parts

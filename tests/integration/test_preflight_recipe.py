@@ -49,12 +49,14 @@ def test_dry_run_shows_the_check(tmp_path):
            "OUTPUT_ROOT": str(tmp_path)}
     lines = subprocess.run(["bash", str(REPO / "recipes" / "sft-a.sh")], env=env, capture_output=True, text=True,
                            check=True).stdout.splitlines()
-    assert lines[0].split()[1:] == ["-m", "data_prep.preflight", "/d/train.jsonl", "--kind", "sft", "--check", "header"]
+    assert lines[0].split()[1:] == ["-m", "data_prep.preflight", "/d/train.jsonl", "--kind", "sft", "--check", "header",
+                                    "--model", "Qwen/Qwen2-Audio-7B-Instruct"]
     env.update(PREFLIGHT_DROP_BAD="1")
     lines = subprocess.run(["bash", str(REPO / "recipes" / "grpo-a.sh")], env=env, capture_output=True, text=True,
                            check=True).stdout.splitlines()
     clean = f"{tmp_path}/grpo-a/dataset.clean.jsonl"
-    assert lines[0].rstrip().endswith(f"--kind grpo --check header --clean-out {clean}")
+    assert lines[0].rstrip().endswith(f"--kind grpo --check header --model Qwen/Qwen2-Audio-7B-Instruct "
+                                      f"--clean-out {clean}")
     assert f"--dataset {clean} " in lines[-1]
 
 
@@ -97,5 +99,5 @@ def test_ms_swift_names_the_clip_it_cannot_load(tiny_qwen2_audio, tmp_path):
                         {"role": "assistant", "content": "<answer>x</answer>"}], "audios": [str(gone)]}
     with pytest.raises(AudioLoadError) as caught:
         template.encode(row)
-    assert str(caught.value) == f"cannot load audio {gone}: no such file"
+    assert str(caught.value) == f"cannot load audio {gone}: no such file (row: question 'What is it?')"
     assert caught.value.__cause__ is not None  # what ms-swift raised (TypeError or a bare FileNotFoundError)

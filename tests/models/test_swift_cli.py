@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from audio_thinker.jsonl import read_jsonl
+from audio_thinker.jsonl import read_completion_tables, read_jsonl
 from tests.helpers.loopback_server import free_port
 from tests.helpers.paths import REPO
 from tests.helpers.swift import run_dir
@@ -82,8 +82,10 @@ def test_grpo(swift_job, tiny_checkpoints, tone_noise_qa, name, tuner, rewards):
     assert len(steps) == 2
     for m in metrics:
         assert all(math.isfinite(r[m]) for r in steps), m
-    completions = read_jsonl(run_dir(out) / 'completions.jsonl')
+    completions = read_completion_tables(run_dir(out) / 'completions.jsonl')
     assert completions and all(len(c['completion']) == 4 for c in completions)
+    assert len(completions) == len(steps)  # one table per logged step: the end-of-training repeat dropped
+    assert len(read_jsonl(run_dir(out) / 'completions.jsonl')) == len(steps) + 1  # the repeat is in the file
 
 
 @pytest.mark.parametrize('name', sorted(MODEL_TYPES))

@@ -4,6 +4,7 @@ made on purpose."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -11,15 +12,33 @@ from tests.recipes.dry_run_cases import CASES, FIXTURE, run_case
 
 RECORDED = json.loads(FIXTURE.read_text(encoding="utf-8"))
 
-# case -> (field, recorded text, text now, why): the only differences allowed
-DELIBERATE = {
-    "table unknown": ("stderr", "table1|table2|...|table6|all", "table1|table2|table3|table4|table5|table6|all",
-                      "the usage lists the tables of the catalogue, whatever they are"),
-}
+# case -> (field, recorded text, text now, why): the only differences allowed. None today: the one deliberate
+# change of the move (table.sh's usage line lists the catalogue's tables instead of "table1|...|table6|all")
+# landed with the catalogue, before the fixture was last recorded from main's shell recipes.
+DELIBERATE: dict[str, tuple[str, str, str, str]] = {}
+
+
+# Every row's pre-flight line names the row's model (the --model of the swift command that follows it), so
+# that clips longer than the model's audio window are bad rows (docs/bad-input.md); made on purpose, after the
+# recording.
+_PREFLIGHT_CHECK = re.compile(r"^(<PYTHON> -m data_prep\.preflight .*?--check \S+ )")
+_SWIFT_MODEL = re.compile(r" swift \S+ .*?--model (\S+)")
+
+
+def with_preflight_model(stdout: str) -> str:
+    lines = stdout.split("\n")
+    for i, line in enumerate(lines):
+        check = _PREFLIGHT_CHECK.match(line)
+        model = next((m.group(1) for later in lines[i + 1:] if (m := _SWIFT_MODEL.search(later))), None)
+        if check and model and " --model " not in line:   # a recording made before the change lacks it
+            lines[i] = f"{check.group(1)}--model {model} " + line[check.end():]
+    return "\n".join(lines)
 
 
 def expected(name: str) -> dict:
     want = dict(RECORDED[name])
+    if "stdout" in want:
+        want["stdout"] = with_preflight_model(want["stdout"])
     if name in DELIBERATE:
         field, before, after, _ = DELIBERATE[name]
         assert before in want[field], f"{name}: the recorded output no longer holds {before!r}"

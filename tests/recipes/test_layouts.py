@@ -1,12 +1,14 @@
 """Batch layouts: every layout docs/at-scale.md documents passes the recipes' dry run with the batch it claims,
-an impossible one is refused by the dry run with the settings to change, and the recipes' check agrees
-with ms-swift 4.6's own (`_init_generation_batch_params`, called for real) over a grid of settings."""
+an impossible one is refused by the dry run with the settings to change, and the launcher's check
+(swift_plugins/launch/layout.py) agrees with ms-swift 4.6's own (`_init_generation_batch_params`, called for
+real) over a grid of settings."""
 import itertools
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from swift_plugins.launch.layout import LayoutError, check_grpo_layout
 from tests.recipes.test_recipes_dry_run import REPO, dry_run, dry_run_process, options, swift_command
 
 GPU8 = "0,1,2,3,4,5,6,7"
@@ -101,19 +103,17 @@ GRID = list(itertools.product([1, 2, 3, 4, 6, 7, 8], [1, 2], [1, 2], [1, 2, 4], 
 
 
 def recipe_verdicts(grid) -> list[str]:
-    """The recipes' check over the grid, in one bash process: 'ok <generation batch>' or 'refused'."""
-    driver = f"""set -euo pipefail
-unset CUDA_VISIBLE_DEVICES
-source {REPO}/recipes/_layout.sh
-VLLM_ON=false VLLM_MODE=colocate EXTRA_ARGS=""
-while read -r NPROC_PER_NODE NNODES PER_DEVICE_BATCH GRAD_ACC NUM_GENERATIONS gbs spg; do
-  GENERATION_BATCH_SIZE=${{gbs#-}} STEPS_PER_GENERATION=${{spg#-}}
-  ( check_grpo_layout 2>/dev/null; echo "ok $GENERATION_BATCH" ) || echo refused
-done"""
-    lines = "".join(" ".join(str(v) if v != "" else "-" for v in case) + "\n" for case in grid)
-    out = subprocess.run(["bash", "-c", driver], input=lines, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.splitlines()
+    """The launcher's check over the grid: 'ok <generation batch>' or 'refused'."""
+    verdicts = []
+    for nproc, nnodes, per, ga, gens, gbs, spg in grid:
+        settings = {"NPROC_PER_NODE": str(nproc), "NNODES": str(nnodes), "PER_DEVICE_BATCH": str(per),
+                    "GRAD_ACC": str(ga), "NUM_GENERATIONS": str(gens), "GENERATION_BATCH_SIZE": gbs,
+                    "STEPS_PER_GENERATION": spg, "VLLM_MODE": "colocate"}
+        try:
+            verdicts.append(f"ok {check_grpo_layout(settings, [], False, None).generation_batch}")
+        except LayoutError:
+            verdicts.append("refused")
+    return verdicts
 
 
 def swift_verdict(nproc, nnodes, per, ga, gens, gbs, spg) -> str:

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.loopback_server import free_port
 from tests.helpers.paths import REPO
 
@@ -79,3 +81,30 @@ def test_an_evalscope_log_on_one_rank_only_enters_no_collective(tmp_path):
     assert rank0[0] == {"test_mmau": 0.5}                      # evalscope's line: untouched
     for train in (rank0[-1], rank1[-1]):                       # the training line: both ranks' calls
         assert train["audio_thinker/think_ratio"] == 0.5 and train["audio_thinker/think_accuracy"] == 1.0
+
+
+# ($AUDIO_THINKER_COLLECTIVE_TIMEOUT, ddp_timeout, seconds the plugin waits, or the error)
+TIMEOUTS = [
+    (None, 18_000_000, 1800.0),   # ms-swift's default ddp_timeout (208 days) is bounded to 30 min
+    (None, 600, 600.0),           # a shorter ddp_timeout is kept
+    (None, None, 1800.0),
+    ("90", 18_000_000, 90.0),     # settable
+    ("7200", 600, 7200.0),        # either way
+    ("soon", 600, ValueError),    # refused at construction, naming the variable
+    ("0", 600, ValueError),
+]
+
+
+@pytest.mark.parametrize("env, ddp_timeout, expected", TIMEOUTS)
+def test_the_collective_timeout_is_bounded_and_settable(env, ddp_timeout, expected, monkeypatch):
+    from swift_plugins import batch
+
+    if env is None:
+        monkeypatch.delenv(batch.TIMEOUT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(batch.TIMEOUT_ENV, env)
+    if expected is ValueError:
+        with pytest.raises(ValueError, match=batch.TIMEOUT_ENV):
+            batch.prepare_collectives(ddp_timeout)
+    else:
+        assert batch.collective_timeout_s(ddp_timeout) == expected

@@ -40,3 +40,16 @@ def test_unreachable_judge_is_an_http_failure(monkeypatch):
     call(plugin.ThinkQuality(), COMPLETIONS, **kwargs)
     (stats,) = batch.STATE.flush()
     assert stats.judge_failure_causes == {"http": 3}
+
+
+def test_the_warning_names_the_step_as_logging_jsonl_does(monkeypatch, caplog):
+    """During the reward call of a step the trainer's global_step still counts the steps finished (2); the
+    row logging.jsonl writes for this step says "global_step/max_steps": "3/3" (ms-swift's patcher, after
+    the step). The warning used to say "at step 2"."""
+    use_judge(monkeypatch, "http://127.0.0.1:9/v1", timeout=1, max_retries=0)  # discard port: refused
+    batch.STATE.flush()
+    with caplog.at_level("WARNING", logger="audio_thinker"):
+        call(plugin.ThinkQuality(), COMPLETIONS, **rows_kwargs(len(COMPLETIONS), step=2, max_steps=3))
+    batch.STATE.flush()
+    (message,) = [r.getMessage() for r in caplog.records if "judgments failed" in r.getMessage()]
+    assert " at step 3/3 on rank 0;" in message

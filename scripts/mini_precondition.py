@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Measure the miniature's precondition: does thinking help the warm-started model where it should?
+
+    python scripts/mini_precondition.py --model .cache/mini/qwen2-audio --task DIR --out DIR [--limit N]
+
+``--task`` is a ``data_prep.mini_task`` folder (``test.jsonl``, ``test-meta.json``). The held-out items
+are answered twice by the project's evaluation, once under the answer-only prompt (grpo-a's) and once
+under the always-think prompt (grpo-b's): ``eval.infer`` (greedy) -> ``eval.convert mmau`` ->
+``eval.score mmau`` with the metadata, so accuracies and their 95 % Wilson intervals per difficulty are
+``eval.score``'s own. Prints a markdown table and the verdict on the three conditions (always-think at
+least 15 points above answer-only on hard items; within 5 points on easy items; both modes above chance
+by more than their interval half-width) and writes ``precondition.json`` / ``precondition.md`` into
+``--out`` with the date, the machine's load and the eval wall times.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROMPTS = ("answer_only", "always_think")
+DIFFICULTIES = ("easy", "medium", "hard")
+CHANCE = {"easy": 25.0, "medium": 50.0, "hard": 25.0}  # data_prep.mini_task: 4, 2 and 4 options
+
+
+def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, batch: int) -> tuple[dict, float]:
+    """One prompt through eval.infer -> eval.convert -> eval.score; returns (score JSON, infer seconds)."""
+    run = out / prompt
+    run.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
+           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    py = [sys.executable, "-m"]
+    infer = py + ["eval.infer", "--model", model, "--model-type", "qwen2_audio", "--benchmark-file",
+                  str(task / "test.jsonl"), "--out", str(run / "preds.jsonl"), "--system",
+                  str(REPO / "swift_plugins" / "prompts" / f"{prompt}.txt"), "--batch-size", str(batch),
+                  "--max-new-tokens", "64"]
+    if limit:
+        infer += ["--limit", str(limit)]
+    t0 = time.time()
+    with open(run / "infer.log", "w") as log:
+        subprocess.run(infer, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
+    seconds = time.time() - t0
+    subprocess.run(py + ["eval.convert", "mmau", "--predictions", str(run / "preds.jsonl"), "--meta",
+                         str(task / "test-meta.json"), "--out", str(run / "mmau_predictions.json")],
+                   env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    meta = task / "test-meta.json"
+    if limit:  # score the answered prefix only: the denominator is the items asked
+        items = json.loads(meta.read_text())[:limit]
+        meta = run / "test-meta.limit.json"
+        meta.write_text(json.dumps(items))
+    subprocess.run(py + ["eval.score", "mmau", "--input", str(run / "mmau_predictions.json"), "--meta", str(meta),
+                         "--output", str(run / "mmau.json")], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((run / "mmau.json").read_text()), seconds
+
+
+def think_rates(preds: Path) -> dict[str, float]:
+    """Share of replies in think mode per difficulty (eval.infer's ``mode``)."""
+    counts: dict[str, list[int]] = {}
+    for line in preds.read_text().splitlines():
+        row = json.loads(line)
+        c = counts.setdefault(row.get("difficulty"), [0, 0])
+        c[0] += row.get("mode") == "think"
+        c[1] += 1
+    return {d: 100.0 * t / n for d, (t, n) in counts.items()}
+
+
+def verdict(groups: dict[str, dict[str, dict]]) -> dict[str, bool]:
+    a, t = groups["answer_only"], groups["always_think"]
+    half = lambda g: (g["ci95"][1] - g["ci95"][0]) / 2  # noqa: E731
+    return {
+        "hard: always-think >= answer-only + 15": t["hard"]["accuracy"] - a["hard"]["accuracy"] >= 15,
+        "easy: |always-think - answer-only| <= 5": abs(t["easy"]["accuracy"] - a["easy"]["accuracy"]) <= 5,
+        "both modes above chance (every difficulty, beyond the CI half-width)": all(
+            g[d]["accuracy"] - CHANCE[d] > half(g[d]) for g in (a, t) for d in DIFFICULTIES),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="checkpoint directory (e.g. .cache/mini/qwen2-audio)")
+    ap.add_argument("--task", type=Path, required=True, help="data_prep.mini_task output folder")
+    ap.add_argument("--out", type=Path, required=True, help="folder for predictions, scores and the summary")
+    ap.add_argument("--limit", type=int, help="only the first N held-out items")
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    groups, seconds, rates = {}, {}, {}
+    for prompt in PROMPTS:
+        result, seconds[prompt] = evaluate(args.model, args.task, args.out, prompt, args.limit, args.batch_size)
+        groups[prompt] = result["breakdowns"]["difficulty"]
+        rates[prompt] = think_rates(args.out / prompt / "preds.jsonl")
+    checks = verdict(groups)
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, `uptime`: {load}",
+             f"model: {args.model}; task: {args.task}; eval.infer wall time: "
+             + ", ".join(f"{p} {s:.0f} s" for p, s in seconds.items()), "",
+             "| difficulty | n | chance | answer-only acc [95 % CI] | always-think acc [95 % CI] | difference "
+             "| think rate (answer-only / always-think) |", "|---|---|---|---|---|---|---|"]
+    for d in DIFFICULTIES:
+        a, t = groups["answer_only"][d], groups["always_think"][d]
+        fmt = lambda g: f"{g['accuracy']:.1f} [{g['ci95'][0]:.1f}, {g['ci95'][1]:.1f}]"  # noqa: E731
+        lines.append(f"| {d} | {a['n']} | {CHANCE[d]:.0f} | {fmt(a)} | {fmt(t)} | {t['accuracy'] - a['accuracy']:+.1f} "
+                     f"| {rates['answer_only'].get(d, 0):.0f} % / {rates['always_think'].get(d, 0):.0f} % |")
+    lines += [""] + [f"- {'holds' if ok else 'FAILS'}: {name}" for name, ok in checks.items()]
+    text = "\n".join(lines)
+    print(text)
+    (args.out / "precondition.md").write_text(text + "\n")
+    (args.out / "precondition.json").write_text(json.dumps(
+        {"groups": groups, "think_rate": rates, "checks": checks, "infer_seconds": seconds, "uptime": load,
+         "model": args.model, "task": str(args.task)}, indent=1))
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""eval.mini_claims: each claim of the mini table judged met / not met from results laid out as
+scripts/mini_table.sh writes them (eval.score result JSONs with per-item rows, training logs)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import mini_claims
+
+N = 60  # items per difficulty
+DIFF = ("easy", "medium", "hard")
+
+
+def items(correct: dict[str, int], think: dict[str, int], tokens: tuple[int, int] = (30, 3)) -> list[dict]:
+    """N items per difficulty: the first ``correct[d]`` right, the first ``think[d]`` in think mode (with
+    ``tokens[0]`` reply tokens, else ``tokens[1]``)."""
+    out = []
+    for d in DIFF:
+        for i in range(N):
+            thinks = i < think[d]
+            out.append({"id": f"{d}-{i}", "correct": i < correct[d], "missing": False, "unparsable": False,
+                        "mode": "think" if thinks else "no_think", "groups": {"difficulty": d},
+                        "reply_tokens": tokens[0] if thinks else tokens[1]})
+    return out
+
+
+def write(root: Path, where: str, its: list[dict]) -> None:
+    path = root / where / "mmau.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"benchmark": "mmau", "version": "unknown", "total": {}, "items": its}))
+
+
+def flat(n):
+    return dict.fromkeys(DIFF, n)
+
+
+BASE = items(flat(30), flat(0))
+GOOD = {  # row -> (correct per difficulty, think per difficulty)
+    "grpo-a": (flat(45), flat(0)),
+    "grpo-b": (flat(50), flat(N)),
+    "model-a": ({"easy": 50, "medium": 50, "hard": 49}, {"easy": 5, "medium": 30, "hard": 55}),
+    "model-b": (flat(50), flat(30)),
+    "model-c": (flat(51), flat(30)),
+}
+
+
+def table(tmp_path, rows=GOOD, seeds=("1", "2")) -> Path:
+    for prompt in ("answer_only", "always_think", "adaptive_think"):
+        write(tmp_path, f"base-{prompt}/mini/results/qwen2-audio", BASE)
+    for seed in seeds:
+        for row, (correct, think) in rows.items():
+            if seed == seeds[0] or row in ("grpo-b", "model-a"):
+                write(tmp_path, f"seed-{seed}/mini/results/{row}", items(correct, think))
+    return tmp_path
+
+
+def claims(root, seeds=("1", "2")):
+    return mini_claims.evaluate(root, list(seeds), list(GOOD))["claims"]
+
+
+def with_row(row, correct, think):
+    return {**GOOD, row: (correct, think)}
+
+
+# rows (changed from GOOD) -> which claims hold
+CASES = [
+    (GOOD, {"a": True, "b": True, "c": True}),  # every claim holds
+    (with_row("model-c", flat(31), flat(30)), {"a": False, "b": True, "c": True}),  # +1 over base: not significant
+    (with_row("model-a", flat(50), flat(30)), {"a": True, "b": False, "c": True}),  # thinks as often on easy as on hard
+    (with_row("model-a", {"easy": 50, "medium": 50, "hard": 40}, {"easy": 5, "medium": 30, "hard": 55}),
+     {"a": True, "b": True, "c": False}),  # 3.3 points below always-think on average
+    (with_row("model-a", flat(50), {"easy": 50, "medium": 50, "hard": N}),
+     {"a": True, "b": False, "c": False}),  # thinks nearly always: < 30 % fewer tokens, no difficulty gap
+]
+
+
+@pytest.mark.parametrize("rows, verdicts", CASES)
+def test_claims(tmp_path, rows, verdicts):
+    got = claims(table(tmp_path, rows))
+    assert {k: got[k]["met"] for k in verdicts} == verdicts
+
+
+def test_figures_of_the_claims(tmp_path):
+    got = claims(table(tmp_path))
+    (b1, b2) = got["b"]["cases"]
+    assert b1["hard"] == pytest.approx(55 / 60) and b1["easy"] == pytest.approx(5 / 60)
+    assert b1["ci95"][0] < b1["difference"] < b1["ci95"][1]
+    c = got["c"]["cases"][0]
+    # grpo-b always thinks (30 tokens); model-a thinks on 90 of 180 items: saves half the tokens
+    assert c["token_saving"] == pytest.approx(1 - (90 * 30 + 90 * 3) / (180 * 30))
+    assert c["accuracy"]["delta"] == pytest.approx(-100 / 180, abs=1e-4)  # eval.compare rounds
+    assert c["vs_answer_only"]["a"] == "grpo-a seed 1"  # seed 2 pairs with the only grpo-a run
+    assert [(x["a"], x["b"]) for x in got["d"]["cases"]] == [("model-a seed 1", "model-b seed 1"),
+                                                             ("model-b seed 1", "model-c seed 1")]
+    assert got["a"]["rows_evaluated"] == 7
+
+
+def test_a_missing_row_fails_claim_a_rather_than_passing_it(tmp_path):
+    root = table(tmp_path)
+    (root / "seed-1/mini/results/model-c/mmau.json").unlink()
+    doc = mini_claims.evaluate(root, ["1", "2"], list(GOOD))
+    assert doc["claims"]["a"]["rows_evaluated"] == 6  # what was evaluated is said
+    assert not any(c["b"].startswith("model-c") for c in doc["claims"]["a"]["cases"])

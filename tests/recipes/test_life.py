@@ -1,0 +1,115 @@
+"""The decisions of a run's life (swift_plugins/launch/life.py) without ms-swift: resume, refuse or start
+afresh; the logs of an interrupted attempt cut at the checkpoint resumed from; the lock held by whichever
+process inherited it. The same with real training processes: tests/integration/test_run_life.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from swift_plugins.launch import life
+
+ARGV = ["swift", "rlhf", "--learning_rate", "1e-6", "--max_steps", "10", "--reward_funcs", "atar", "think_rate",
+        "--reward_weights", "1", "0", "--use_vllm", "true", "--output_dir", "/x"]
+ARGS = {"learning_rate": 1e-06, "max_steps": 10, "reward_funcs": ["atar", "think_rate"],
+        "reward_weights": [1.0, 0.0], "use_vllm": False, "output_dir": "/elsewhere"}
+
+
+def a_run(path, checkpoints=(2, 4), finished=False, args=ARGS, partial=None):
+    path.mkdir(parents=True)
+    (path / "args.json").write_text(json.dumps(args))
+    for n in checkpoints:
+        (path / f"checkpoint-{n}").mkdir()
+        (path / f"checkpoint-{n}" / "trainer_state.json").write_text("{}")
+    if partial:
+        (path / f"checkpoint-{partial}").mkdir()   # cut off while saving: no trainer_state.json
+    log = [{"loss": 1, "global_step/max_steps": f"{s}/10"} for s in range(1, 6)]
+    if finished:
+        log.append({"last_model_checkpoint": str(path / "checkpoint-4")})
+    (path / "logging.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    return path
+
+
+# what the directory holds, the command now, FRESH -> action (and resume point)
+CASES = [
+    (None, ARGV, False, "fresh", None),                                          # nothing there
+    (dict(), ARGV, False, "resume", "checkpoint-4"),                              # the same settings
+    (dict(partial=6), ARGV, False, "resume", "checkpoint-4"),                     # a half-saved checkpoint-6
+    (dict(), [*ARGV, "--max_steps", "20"], False, "resume", "checkpoint-4"),      # a larger budget: further
+    (dict(), [*ARGV, "--use_vllm", "false"], False, "resume", "checkpoint-4"),    # how it runs may differ
+    (dict(finished=True), ARGV, False, "finished", None),                        # done: nothing to do
+    (dict(finished=True), [*ARGV, "--max_steps", "20"], False, "resume", "checkpoint-4"),
+    (dict(checkpoints=()), ARGV, False, "replace", None),                         # no checkpoint: aside
+    (dict(), [*ARGV, "--learning_rate", "2e-6"], True, "replace", None),          # FRESH=1
+]
+
+
+@pytest.mark.parametrize("holds, argv, fresh, action, resume_from", CASES)
+def test_what_a_launch_into_a_directory_does(tmp_path, holds, argv, fresh, action, resume_from):
+    run = tmp_path / "grpo-a"
+    if holds is not None:
+        a_run(run, **holds)
+    decision = life.decide(run, argv, fresh)
+    assert decision.action == action
+    assert (decision.checkpoint.name if decision.checkpoint else None) == resume_from
+    assert decision.extra == (["--resume_from_checkpoint", str(run / resume_from)] if resume_from else [])
+
+
+# the command now -> what the refusal names
+REFUSED = [
+    ([*ARGV, "--learning_rate", "2e-6"], "--learning_rate (LR) 1e-06 there, 2e-6 now"),
+    ([*ARGV, "--reward_weights", "1", "0.5"], "--reward_weights 1.0 0.0 there, 1 0.5 now"),   # another weight
+    ([*ARGV, "--reward_funcs", "atar"], "--reward_funcs atar think_rate there, atar now"),
+]
+
+
+@pytest.mark.parametrize("argv, named", REFUSED)
+def test_other_settings_are_refused_naming_them_and_the_way_to_start_afresh(tmp_path, argv, named):
+    run = a_run(tmp_path / "grpo-a")
+    with pytest.raises(life.RunRefused) as refused:
+        life.decide(run, argv, False)
+    message = str(refused.value)
+    assert named in message and "FRESH=1" in message and "\n" not in message
+
+
+def test_fresh_moves_the_old_run_aside_whole(tmp_path):
+    run = a_run(tmp_path / "grpo-a")
+    notes = life.carry_out(life.decide(run, ARGV, True), run)
+    (old,) = tmp_path.glob("grpo-a.old-*")
+    assert not run.exists() and (old / "checkpoint-4" / "trainer_state.json").is_file() and str(old) in notes[-1]
+
+
+def test_a_resume_cuts_each_log_after_the_checkpoint_and_keeps_the_files_as_they_were(tmp_path):
+    run = a_run(tmp_path / "grpo-a")   # logged steps 1-5, checkpoints 2 and 4
+    (run / "completions.jsonl").write_text("".join(json.dumps({"step": [str(s)] * 2}) + "\n" for s in range(1, 6)))
+    (run / "audio_thinker").mkdir()
+    # the batch statistics record the trainer's global_step while scoring: 0 for the first step
+    (run / "audio_thinker" / "batch_stats.rank0.jsonl").write_text(
+        "".join(json.dumps({"global_step": s}) + "\n" for s in range(0, 5)))
+    life.carry_out(life.decide(run, ARGV, False), run)
+    steps = [int(json.loads(line)["global_step/max_steps"].split("/")[0]) for line in open(run / "logging.jsonl")]
+    assert steps == [1, 2, 3, 4]                                                 # step 5 is trained again
+    assert [json.loads(x)["step"][0] for x in open(run / "completions.jsonl")] == ["1", "2", "3", "4"]
+    assert [json.loads(x)["global_step"] for x in open(run / "audio_thinker/batch_stats.rank0.jsonl")] == [0, 1, 2, 3]
+    (kept,) = (run / "attempts").iterdir()
+    assert len(open(kept / "logging.jsonl").readlines()) == 5 and (kept / "audio_thinker").is_dir()  # nothing lost
+
+
+def test_the_lock_is_held_by_whichever_process_inherited_it(tmp_path):
+    """The launcher's process ends (here: closes its descriptor); a process that inherited the lock as its
+    standard input keeps it, and a second launch is refused naming that process."""
+    run = tmp_path / "grpo-a"
+    lock = life.acquire(run, "grpo-a")
+    worker = subprocess.Popen(["sleep", "60"], stdin=lock.fd)   # what a training worker inherits
+    try:
+        os.close(lock.fd)                                           # the launcher is gone
+        with pytest.raises(life.RunRefused, match=f"PID {worker.pid} holds .*grpo-a.lock.*kill {worker.pid}"):
+            life.acquire(run, "grpo-a")
+    finally:
+        worker.kill()
+        worker.wait()
+    again = life.acquire(run, "grpo-a")                             # everyone gone: taken over, with a note
+    assert again.note and "took over the lock" in again.note
+    os.close(again.fd)
