@@ -10,8 +10,9 @@ its timeout measures the server's work, and the burst drains at the server's own
 The slots are ``N`` lock files in shared memory (``/dev/shm``, else the temporary folder), one folder per
 judge URL and cap, shared by every process of the user that talks to that judge: a request holds an
 exclusive ``flock`` on one slot file while it is in flight. The kernel drops the lock of a process that
-dies, so a crashed rank never keeps a slot. Waiting is a poll (a free slot is found within 20 ms); one
-coroutine per process polls, the others queue behind it in order.
+dies, so a crashed rank never keeps a slot. A slot freed while the same process has requests waiting goes
+straight to the next of them; otherwise waiting is one poll per process (a slot another process frees is
+found within 20 ms), serving its waiters in order.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import os
 import random
 import tempfile
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +34,14 @@ POLL_FIRST_S, POLL_MAX_S = 0.001, 0.02
 def _folder() -> Path:
     return Path("/dev/shm") if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
         else Path(tempfile.gettempdir())
+
+
+class _LoopWaiters:
+    """This process's requests waiting for a slot, in one event loop (ms-swift runs a new loop per step)."""
+
+    def __init__(self) -> None:
+        self.queue: deque[asyncio.Future] = deque()
+        self.poller: asyncio.Task | None = None
 
 
 class NodeSlots:
@@ -44,7 +54,7 @@ class NodeSlots:
         self.fds = [os.open(self.folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600) for i in range(limit)]
         # flock is per open file: this process's own slots would not block it, so it skips them itself
         self.held: set[int] = set()
-        self._pollers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = \
+        self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaiters]" = \
             weakref.WeakKeyDictionary()
 
     def _try(self) -> int | None:
@@ -61,23 +71,52 @@ class NodeSlots:
             return i
         return None
 
+    def _give(self, waiters: _LoopWaiters, index: int) -> None:
+        """Hand a slot to this process's next waiter (no lock round trip), or back to the machine."""
+        while waiters.queue:
+            future = waiters.queue.popleft()
+            if not future.done():
+                future.set_result(index)
+                return
+        fcntl.flock(self.fds[index], fcntl.LOCK_UN)
+        self.held.discard(index)
+
+    async def _poll(self, waiters: _LoopWaiters) -> None:
+        """The process's one poller: take free slots for the waiters, in their order, until none waits."""
+        delay = POLL_FIRST_S
+        while any(not f.done() for f in waiters.queue):
+            index = self._try()
+            if index is None:
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, POLL_MAX_S)
+                continue
+            delay = POLL_FIRST_S
+            self._give(waiters, index)
+        waiters.poller = None
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot for the body of the ``async with``."""
         loop = asyncio.get_running_loop()
-        poller = self._pollers.get(loop)
-        if poller is None:
-            poller = self._pollers[loop] = asyncio.Lock()
-        async with poller:  # one poller per process; the other waiters queue here, first come first served
-            delay = POLL_FIRST_S
-            while (index := self._try()) is None:
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, POLL_MAX_S)
+        waiters = self._loops.get(loop)
+        if waiters is None:
+            waiters = self._loops[loop] = _LoopWaiters()
+        index = self._try() if not waiters.queue else None  # earlier waiters go first
+        if index is None:
+            future = loop.create_future()
+            waiters.queue.append(future)
+            if waiters.poller is None:
+                waiters.poller = loop.create_task(self._poll(waiters))
+            try:
+                index = await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():  # handed a slot in the same instant
+                    self._give(waiters, future.result())
+                raise
         try:
             yield
         finally:
-            fcntl.flock(self.fds[index], fcntl.LOCK_UN)
-            self.held.discard(index)
+            self._give(waiters, index)
 
 
 _shared: dict[tuple[str, int], NodeSlots] = {}

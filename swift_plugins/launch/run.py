@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -99,9 +100,12 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
     launch = plan(row, root, environ, table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
+    # Several nodes run the same command into one (shared) output directory: the first node (NODE_RANK 0) holds
+    # the lock and settles the directory; the others only read it, so they start the same way.
+    leader = launch.settings["NNODES"] == "1" or (environ.get("NODE_RANK") or "0") == "0"
     lock = None
     try:
-        if not dry:   # one launch per row at a time, for as long as any of its processes lives
+        if not dry and leader:   # one launch per row at a time, for as long as any of its processes lives
             lock = life.acquire(launch.output_dir, launch.row.name)
         decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1")
     except life.RunRefused as err:
@@ -109,7 +113,7 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
     notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]
     if decision.action == "finished":
         return None, [*notes, *decision.notes], lock
-    notes += decision.notes if dry else life.carry_out(decision, launch.output_dir)
+    notes += decision.notes if dry or not leader else life.carry_out(decision, launch.output_dir)
     if decision.extra:
         launch = plan(row, root, environ, table, decision.extra)
     return launch, notes, lock
@@ -132,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(),
                         help="the checkout: where the catalogue's data paths and output/ are (default: here)")
     parser.add_argument("--table", help="apply this table's overrides (the table command passes it)")
+    parser.add_argument("--log", type=Path, help="append this launch's output to FILE, opened only once the run's "
+                        "directory is settled (an old run moved aside keeps its own log)")
     args = parser.parse_args(argv)
     environ = os.environ
     if environ.get("DRY_RUN", "0") == "1":
@@ -142,13 +148,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(out))
         return 0
     launch, notes, lock = prepare(args.row, args.root, environ, args.table, dry=False)
+    if args.log and launch is not None:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        log = args.log.open("a", encoding="utf-8")
+        log.write(f"== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} launch {launch.row.name}"
+                  f"{f' ({args.table})' if args.table else ''}\n")
+        log.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if launch is None:
         return 0
     if launch.layout:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
-    lock.hand_down()
+    if lock:
+        lock.hand_down()
     return start(launch, args.root)
 
 

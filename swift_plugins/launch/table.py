@@ -99,12 +99,6 @@ class Table:
             extra["DATA"] = data
         return {**self.env, **extra}
 
-    def train_line(self, name: str) -> str:
-        extra = {k: v for k, v in self.row_env(name).items() if k in ("MODEL", "DATA") and v}
-        if self.env.get("EXTRA_ARGS"):
-            extra["EXTRA_ARGS"] = self.env["EXTRA_ARGS"]
-        return "".join(f"{k}={shell_quote(v)} " for k, v in extra.items()) + f"bash recipes/row.sh {name}"
-
     def base_model_args(self, backbone: str) -> str:
         """--base-model / --model-type of a base row: what that backbone's rows train from."""
         first = next((r for r in self.cat.rows.values() if r.trained and r.backbone == backbone), None)
@@ -210,17 +204,18 @@ def _now() -> str:
 
 
 def _tail(path: Path, n: int) -> str:
+    if not path.is_file():
+        return "    (none: the launch stopped before training; its message is above)"
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
     return "\n".join(f"    {line}" for line in lines)
 
 
-def _append_run(cmd: list[str] | str, log: Path, header: str, env: Mapping[str, str] | None = None) -> int:
+def _append_run(cmd: str, log: Path, header: str) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as f:
         f.write(f"== {_now()} table.sh {header}\n")
         f.flush()
-        return subprocess.call(cmd, shell=isinstance(cmd, str), stdout=f, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=dict(env) if env else None)
+        return subprocess.call(cmd, shell=True, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def execute(t: Table) -> int:
@@ -266,9 +261,11 @@ def execute(t: Table) -> int:
                       f"docs/judge.md)", file=sys.stderr, flush=True)
             else:
                 print(f"{tag} {name}: {state.replace('resume:', 'resume from ')} -> {out / 'train.log'}", flush=True)
-                cmd = [sys.executable, "-m", "swift_plugins.launch", name, "--root", str(t.root), "--table", t.name]
-                code = _append_run(cmd, out / "train.log", f"{t.name}: {t.train_line(name)}",
-                                   {**os.environ, **t.row_env(name)})
+                # the launcher opens train.log itself once the row's directory is settled: a run it moves
+                # aside keeps its own log, and a refusal shows here
+                cmd = [sys.executable, "-m", "swift_plugins.launch", name, "--root", str(t.root), "--table", t.name,
+                       "--log", str(out / "train.log")]
+                code = subprocess.call(cmd, env={**os.environ, **t.row_env(name)}, stdin=subprocess.DEVNULL)
                 if code == 0 and t.train_state(name) == "finished":
                     train = "trained"
                 else:

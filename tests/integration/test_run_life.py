@@ -1,8 +1,8 @@
 """The life of one run, with real processes on the tiny checkpoint (one row, three ms-swift starts): a launch
 killed with ``kill -9`` leaves its training worker running, and a second launch is refused naming it; once it
 is gone the same command resumes from the last complete checkpoint and logging.jsonl holds each step once;
-another learning rate is refused naming it; ``FRESH=1`` keeps the old run and trains afresh; eval.sweep then
-sees the new checkpoint-2 as not evaluated."""
+another learning rate is refused naming it; ``FRESH=1`` keeps the old run and trains afresh; eval.sweep, which
+evaluated checkpoint-2 of the first run, evaluates the new checkpoint-2 again."""
 from __future__ import annotations
 
 import json
@@ -10,13 +10,13 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from eval import sweep
 from tests.helpers.paths import REPO
 from tests.helpers.swift import recipe_env
 
@@ -87,27 +87,39 @@ def test_a_row_resumes_refuses_and_starts_fresh_without_mixing_two_runs(tiny_qwe
     state = json.loads((run / f"checkpoint-{last + 2}" / "trainer_state.json").read_text())
     assert state["global_step"] == last + 2
 
-    # 4. another learning rate: refused, naming it, nothing touched
-    evaluated = sweep.find_checkpoints(run, None)[0].identity            # checkpoint-2 of this run, now
+    # 4. the sweep evaluates checkpoint-2 of this run (a real eval.infer on an MMAU-format set)
+    data = tmp_path / "bench"
+    subprocess.run([sys.executable, "-m", "data_prep.synthetic", "--out-dir", str(data), "--train", "2", "--eval", "4"],
+                   check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run([sys.executable, "-m", "data_prep.benchmarks", "mmau", "--meta", str(data / "mmau-demo.json"),
+                    "--out", str(data / "mmau.jsonl")], check=True, capture_output=True, env=env, timeout=120)
+    out = tmp_path / "eval"
+
+    def evaluate_checkpoint_2():
+        done = subprocess.run([sys.executable, "-m", "eval.sweep", "--run", str(run), "--out", str(out), "--benchmark",
+                               "mmau", str(data / "mmau.jsonl"), str(data / "mmau-demo.json"), "--steps", "2",
+                               "--batch-size", "4", "--max-new-tokens", "8"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stderr, json.loads((out / "checkpoint-2" / "mmau.sweep.json").read_text())
+    _, first_record = evaluate_checkpoint_2()
+    assert "1 finished, 0 to run" in evaluate_checkpoint_2()[0]  # ... once: a re-run skips the same checkpoint
+
+    # 5. another learning rate: refused, naming it, nothing touched
     before = sorted(p.name for p in run.iterdir())
     other = launch(env, MAX_STEPS=str(last + 2), LR="2e-6")
     assert other.returncode == 2 and "--learning_rate (LR) 1e-06 there, 2e-6 now" in other.stderr
     assert "FRESH=1" in other.stderr and sorted(p.name for p in run.iterdir()) == before
 
-    # 5. FRESH=1: the old run moved aside whole, a new one trained
+    # 6. FRESH=1: the old run moved aside whole, a new one trained
     fresh = launch(env, MAX_STEPS="2", LR="2e-6", FRESH="1")
     assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-3000:]
     (old,) = runs.glob("grpo-a.old-*")
     assert (old / f"checkpoint-{last + 2}" / "trainer_state.json").is_file() and (old / "logging.jsonl").is_file()
     assert steps_logged(run) == [1, 2] and json.loads((run / "args.json").read_text())["learning_rate"] == 2e-6
 
-    # 6. the sweep: checkpoint-2 evaluated before (its record) is a new checkpoint now, so it is pending again
-    out = tmp_path / "eval"
-    (out / "checkpoint-2").mkdir(parents=True)
-    (out / "checkpoint-2" / "mmau.sweep.json").write_text(json.dumps({"checkpoint_identity": evaluated}))
-    bench = [str(audio_qa), str(audio_qa)]   # the files must exist; a dry run reads neither
-    listed = subprocess.run([os.sys.executable, "-m", "eval.sweep", "--run", str(run), "--out", str(out),
-                             "--benchmark", "mmau", *bench, "--steps", "2", "--dry-run"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert listed.returncode == 0, listed.stderr
-    assert "# checkpoint-2 x mmau\n" in listed.stdout and "0 finished, 1 to run" in listed.stderr
+    # 7. the sweep again: the new checkpoint-2 is another checkpoint of the same name, so it is evaluated again
+    log, record = evaluate_checkpoint_2()
+    assert "0 finished, 1 to run" in log and "the checkpoint changed since it was evaluated" in log
+    assert record["checkpoint_identity"] != first_record["checkpoint_identity"]
+    assert list((out / "checkpoint-2").glob("mmau.json.replaced-*"))   # the first evaluation kept, set aside

@@ -1,10 +1,11 @@
 """The recorded ``DRY_RUN=1`` commands of every row and table: the cases, how one is run, and how its output
 is made independent of the checkout's path and the interpreter.
 
-``python -m tests.recipes.dry_run_cases --record`` rewrites ``dry_runs.json`` from the scripts as they are;
-it was run once on the shell recipes before the catalogue and the launcher replaced them, so
-``test_dry_run_fixture.py`` shows that every command is the same afterwards (except the differences it
-lists, each with its reason).
+``python -m tests.recipes.dry_run_cases --record`` rewrites ``dry_runs.json`` from the scripts as they are.
+It was recorded from the shell recipes (``recipes/_base.sh``, ``_layout.sh`` and ``table.sh`` in shell, last
+on main just before the launcher replaced them), so ``test_dry_run_fixture.py`` shows that every command is
+the same afterwards (except the differences it lists, each with its reason). Do not re-record it to make
+that test pass: a difference is either a fault or a deliberate change to list there.
 """
 from __future__ import annotations
 

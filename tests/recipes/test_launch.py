@@ -112,3 +112,13 @@ def test_every_override_the_launcher_reads_is_documented_and_every_documented_on
     launcher = set(settings.OVERRIDES) | {"PROFILE", "PYTHON", "JUDGE_URL", "JUDGE_MODEL", "DRY_RUN"}
     assert launcher - documented == set()
     assert documented - launcher == set()
+
+
+@pytest.mark.parametrize("row, own", [("model-c", {"MAX_STEPS": "4", "SAVE_STEPS": "4"}), ("sft-a", {"LR": "1e-4"})])
+def test_the_demo_s_rows_through_the_profile_are_the_commands_it_ran_before(row, own):
+    """scripts/demo.sh used to set twelve variables by hand; PROFILE=cpu gives exactly the same commands."""
+    common = {"MODEL": str(TINY), "OUTPUT_ROOT": "/demo/runs", "DATA": "/demo/train.jsonl", **own}
+    by_hand = {"USE_CPU": "1", "NPROC_PER_NODE": "1", "DEEPSPEED": "none", "TORCH_DTYPE": "float32",
+               "DATALOADER_WORKERS": "0", "REPORT_TO": "none", "PER_DEVICE_BATCH": "4", "GRAD_ACC": "1",
+               "NUM_GENERATIONS": "4", "MAX_COMPLETION_LENGTH": "48", "MAX_STEPS": "4", "SAVE_STEPS": "4"}
+    assert plan(row, **common, PROFILE="cpu").lines() == plan(row, **{**by_hand, **common}).lines()

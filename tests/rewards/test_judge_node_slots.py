@@ -43,3 +43,36 @@ def test_node_cap_keeps_the_queue_out_of_the_timeout(scripted_server, node_concu
     if not fails:
         assert server.max_open <= node_concurrency  # never more in flight across the processes
         assert all(set(r["causes"]) <= {"timeout"} for r in results)
+
+
+def test_slots_are_shared_handed_over_and_never_leaked(tmp_path):
+    """Two NodeSlots on the same folder behave as two processes (flock is per open file): one holds both
+    slots, the other waits; a waiter cancelled mid-wait leaks nothing; freed slots go to the waiters."""
+    import asyncio
+
+    from swift_plugins.judge.node_slots import NodeSlots
+
+    rank_a, rank_b = NodeSlots(2, "judge", tmp_path), NodeSlots(2, "judge", tmp_path)
+
+    async def scenario():
+        order = []
+
+        async def hold(slots, name, seconds):
+            async with slots.slot():
+                order.append(name)
+                await asyncio.sleep(seconds)
+
+        first = [asyncio.create_task(hold(rank_a, f"a{i}", 0.3)) for i in range(3)]  # a2 waits for a0/a1
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.create_task(hold(rank_b, "cancelled", 0))
+        waiting = asyncio.create_task(hold(rank_b, "b", 0))
+        await asyncio.sleep(0.1)
+        cancelled.cancel()
+        await asyncio.gather(*first, waiting, return_exceptions=True)
+        return order
+
+    order = asyncio.run(scenario())
+    assert order[:2] == ["a0", "a1"] and set(order[2:]) == {"a2", "b"}  # nobody ran beyond the 2 slots early
+    assert rank_a.held == set() and rank_b.held == set()  # every slot released, the cancelled one included
+    third = NodeSlots(2, "judge", tmp_path)  # a third "process" finds both slots free on the machine
+    assert third._try() is not None and third._try() is not None
