@@ -107,7 +107,8 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
     try:
         if not dry and leader:   # one launch per row at a time, for as long as any of its processes lives
             lock = life.acquire(launch.output_dir, launch.row.name)
-        decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1")
+        world = int(launch.settings["NPROC_PER_NODE"]) * int(launch.settings["NNODES"])
+        decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1", world)
     except life.RunRefused as err:
         raise UsageError(str(err)) from None
     notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]

@@ -74,6 +74,13 @@ def test_other_settings_are_refused_naming_them_and_the_way_to_start_afresh(tmp_
     assert named in message and "FRESH=1" in message and "\n" not in message
 
 
+def test_another_number_of_training_processes_is_another_batch_and_is_refused(tmp_path):
+    run = a_run(tmp_path / "grpo-a", args={**ARGS, "global_world_size": 8})
+    assert life.decide(run, ARGV, False, world=8).action == "resume"
+    with pytest.raises(life.RunRefused, match=r"training processes \(NPROC_PER_NODE x NNODES\) 8 there, 4 now"):
+        life.decide(run, ARGV, False, world=4)
+
+
 def test_fresh_moves_the_old_run_aside_whole(tmp_path):
     run = a_run(tmp_path / "grpo-a")
     notes = life.carry_out(life.decide(run, ARGV, True), run)
