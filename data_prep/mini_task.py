@@ -2,15 +2,15 @@
 
     python -m data_prep.mini_task --out DIR --seed N [--train 600] [--sft 3000] [--test 600]
 
-Each clip is a sequence of 1, 2 or 4 short tones at fixed time slots; each tone sits at one of five
-pitch levels (``LEVELS``, from ``deep`` to ``shrill``, about three quarters of an octave apart, with a
-small random detune, loudness and background noise). A question needs as many perceptions as the clip
-has tones:
+Each clip is a sequence of 1 to 5 short tones at fixed time slots; each tone sits at one of five pitch
+levels (``LEVELS``, from ``deep`` to ``shrill``, half an octave apart, with a random detune, loudness and
+background noise). A question needs as many perceptions as the clip has tones:
 
-    easy    1 tone    What is the pitch of the tone?                       4 level words
-    medium  2 tones   Is the second tone higher or lower than the first?   higher / lower
-    hard    4 tones   Which tone is the highest?                            tone 1 .. tone 4
-                      How many of the later tones are higher than the first?  0 .. 3
+    easy    1 tone    What is the pitch of the tone?                         4 of the 5 level words
+    medium  2 tones   Is the second tone higher or lower than the first?     higher / lower
+            4 tones   Which tone is the highest?                              tone 1 .. tone 4
+            4 tones   How many of the later tones are higher than the first?  0 .. 3
+    hard    5 tones   Which tone is the highest? / Which tone is the lowest?  tone 1 .. tone 5
 
 so a model that names each tone's level first (the think trace below) and then reads the answer off its
 own list can answer hard items that a model answering in one step finds hard. Writes
@@ -58,14 +58,14 @@ SAMPLE_RATE = 16_000
 LEVELS = ("deep", "low", "mid", "high", "shrill")
 LEVEL_HZ = (220.0, 311.1, 440.0, 622.3, 880.0)
 DETUNE_SEMITONES = 1.5
-TONE_S, SLOT_S, LEAD_S, TAIL_S = 0.35, 0.5, 0.1, 0.1  # a 4-tone clip lasts 2.05 s (Whisper window: 5 s)
+TONE_S, SLOT_S, LEAD_S, TAIL_S = 0.35, 0.5, 0.1, 0.1  # a 5-tone clip lasts 2.55 s (mini window: 3 s)
 NOISE_RMS = 0.03  # background hiss, ~20 dB below the tones
 DIFFICULTIES = ("easy", "medium", "hard")
 PROMPTS = ("always_think", "answer_only", "adaptive_think")  # swift_plugins/prompts/<name>.txt
 # How often each prompt heads a warm-start row; under the adaptive prompt a fair coin picks the mode. Traces
-# are most of the warm start (75 % of rows think, 25 % answer directly), as in an SFT set built from
+# are most of the warm start (80 % of rows think, 20 % answer directly), as in an SFT set built from
 # reasoning data, and the share is the same at every difficulty.
-PROMPT_WEIGHTS = (0.6, 0.1, 0.3)
+PROMPT_WEIGHTS = (0.7, 0.1, 0.2)
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "swift_plugins" / "prompts"
 
 
@@ -77,32 +77,54 @@ class Kind:
     difficulty: str
     tones: int
     question: str
-    distinct: bool  # tone levels all different (the answer is then always defined)
+    distinct: bool  # tone levels all different; else drawn with repeats (an extreme must still be unique)
+    rule: str = ""  # the answer rule's name when it differs from the kind's (highest_of_5 -> highest)
+
+    @property
+    def how(self) -> str:
+        return self.rule or self.name
 
     def choices(self) -> tuple[str, ...]:
-        return {"level": LEVELS, "compare": ("higher", "lower"),
-                "highest": tuple(f"tone {k}" for k in range(1, self.tones + 1)),
-                "count_higher": tuple(str(k) for k in range(self.tones))}[self.name]
+        tones = tuple(f"tone {k}" for k in range(1, self.tones + 1))
+        return {"level": LEVELS, "compare": ("higher", "lower"), "highest": tones, "lowest": tones,
+                "count_higher": tuple(str(k) for k in range(self.tones))}[self.how]
 
     def answer(self, levels: Sequence[str]) -> str:
-        """The answer the levels imply (the rule the think trace applies to its stated perceptions)."""
+        """The answer the levels imply (the rule the think trace applies to its stated perceptions); for
+        highest / lowest with a tied extreme, the first of the tied tones."""
         ranks = [LEVELS.index(level) for level in levels]
-        if self.name == "level":
+        if self.how == "level":
             return levels[0]
-        if self.name == "compare":
+        if self.how == "compare":
             return "higher" if ranks[1] > ranks[0] else "lower"
-        if self.name == "highest":
+        if self.how == "highest":
             return f"tone {ranks.index(max(ranks)) + 1}"
+        if self.how == "lowest":
+            return f"tone {ranks.index(min(ranks)) + 1}"
         return str(sum(r > ranks[0] for r in ranks[1:]))  # count_higher
 
+    def well_posed(self, levels: Sequence[str]) -> bool:
+        """False when the question would have two right options (a tied highest or lowest tone)."""
+        ranks = [LEVELS.index(level) for level in levels]
+        extreme = {"highest": max, "lowest": min}.get(self.how)
+        return extreme is None or ranks.count(extreme(ranks)) == 1
 
+
+# Difficulty is what the warm-started model finds hard to answer in one step (docs/mini-experiment.md,
+# "Precondition"): count_higher needs four perceptions but the warm start's traces reason no better on it than
+# its direct answers do, so it is medium; the hard kinds are the five-tone extremes, with repeated levels so
+# that the extreme is not simply "the shrill tone".
 KINDS = (
     Kind("level", "easy", 1, "What is the pitch of the tone?", True),
     Kind("compare", "medium", 2, "Two tones play one after the other. Is the second tone higher or lower than "
          "the first?", True),
-    Kind("highest", "hard", 4, "Four tones play one after the other. Which tone is the highest?", True),
-    Kind("count_higher", "hard", 4, "Four tones play one after the other. How many of the later tones are "
+    Kind("highest", "medium", 4, "Four tones play one after the other. Which tone is the highest?", True),
+    Kind("count_higher", "medium", 4, "Four tones play one after the other. How many of the later tones are "
          "higher than the first?", False),
+    Kind("highest_of_5", "hard", 5, "Five tones play one after the other. Which tone is the highest?", False,
+         rule="highest"),
+    Kind("lowest_of_5", "hard", 5, "Five tones play one after the other. Which tone is the lowest?", False,
+         rule="lowest"),
 )
 KINDS_BY_DIFFICULTY = {d: [k for k in KINDS if k.difficulty == d] for d in DIFFICULTIES}
 N_OPTIONS = {"level": 4}  # the level question lists 4 of the 5 words (gold + 3 others); others list all
@@ -172,7 +194,7 @@ def _levels_for(kind: Kind, target: str, rng: np.random.Generator) -> tuple[str,
         ranks = (rng.choice(len(LEVELS), kind.tones, replace=False) if kind.distinct
                  else rng.integers(0, len(LEVELS), kind.tones))
         levels = tuple(LEVELS[r] for r in ranks)
-        if kind.answer(levels) == target:
+        if kind.answer(levels) == target and kind.well_posed(levels):
             return levels
 
 
@@ -210,7 +232,7 @@ def make_item(seed: int, split: str, index: int) -> Item:
     levels = _levels_for(kind, target, rng)
     others = [o for o in options if o != target]
     others = [others[i] for i in rng.permutation(len(others))][:n_options - 1]
-    if kind.name != "level":  # ordered options read naturally; only the gold moves
+    if kind.how != "level":  # ordered options read naturally; only the gold moves
         others.sort(key=options.index)
     choices = tuple(others[:position] + [target] + others[position:])
     return Item(kind, levels, choices, target, synthesize(levels, rng))

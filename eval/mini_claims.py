@@ -134,34 +134,69 @@ def step_times(run_dir: Path) -> dict[str, Any] | None:
     return out
 
 
-def training_think_rates(run_dir: Path, train_rows: Path, last: float = 0.2) -> dict[str, Any] | None:
-    """Think rate per difficulty of the completions sampled in the last ``last`` share of the run's steps
-    (``completions.jsonl``, the ThinkRate column), the policy as it trained (temperature 1). A prompt's
-    difficulty is that of the training row whose question it quotes (``train.jsonl``'s ``difficulty``)."""
+def sampled_modes(run_dir: Path, train_rows: Path) -> list[tuple[int, str, bool]]:
+    """(step, difficulty, thought) of every completion the run sampled in training (``completions.jsonl``,
+    its ThinkRate column: the policy as it trained, temperature 1). A prompt's difficulty is that of the
+    training row whose question it quotes (``train.jsonl``'s ``difficulty``)."""
     log = run_dir / "completions.jsonl"
     if not log.exists() or not train_rows.exists():
-        return None
+        return []
     by_question = {}
     for row in read_jsonl(train_rows):
-        text = row["messages"][-1]["content"].replace("<audio>", "")
-        by_question.setdefault(text, row.get("difficulty"))
-    tables = [t for t in read_jsonl(log) if t.get("ThinkRate")]
-    steps = sorted({int(s) for t in tables for s in t["step"]})
-    if not steps:
-        return None
-    first = steps[0] + (steps[-1] - steps[0]) * (1 - last)
-    counts: dict[str, list[int]] = {}
-    for t in tables:
-        for step, prompt, think in zip(t["step"], t["prompt"], t["ThinkRate"]):
-            if int(step) < first:
-                continue
+        by_question.setdefault(row["messages"][-1]["content"].replace("<audio>", ""), row.get("difficulty"))
+    out = []
+    for t in read_jsonl(log):
+        for step, prompt, think in zip(t.get("step") or [], t.get("prompt") or [], t.get("ThinkRate") or []):
             group = next((d for q, d in by_question.items() if q in prompt), None)
             if group is not None:
-                counts.setdefault(group, [0, 0])
-                counts[group][0] += int(float(think) > 0.5)
-                counts[group][1] += 1
-    return {"from_step": first, "to_step": steps[-1],
+                out.append((int(step), group, float(think) > 0.5))
+    return out
+
+
+def training_think_rates(run_dir: Path, train_rows: Path, last: float = 0.2) -> dict[str, Any] | None:
+    """Think rate per difficulty of the completions sampled in the last ``last`` share of the run's steps."""
+    modes = sampled_modes(run_dir, train_rows)
+    if not modes:
+        return None
+    steps = [s for s, _, _ in modes]
+    first = min(steps) + (max(steps) - min(steps)) * (1 - last)
+    counts: dict[str, list[int]] = {}
+    for step, group, thought in modes:
+        if step >= first:
+            counts.setdefault(group, [0, 0])
+            counts[group][0] += thought
+            counts[group][1] += 1
+    return {"from_step": first, "to_step": max(steps),
             **{d: {"think_rate": c[0] / c[1], "n": c[1]} for d, c in counts.items()}}
+
+
+def plot_sampled_think_rates(runs: dict[str, list[tuple[int, str, bool]]], path: Path, window: int = 10) -> None:
+    """Think rate per difficulty against the step, in windows of ``window`` steps, one panel per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.4), squeeze=False, sharey=True)
+    for ax, (label, modes) in zip(axes[0], runs.items()):
+        last = max(s for s, _, _ in modes)
+        for d in DIFFICULTIES:
+            xs, ys = [], []
+            for start in range(1, last + 1, window):
+                sel = [t for s, g, t in modes if g == d and start <= s < start + window]
+                if sel:
+                    xs.append(start + window / 2 - 0.5)
+                    ys.append(sum(sel) / len(sel))
+            ax.plot(xs, ys, marker="o", markersize=3, label=d)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"think rate, sampled in training ({window}-step windows)")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 # --- the claims -------------------------------------------------------------------------------------
@@ -399,6 +434,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if analyses:
         think_analysis.plot(analyses, str(figs / "figure2_no_think_rate.png"))
         figures["Figure 2 (eval.think_analysis)"] = "figures/figure2_no_think_rate.png"
+    train_rows = args.root / "task" / "train.jsonl"
+    sampled = {f"{row} seed {seed}": modes for seed in args.seeds for row in args.rows
+               if row != doc["roles"].get("answer_only") and row != doc["roles"].get("always_think")
+               and (modes := sampled_modes(args.root / f"seed-{seed}" / row, train_rows))}
+    if sampled:
+        plot_sampled_think_rates(sampled, figs / "think_rate_in_training.png")
+        figures["think rate by difficulty, sampled in training"] = "figures/think_rate_in_training.png"
     for seed in args.seeds:
         for row in args.rows:
             run_dir = args.root / f"seed-{seed}" / row

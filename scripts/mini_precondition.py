@@ -26,7 +26,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PROMPTS = ("answer_only", "always_think")
 DIFFICULTIES = ("easy", "medium", "hard")
-CHANCE = {"easy": 25.0, "medium": 50.0, "hard": 25.0}  # data_prep.mini_task: 4, 2 and 4 options
 
 
 def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, batch: int) -> tuple[dict, float]:
@@ -70,7 +69,17 @@ def think_rates(preds: Path) -> dict[str, float]:
     return {d: 100.0 * t / n for d, (t, n) in counts.items()}
 
 
-def verdict(groups: dict[str, dict[str, dict]]) -> dict[str, bool]:
+def chance(meta: Path) -> dict[str, float]:
+    """Accuracy of a random pick per difficulty (percent): the mean of 1 / options over its items."""
+    sums: dict[str, list[float]] = {}
+    for item in json.loads(meta.read_text()):
+        s = sums.setdefault(item["difficulty"], [0.0, 0])
+        s[0] += 100.0 / len(item["choices"])
+        s[1] += 1
+    return {d: total / n for d, (total, n) in sums.items()}
+
+
+def verdict(groups: dict[str, dict[str, dict]], CHANCE: dict[str, float]) -> dict[str, bool]:
     a, t = groups["answer_only"], groups["always_think"]
     half = lambda g: (g["ci95"][1] - g["ci95"][0]) / 2  # noqa: E731
     return {
@@ -95,7 +104,8 @@ def main(argv=None) -> int:
         result, seconds[prompt] = evaluate(args.model, args.task, args.out, prompt, args.limit, args.batch_size)
         groups[prompt] = result["breakdowns"]["difficulty"]
         rates[prompt] = think_rates(args.out / prompt / "preds.jsonl")
-    checks = verdict(groups)
+    CHANCE = chance(args.task / "test-meta.json")
+    checks = verdict(groups, CHANCE)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, `uptime`: {load}",
              f"model: {args.model}; task: {args.task}; eval.infer wall time: "

@@ -31,7 +31,8 @@ from typing import Any
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 # ms-swift options that may differ between the attempts of one run: the step budget, where and how often it
-# logs and saves, and how the machine runs it (processes, DeepSpeed, vLLM); everything else is the experiment.
+# logs and saves, and how the machine runs it (DeepSpeed, vLLM); everything else is the experiment (and so is
+# the number of training processes, compared apart: it is no option of the command).
 MAY_DIFFER = {
     "max_steps", "save_steps", "logging_steps", "output_dir", "resume_from_checkpoint", "report_to",
     "dataloader_num_workers", "add_version", "check_model", "external_plugins", "callbacks", "log_completions",
@@ -156,9 +157,12 @@ def options(argv: Sequence[str]) -> dict[str, list[str]]:
     return parsed
 
 
-def differences(argv: Sequence[str], args: Mapping[str, Any]) -> list[str]:
-    """The experiment's settings in which the command ``argv`` differs from a run's ``args.json``."""
+def differences(argv: Sequence[str], args: Mapping[str, Any], world: int | None = None) -> list[str]:
+    """The experiment's settings in which the command ``argv`` (run by ``world`` training processes) differs
+    from a run's ``args.json``. The number of processes counts: it sets the completions of every step."""
     out = []
+    if world is not None and args.get("global_world_size") not in (None, world):
+        out.append(f"training processes (NPROC_PER_NODE x NNODES) {args['global_world_size']} there, {world} now")
     for option, ours in options(argv).items():
         if option in MAY_DIFFER or option not in args or _same(ours, args[option], option):
             continue
@@ -184,7 +188,7 @@ class Decision:
         return ["--resume_from_checkpoint", str(self.checkpoint)] if self.action == "resume" else []
 
 
-def decide(output_dir: Path, argv: Sequence[str], fresh: bool) -> Decision:
+def decide(output_dir: Path, argv: Sequence[str], fresh: bool, world: int | None = None) -> Decision:
     """What a launch of ``argv`` into ``output_dir`` does (touches nothing; :func:`carry_out` does it)."""
     args = run_args(output_dir)
     checkpoints = complete_checkpoints(output_dir)
@@ -193,7 +197,7 @@ def decide(output_dir: Path, argv: Sequence[str], fresh: bool) -> Decision:
         return Decision("fresh")
     if fresh:
         return Decision("replace", notes=(f"FRESH=1: the run in {output_dir} is moved aside, not deleted",))
-    diff = differences(argv, args or {})
+    diff = differences(argv, args or {}, world)
     if diff:
         raise RunRefused(f"{output_dir} holds a run made with other settings: {'; '.join(diff)}. Run it unchanged "
                          f"to resume it, or FRESH=1 to move it aside (kept as {output_dir.name}.old-<time>) and "

@@ -100,17 +100,21 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
     launch = plan(row, root, environ, table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
+    # Several nodes run the same command into one (shared) output directory: the first node (NODE_RANK 0) holds
+    # the lock and settles the directory; the others only read it, so they start the same way.
+    leader = launch.settings["NNODES"] == "1" or (environ.get("NODE_RANK") or "0") == "0"
     lock = None
     try:
-        if not dry:   # one launch per row at a time, for as long as any of its processes lives
+        if not dry and leader:   # one launch per row at a time, for as long as any of its processes lives
             lock = life.acquire(launch.output_dir, launch.row.name)
-        decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1")
+        world = int(launch.settings["NPROC_PER_NODE"]) * int(launch.settings["NNODES"])
+        decision = life.decide(launch.output_dir, launch.argv, launch.settings["FRESH"] == "1", world)
     except life.RunRefused as err:
         raise UsageError(str(err)) from None
     notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]
     if decision.action == "finished":
         return None, [*notes, *decision.notes], lock
-    notes += decision.notes if dry else life.carry_out(decision, launch.output_dir)
+    notes += decision.notes if dry or not leader else life.carry_out(decision, launch.output_dir)
     if decision.extra:
         launch = plan(row, root, environ, table, decision.extra)
     return launch, notes, lock
@@ -161,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if launch.layout:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
-    lock.hand_down()
+    if lock:
+        lock.hand_down()
     return start(launch, args.root)
 
 

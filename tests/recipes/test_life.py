@@ -74,6 +74,13 @@ def test_other_settings_are_refused_naming_them_and_the_way_to_start_afresh(tmp_
     assert named in message and "FRESH=1" in message and "\n" not in message
 
 
+def test_another_number_of_training_processes_is_another_batch_and_is_refused(tmp_path):
+    run = a_run(tmp_path / "grpo-a", args={**ARGS, "global_world_size": 8})
+    assert life.decide(run, ARGV, False, world=8).action == "resume"
+    with pytest.raises(life.RunRefused, match=r"training processes \(NPROC_PER_NODE x NNODES\) 8 there, 4 now"):
+        life.decide(run, ARGV, False, world=4)
+
+
 def test_fresh_moves_the_old_run_aside_whole(tmp_path):
     run = a_run(tmp_path / "grpo-a")
     notes = life.carry_out(life.decide(run, ARGV, True), run)
@@ -113,3 +120,23 @@ def test_the_lock_is_held_by_whichever_process_inherited_it(tmp_path):
     again = life.acquire(run, "grpo-a")                             # everyone gone: taken over, with a note
     assert again.note and "took over the lock" in again.note
     os.close(again.fd)
+
+
+def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_directory(tmp_path):
+    """NNODES=2 run the same command on both nodes into one shared output directory: node 0 locks it, node 1
+    must not be refused by node 0's lock, nor move or cut anything itself."""
+    from audio_thinker.cli import UsageError
+    from swift_plugins.launch import run
+    from tests.helpers.paths import REPO
+
+    env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path), "MODEL": "/m",
+           "DATA": "/d.jsonl", "FRESH": "1"}
+    a_run(tmp_path / "grpo-a")
+    held = life.acquire(tmp_path / "grpo-a", "grpo-a")           # node 0 is training
+    try:
+        launch, _, lock = run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "1"}, None, dry=False)
+        assert lock is None and launch is not None and (tmp_path / "grpo-a" / "checkpoint-4").is_dir()  # untouched
+        with pytest.raises(UsageError, match="already training"):
+            run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "0"}, None, dry=False)
+    finally:
+        os.close(held.fd)
