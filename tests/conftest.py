@@ -72,6 +72,27 @@ def tiny_checkpoints() -> Path:
     return CACHE / "tiny"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_judge_slots_left():
+    """Judge slot folders (swift_plugins/judge/node_slots.py) of loopback judges that no longer answer are
+    removed after the session: tests start judges on new ports, each with its own folder in /dev/shm."""
+    yield
+    import shutil
+    import socket
+    from urllib.parse import urlparse
+
+    from swift_plugins.judge.node_slots import folder_for
+
+    for marker in folder_for("").parent.glob("audio-thinker-judge-*/judge"):
+        url = urlparse(marker.read_text())
+        if url.hostname != "127.0.0.1":
+            continue
+        try:
+            socket.create_connection((url.hostname, url.port), timeout=1).close()
+        except OSError:  # nobody listens: nobody can be using these slots
+            shutil.rmtree(marker.parent, ignore_errors=True)
+
+
 @pytest.fixture
 def scripted_server():
     """Factory for scripted OpenAI-compatible servers on loopback; all stopped after the test."""
@@ -84,8 +105,11 @@ def scripted_server():
         return server
 
     yield start
+    from swift_plugins.judge.node_slots import forget
+
     for server in servers:
         server.stop()
+        forget(server.base_url)  # its judge slots (docs/judge.md): a new port, a new folder each test
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ the tail times out, is retried behind the backlog and ends as a stand-in (docs/r
 node's requests capped at the server's capacity, a request is sent only when the server can take it, so
 its timeout measures the server's work, and the burst drains at the server's own pace.
 
-The slots are ``N`` lock files in shared memory (``/dev/shm``, else the temporary folder), one folder per
-judge URL and cap, shared by every process of the user that talks to that judge: a request holds an
+The slots are up to ``N`` lock files in shared memory (``/dev/shm``, else the temporary folder), one folder
+per judge URL, shared by every process of the user that talks to that judge: a request holds an
 exclusive ``flock`` on one slot file while it is in flight. The kernel drops the lock of a process that
 dies, so a crashed rank never keeps a slot. A slot freed while the same process has requests waiting goes
 straight to the next of them; otherwise waiting is one poll per process (a slot another process frees is
@@ -21,7 +21,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import random
+import shutil
 import tempfile
 import weakref
 from collections import deque
@@ -48,28 +48,39 @@ class NodeSlots:
     """``limit`` slots shared by the processes of this machine that use the same ``key``."""
 
     def __init__(self, limit: int, key: str, folder: Path | None = None) -> None:
-        digest = hashlib.sha256(f"{key}|{limit}".encode()).hexdigest()[:16]
-        self.folder = (folder or _folder()) / f"audio-thinker-judge-{os.getuid()}-{digest}"
+        self.limit = limit
+        self.folder = folder_for(key, folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.fds = [os.open(self.folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600) for i in range(limit)]
+        (self.folder / "judge").write_text(key)  # whose slots these are, for a person looking at /dev/shm
+        # Opened on first use, lowest slots first: a process with k requests in flight holds k files open.
+        self.fds: dict[int, int] = {}
         # flock is per open file: this process's own slots would not block it, so it skips them itself
         self.held: set[int] = set()
         self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaiters]" = \
             weakref.WeakKeyDictionary()
 
+    def _fd(self, i: int) -> int:
+        if i not in self.fds:
+            self.fds[i] = os.open(self.folder / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600)
+        return self.fds[i]
+
     def _try(self) -> int | None:
-        start = random.randrange(len(self.fds))  # spread the processes over the slots
-        for k in range(len(self.fds)):
-            i = (start + k) % len(self.fds)
+        for i in range(self.limit):
             if i in self.held:
                 continue
             try:
-                fcntl.flock(self.fds[i], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._fd(i), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
             self.held.add(i)
             return i
         return None
+
+    def close(self) -> None:
+        """Close the slot files (which frees any slot still held)."""
+        fds, self.fds, self.held = self.fds, {}, set()
+        for fd in fds.values():
+            os.close(fd)
 
     def _give(self, waiters: _LoopWaiters, index: int) -> None:
         """Hand a slot to this process's next waiter (no lock round trip), or back to the machine."""
@@ -119,6 +130,12 @@ class NodeSlots:
             self._give(waiters, index)
 
 
+def folder_for(key: str, folder: Path | None = None) -> Path:
+    """The slot folder of a judge (``key``: its URL) for this user."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return (folder or _folder()) / f"audio-thinker-judge-{os.getuid()}-{digest}"
+
+
 _shared: dict[tuple[str, int], NodeSlots] = {}
 
 
@@ -128,3 +145,11 @@ def node_slots(key: str, limit: int) -> NodeSlots:
     if found is None:
         found = _shared[(key, limit)] = NodeSlots(limit, key)
     return found
+
+
+def forget(key: str) -> None:
+    """Close this process's slots of a judge that is gone and remove its folder (tests start a judge on a
+    new port each time; a training run keeps its one folder, which other processes may be using)."""
+    for shared_key in [k for k in _shared if k[0] == key]:
+        _shared.pop(shared_key).close()
+    shutil.rmtree(folder_for(key), ignore_errors=True)

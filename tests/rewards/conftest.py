@@ -1,6 +1,7 @@
 import pytest
 
 from swift_plugins import rewards as plugin
+from swift_plugins.judge.node_slots import forget
 from tests.helpers.judge import use_judge
 from tests.helpers.loopback_server import ScriptedServer, obedient_judge
 
@@ -15,3 +16,4 @@ def judge_env():
     mp.undo()
     plugin.settings_from_env.cache_clear()
     server.stop()
+    forget(server.base_url)  # its judge slots (swift_plugins/judge/node_slots.py)
