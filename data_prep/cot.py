@@ -60,7 +60,8 @@ from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run a
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
-from audio_thinker.retry import backoff_s, retryable_status
+from audio_thinker.openai_client import UNPARSABLE, Client, with_retries
+from audio_thinker.openai_client import EndpointError as RequestFailed
 from audio_thinker.rows import question_of
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
 
@@ -117,37 +118,35 @@ class Endpoint:
 
 
 class EndpointError(Exception):
-    pass
+    """An endpoint gave no usable reply within the retries; the item is rejected, never cached."""
 
 
-async def chat(client, endpoint: Endpoint, messages: list[dict], sem: asyncio.Semaphore,
+async def chat(client: Client, endpoint: Endpoint, messages: list[dict], sem: asyncio.Semaphore,
                timeout: float, retries: int) -> str:
-    """One chat completion under the semaphore, with a timeout and bounded retries."""
-    import openai
+    """One chat completion under the semaphore, with a timeout and bounded retries (the retry loop and
+    policy of ``audio_thinker/openai_client.py``); an empty reply is tried again too."""
+    attempts = 0
 
-    last = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            await asyncio.sleep(backoff_s(attempt))
+    async def attempt(_: int) -> str:
+        nonlocal attempts
+        attempts += 1
+        async with sem:
+            reply = await client.post("chat/completions", {
+                "model": endpoint.model, "messages": messages, "max_tokens": endpoint.max_tokens,
+                "temperature": endpoint.temperature}, timeout)
         try:
-            async with sem:
-                resp = await asyncio.wait_for(client.chat.completions.create(
-                    model=endpoint.model, messages=messages, max_tokens=endpoint.max_tokens,
-                    temperature=endpoint.temperature), timeout)
-            text = resp.choices[0].message.content if resp.choices else None
-            if not text or not text.strip():
-                last = "empty reply"
-                continue
-            return text
-        except (asyncio.TimeoutError, openai.APITimeoutError):
-            last = f"timeout after {timeout} s"
-        except openai.APIConnectionError as exc:
-            last = f"connection error: {exc}"
-        except openai.APIStatusError as exc:
-            last = f"HTTP {exc.status_code}: {str(exc)[:300]}"
-            if not retryable_status(exc.status_code):
-                break  # a request the server will never accept (audio_thinker/retry.py)
-    raise EndpointError(f"{last} (after {attempt + 1} attempt(s))")
+            text = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise RequestFailed(UNPARSABLE, f"not a chat completion: {str(reply)[:200]}") from None
+        if not isinstance(text, str) or not text.strip():
+            raise RequestFailed(UNPARSABLE, "empty reply")
+        return text
+
+    try:
+        return await with_retries(attempt, retries)
+    except RequestFailed as err:
+        detail = f": {err.detail}" if err.detail else ""
+        raise EndpointError(f"{err}{detail} (after {attempts} attempt(s))") from None
 
 
 class Cache:
@@ -191,12 +190,9 @@ class Settings:
 
 
 async def _generate(rows: list[dict], out_dir: Path, settings: Settings, progress: bool) -> list[dict]:
-    import openai
-
     cap_cache, cot_cache = Cache(out_dir / "cache" / "captions"), Cache(out_dir / "cache" / "rationales")
-    clients = {name: openai.AsyncOpenAI(base_url=ep.base_url, api_key=ep.api_key, max_retries=0,
-                                        timeout=settings.timeout)
-               for name, ep in (("caption", settings.caption), ("llm", settings.llm))}
+    clients = {name: Client(ep.base_url, ep.api_key) for name, ep in (("caption", settings.caption),
+                                                                       ("llm", settings.llm))}
     sems = {"caption": asyncio.Semaphore(settings.concurrency), "llm": asyncio.Semaphore(settings.concurrency)}
     caption_tasks: dict[str, asyncio.Task] = {}
 
@@ -255,7 +251,7 @@ async def _generate(rows: list[dict], out_dir: Path, settings: Settings, progres
             return list(await asyncio.gather(*(tracked(i, r, bar) for i, r in enumerate(rows))))
     finally:
         for client in clients.values():
-            await client.close()
+            await client.aclose()
 
 
 def run(input_path: Path, out_dir: Path, settings: Settings, limit: int | None = None,

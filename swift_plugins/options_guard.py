@@ -322,8 +322,8 @@ def _chord(args):
 
 
 @rule("callbacks", verdict=WARNED, when="without audio_thinker",
-      reason="the dashboard keys are not logged, and evaluation-time scoring is not told apart from training's "
-             "in batch_stats files")
+      reason="the dashboard keys are not logged, evaluation-time scoring is not told apart from training's "
+             "in batch_stats files, and the judge circuit breaker does not run")
 def _callbacks(args):
     callbacks = _arg(args, "callbacks")
     return "--callbacks (without audio_thinker)" if callbacks is not None and "audio_thinker" not in callbacks else None

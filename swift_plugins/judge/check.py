@@ -16,16 +16,14 @@ process listening on the URL's port must belong to it (not an older server left 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from audio_thinker.cli import UsageError, parser, run
+from audio_thinker.openai_client import UNPARSABLE, Client, EndpointError
 from swift_plugins.judge.client import judge_many
 from swift_plugins.judge.ports import describe_pids, listener_pids, process_group
 from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
@@ -46,22 +44,25 @@ def served_models(settings: JudgeSettings, timeout: float = 10.0) -> list[str]:
     """Model ids from ``GET <url>/models``. :class:`NotUp` for what may pass (nothing listening, timeout,
     5xx); :class:`UsageError` for what will not (4xx, not an OpenAI model list)."""
     url = settings.url + "/models"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.api_key}"})
+
+    async def get():
+        async with Client(settings.url, settings.api_key) as client:
+            return await client.get("models", timeout)
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as err:
-        if err.code >= 500:
-            raise NotUp(f"HTTP {err.code}") from None
-        hint = ("the server refuses the key: set AUDIO_THINKER_JUDGE_API_KEY" if err.code in (401, 403) else
+        body = asyncio.run(get())
+    except EndpointError as err:
+        if err.status is None or err.status >= 500:  # refused, reset, timeout, DNS, 5xx: may still come up
+            if err.cause == UNPARSABLE:
+                raise UsageError(f"GET {url} answered, but not with an OpenAI model list: is this the judge "
+                                 f"server?", option="AUDIO_THINKER_JUDGE_URL") from None
+            raise NotUp(str(err)) from None
+        hint = ("the server refuses the key: set AUDIO_THINKER_JUDGE_API_KEY" if err.status in (401, 403) else
                 "wrong path: an OpenAI-compatible base URL usually ends in /v1, e.g. http://127.0.0.1:8000/v1")
-        raise UsageError(f"GET {url} answered HTTP {err.code}: {hint}", option="AUDIO_THINKER_JUDGE_URL") from None
-    except (OSError, ValueError) as err:  # refused, reset, timeout, DNS
-        reason = getattr(err, "reason", err)
-        raise NotUp(str(reason) or type(err).__name__) from None
+        raise UsageError(f"GET {url} answered HTTP {err.status}: {hint}", option="AUDIO_THINKER_JUDGE_URL") from None
     try:
-        models = [entry["id"] for entry in json.loads(body)["data"]]
-    except (ValueError, KeyError, TypeError):
+        models = [entry["id"] for entry in body["data"]]
+    except (KeyError, TypeError):
         raise UsageError(f"GET {url} answered, but not with an OpenAI model list: is this the judge server?",
                          option="AUDIO_THINKER_JUDGE_URL") from None
     return models

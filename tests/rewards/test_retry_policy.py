@@ -1,12 +1,13 @@
-"""One retry policy (audio_thinker/retry.py) for both OpenAI-compatible clients: the judge and the CoT data
-generator retry the same failures and give up on the same ones (real HTTP servers on 127.0.0.1)."""
+"""One client and one retry loop (audio_thinker/openai_client.py, policy in audio_thinker/retry.py) for the
+judge and the CoT data generator: they retry the same failures and give up on the same ones (real HTTP
+servers on 127.0.0.1)."""
 from __future__ import annotations
 
 import asyncio
 
-import openai
 import pytest
 
+from audio_thinker.openai_client import Client
 from audio_thinker.retry import retryable_status
 from data_prep import cot
 from swift_plugins.judge.client import judge_many
@@ -26,12 +27,9 @@ def judge_attempts(server) -> int:
 
 def cot_attempts(server) -> int:
     async def ask():
-        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
-        try:
+        async with Client(server.base_url, "x") as client:
             await cot.chat(client, cot.Endpoint(server.base_url, "scripted"), [{"role": "user", "content": "hi"}],
                            asyncio.Semaphore(1), 5, RETRIES)
-        finally:
-            await client.close()
 
     with pytest.raises(cot.EndpointError):
         asyncio.run(ask())
