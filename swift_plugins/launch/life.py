@@ -146,6 +146,8 @@ def _same(ours: Sequence[str], theirs: Any, option: str) -> bool:
 
 
 def options(argv: Sequence[str]) -> dict[str, list[str]]:
+    """``--name value …`` (or ``--name=value``) of a command line as {name: [values]}: the one reader of a
+    command line's options, for the resume comparison here and the option guard's view in ``run.swift_args``."""
     parsed: dict[str, list[str]] = {}
     key = None
     for word in argv:

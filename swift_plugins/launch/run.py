@@ -32,14 +32,7 @@ from .settings import SettingsError, resolve
 def swift_args(argv: Sequence[str]) -> SimpleNamespace:
     """The options of a ``swift ...`` command line as ms-swift's arguments object would hold them (what the
     option guard reads): ``--name value`` with true/false and numbers converted, several values as a list."""
-    parsed: dict[str, list[str]] = {}
-    key = None
-    for word in argv:
-        if word.startswith("--"):
-            key, _, value = word[2:].partition("=")
-            parsed[key] = [value] if value else []
-        elif key is not None:
-            parsed[key].append(word)
+    parsed = life.options(argv)
 
     def convert(word: str):
         if word in ("true", "false"):
