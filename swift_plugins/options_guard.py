@@ -104,6 +104,12 @@ def _listed(value) -> list:
     return [value] if isinstance(value, (str, int, float)) else list(value)
 
 
+def _values_given(args, name: str) -> str | None:
+    """``--name v1 v2`` when a list option is set (what a rule that fires on "set" reports), else None."""
+    values = _listed(_arg(args, name))
+    return f"--{name} {' '.join(map(str, values))}" if values else None
+
+
 def _loss_type(args) -> str | None:
     value = _listed(_arg(args, "loss_type"))
     return value[0] if len(value) == 1 else None
@@ -145,15 +151,13 @@ def _foreign_reward(args):
 @rule("reward_model", verdict=REFUSED, when="set",
       reason="a reward model is one more reward column in the weighted sum, which is then not Eq. 7")
 def _reward_model(args):
-    models = _listed(_arg(args, "reward_model"))
-    return f"--reward_model {' '.join(map(str, models))}" if models else None
+    return _values_given(args, "reward_model")
 
 
 @rule("reward_model_plugin", verdict=REFUSED, when="set",
       reason="it scores with a reward model: one more reward column in the weighted sum, not Eq. 7")
 def _reward_model_plugin(args):
-    plugins = _listed(_arg(args, "reward_model_plugin"))
-    return f"--reward_model_plugin {' '.join(map(str, plugins))}" if plugins else None
+    return _values_given(args, "reward_model_plugin")
 
 
 _GYM = "the gym environment's total_reward joins the weighted sum (and rollouts become multi-turn): not Eq. 7"
@@ -317,8 +321,7 @@ def _overlong(args):
 @rule("chord_sft_dataset", verdict=WARNED, when="set",
       reason="CHORD mixes an SFT loss on another dataset into the GRPO loss; the rewards are unchanged")
 def _chord(args):
-    data = _listed(_arg(args, "chord_sft_dataset"))
-    return f"--chord_sft_dataset {' '.join(map(str, data))}" if data else None
+    return _values_given(args, "chord_sft_dataset")
 
 
 @rule("callbacks", verdict=WARNED, when="without audio_thinker",
