@@ -132,6 +132,25 @@ def collective_group(timeout_s: float | None = None, channel: str = MAIN):
         return _groups[channel]
 
 
+def release_collective_groups() -> None:
+    """Destroy the plugin's gloo groups and drop the references this module holds (at exit; see
+    ``swift_plugins/compat/teardown.py``). A gloo group still referenced when the interpreter finalises is
+    destroyed with its worker threads joinable, and the C++ runtime can then abort the process ("terminate
+    called without an active exception") after a successful run. The groups are gloo whatever the trainer's
+    backend, so this runs on NCCL runs too; no barrier, every collective of ours is done by then."""
+    global _group_ready
+    with _group_lock:
+        groups = list(_groups.values())
+        _groups.clear()
+        _group_ready = False
+    dist = _dist()
+    for group in groups if dist is not None else ():
+        try:
+            dist.destroy_process_group(group)
+        except Exception:  # never turn a clean exit into a failure
+            pass
+
+
 def prepare_collectives(ddp_timeout: float | None = None) -> None:
     """Create the plugin's group now (main thread, every rank, while the trainer is being built); a bad
     ``$AUDIO_THINKER_COLLECTIVE_TIMEOUT`` fails here, on one process too, not at the first collective."""

@@ -22,6 +22,11 @@ _registered = False
 
 
 def destroy_process_group() -> None:
+    try:  # the plugin's own gloo groups first, on every backend (swift_plugins/batch.py holds them)
+        from swift_plugins.batch import release_collective_groups
+        release_collective_groups()
+    except Exception:
+        pass
     try:
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
