@@ -3,7 +3,7 @@
 ``eval.sweep`` leaves a trail beside every result: ``OUT/sweep.json`` names the run (or the base model) whose
 ``OUT/checkpoint-N/`` and ``OUT/base/`` folders it evaluated, and an ``--export-last`` copy ``DIR/LABEL.json``
 has ``DIR/LABEL.source.json`` beside it. From the run's own ``args.json`` the catalogue tells which row it was
-trained as (:meth:`swift_plugins.catalogue.Catalogue.identify`); a base model is its backbone's base row. A
+trained as (:meth:`recipes.catalogue.Catalogue.identify`); a base model is its backbone's base row. A
 folder name is never the row's name: ``base`` and ``checkpoint-4`` are names of steps, and two runs both have
 a ``checkpoint-4``. Only a result with no trail at all (a file written by hand) is named by its folder.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swift_plugins.catalogue import Catalogue
+from recipes.catalogue import Catalogue
 
 SOURCE_SUFFIX = ".source.json"  # DIR/LABEL.source.json beside an exported DIR/LABEL.json
 

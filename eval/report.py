@@ -5,7 +5,7 @@
 Each ``eval.score`` result JSON is named after the run it evaluates, not after
 its folder (:mod:`eval.provenance`): a result written by ``eval.sweep`` (a
 checkpoint folder, ``base``, or its ``--export-last`` copy) is traced to its
-run's own ``args.json``, and the row of ``swift_plugins/catalogue.yaml`` with
+run's own ``args.json``, and the row of ``recipes/catalogue.yaml`` with
 exactly those settings names it (a run of no row keeps its output directory's
 name; the same checkpoint of two runs stays two rows). A result without that
 trail (a file written by hand) is named by its directory. Rows are listed in
@@ -33,7 +33,7 @@ import yaml
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.jsonl import atomic_write_text
 
-from swift_plugins import catalogue
+from recipes import catalogue
 
 from . import audio_control, provenance
 from .report_paired import our_row, paired_section, paper_entry

@@ -1,7 +1,7 @@
 """The report's paired section: each ablation step of the paper's Table 1 measured on the same items.
 
 A step is a Table 1 row against the row it adds to, its ``parent`` in
-``swift_plugins/catalogue.yaml`` (:func:`ablation_steps`), e.g. ``grpo-a`` →
+``recipes/catalogue.yaml`` (:func:`ablation_steps`), e.g. ``grpo-a`` →
 ``grpo-b`` (GRPO → GRPO+CoT), ``model-a`` → ``model-b`` (+CR), the base model
 → ``sft-a``. When both rows of a step have ``eval.score``
 results of the same benchmark and version with per-item rows, the step's
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from audio_thinker.cli import UsageError
-from swift_plugins import catalogue
+from recipes import catalogue
 
 from .compare import compare, fmt_delta, fmt_delta_interval, fmt_p
 from .tables import markdown_table

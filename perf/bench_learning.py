@@ -38,7 +38,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from swift_plugins.simulate import expected_atar  # noqa: E402
+from eval.simulate import expected_atar  # noqa: E402
 
 CHOICES = ["a steady tone", "white noise", "a click train", "a chirp"]
 # experiment -> (rewards with weights, learning rate, the logged mean it predicts, direction)

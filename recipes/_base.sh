@@ -1,6 +1,6 @@
-# Shared base of every results row: a row script sets ROW (its name in swift_plugins/catalogue.yaml, also its
+# Shared base of every results row: a row script sets ROW (its name in recipes/catalogue.yaml, also its
 # output directory's name) and sources this file, which hands the row to the launcher,
-# `python -m swift_plugins.launch ROW`, in the environment setup.sh installed into. The launcher reads the
+# `python -m recipes.launch ROW`, in the environment setup.sh installed into. The launcher reads the
 # row's facts from the catalogue and every override from the environment (docs/recipes.md, "Overrides").
 #
 #   DRY_RUN=1 bash recipes/<row>.sh    prints the exact command(s) and runs nothing.
@@ -11,4 +11,4 @@ REPO_DIR=$(dirname "$RECIPES_DIR")
 source "$REPO_DIR/scripts/_python.sh"
 use_python   # $PYTHON and the `swift` beside it: the environment setup.sh installed into
 export PYTHON PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PYTHON" -m swift_plugins.launch "$ROW" --root "$REPO_DIR"
+exec "$PYTHON" -m recipes.launch "$ROW" --root "$REPO_DIR"

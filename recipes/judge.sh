@@ -5,7 +5,7 @@
 #   bash recipes/judge.sh                       # the paper's judge: Qwen3-8B-Base behind vLLM
 #   JUDGE_BACKEND=swift bash recipes/judge.sh   # same model behind `swift deploy` (no vLLM installed)
 #   JUDGE_BACKEND=local bash recipes/judge.sh   # offline stand-in: SmolLM2-135M-Instruct on CPU
-#   JUDGE_BACKEND=mini-task bash recipes/judge.sh  # the mini task's deterministic judge (data_prep.mini_judge,
+#   JUDGE_BACKEND=mini-task bash recipes/judge.sh  # the mini task's deterministic judge (mini.judge,
 #                                                # docs/mini-experiment.md): checks reasoning against the task
 #
 #   JUDGE_MODEL_PATH  model to serve (default Qwen/Qwen3-8B-Base; local: .cache/judge/smollm2-135m-instruct)
@@ -48,7 +48,7 @@ case "$JUDGE_BACKEND" in
          --port "$JUDGE_PORT" --max_new_tokens 32) ;;
   mini-task)
     # No model: rules over the task's reasoning grammar, served under the same name and protocol.
-    cmd=("$PYTHON" -m data_prep.mini_judge --host "$JUDGE_HOST" --port "$JUDGE_PORT"
+    cmd=("$PYTHON" -m mini.judge --host "$JUDGE_HOST" --port "$JUDGE_PORT"
          --served-model-name "$SERVED_NAME") ;;
   *) echo "unknown JUDGE_BACKEND=$JUDGE_BACKEND (vllm | swift | local | mini-task)" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command per table of the paper: train its rows one after another through the launcher, evaluate each
 # row on the benchmarks the table needs, and write the paper-layout report. The tables, their rows and
-# benchmarks are swift_plugins/catalogue.yaml's; the command is python -m swift_plugins.launch.table.
+# benchmarks are recipes/catalogue.yaml's; the command is python -m recipes.launch.table.
 #
 #   bash recipes/table.sh table1                  # table1 ... table6, or all (the catalogue's tables)
 #   bash recipes/table.sh table1 grpo-a model-a   # only these rows of the table (in the table's order)
@@ -35,4 +35,4 @@ export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 # The interpreter that runs the table command; the commands it prints and runs keep $PYTHON as given
 # (default: python on PATH), as they always did.
 RUNNER=$(command -v "${PYTHON:-python3}" || command -v python3 || command -v python)
-exec "$RUNNER" -m swift_plugins.launch.table "$@"
+exec "$RUNNER" -m recipes.launch.table "$@"

@@ -4,8 +4,8 @@
 #   bash scripts/demo.sh
 #
 # 1. set up (packages, tiny random checkpoints, local SmolLM2 judge)    scripts/setup.sh
-# 2. the mini backbone, a small Qwen2-Audio that hears pitch (cached)    scripts/build_mini_checkpoint.py
-# 3. the miniature's tone task (graded difficulty, held-out items)       python -m data_prep.mini_task
+# 2. the mini backbone, a small Qwen2-Audio that hears pitch (cached)    python -m mini.build
+# 3. the miniature's tone task (graded difficulty, held-out items)       python -m mini.task
 # 4. the judge as an OpenAI-compatible server on 127.0.0.1              recipes/judge.sh (JUDGE_BACKEND=mini-task)
 # 5. the model-c row (Eq. 7) for a few GRPO steps                        recipes/model-c.sh
 # 6. the sft-a row                                                       recipes/sft-a.sh
@@ -34,12 +34,12 @@ rm -rf "$DEMO"; mkdir -p "$DEMO"
 MINI_MODEL=${MINI_MODEL:-$REPO_DIR/.cache/mini/qwen2-audio}
 if [ "$MINI_MODEL" = "$REPO_DIR/.cache/mini/qwen2-audio" ]; then
   stamp "mini backbone (built once, then cached)"
-  "$PYTHON" scripts/build_mini_checkpoint.py > "$DEMO/build_mini_checkpoint.log" 2>&1 \
+  "$PYTHON" -m mini.build > "$DEMO/build_mini_checkpoint.log" 2>&1 \
     || { tail -n 30 "$DEMO/build_mini_checkpoint.log"; exit 1; }
 fi
 
 stamp "tone task data"
-"$PYTHON" -m data_prep.mini_task --out "$DEMO/data" --seed 1 --train 32 --sft 0 --test 60 > /dev/null
+"$PYTHON" -m mini.task --out "$DEMO/data" --seed 1 --train 32 --sft 0 --test 60 > /dev/null
 "$PYTHON" -m data_prep.sft_targets --input "$DEMO/data/train.jsonl" --out "$DEMO/data/sft_answers.jsonl" > /dev/null
 
 JUDGE_BACKEND=${DEMO_JUDGE_BACKEND:-mini-task}

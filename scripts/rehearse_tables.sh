@@ -43,9 +43,9 @@ export MMAU_META=$REH/data/mmau-demo.json BENCHMARKS=mmau EVAL_BATCH_SIZE=4 EVAL
 # The judge rows (model-b/c/e/f) need a judge: the local SmolLM2 stand-in on loopback, as in the demo.
 # Which rows those are is the catalogue's (each row's rewards, the registry's judge rewards).
 needs_judge=0
-rows=${*:-$(python -m swift_plugins.catalogue rows "$TABLE")}
+rows=${*:-$(python -m recipes.catalogue rows "$TABLE")}
 # shellcheck disable=SC2086
-python -m swift_plugins.catalogue shell $rows | grep -q "NEEDS_JUDGE=1" && needs_judge=1
+python -m recipes.catalogue shell $rows | grep -q "NEEDS_JUDGE=1" && needs_judge=1
 if [ "$needs_judge" = 1 ] && [ "${DRY_RUN:-0}" != 1 ]; then
   JUDGE_PORT=${JUDGE_PORT:-18100}
   stamp "local judge on 127.0.0.1:$JUDGE_PORT"

@@ -16,8 +16,8 @@ COMMANDS = {
     "data_prep.avqa":          ("multi_choice", ["train.jsonl", "rejects.jsonl", "summary.json", "audio/"]),
     "data_prep.benchmarks":    ("audio_id", [".missing.jsonl"]),
     "data_prep.cot":           ('"solution"', ["sft_cot.jsonl", "cot_rejects.jsonl", "cot_summary.json"]),
-    "data_prep.mini_judge":    ("<<data-NONCE>>", ["verdict-NONCE", "score-NONCE"]),
-    "data_prep.mini_task":     ('"solution"', ["train.jsonl", "sft.jsonl", "test-meta.json", "test.jsonl"]),
+    "mini.judge":    ("<<data-NONCE>>", ["verdict-NONCE", "score-NONCE"]),
+    "mini.task":     ('"solution"', ["train.jsonl", "sft.jsonl", "test-meta.json", "test.jsonl"]),
     "data_prep.preflight":     ('"audios"', ["error: FILE:LINE", "--clean-out"]),
     "data_prep.sft_targets":   ('"solution"', ["<answer>SOLUTION</answer>"]),
     "data_prep.synthetic":     ('"solution"', ["train.jsonl", "sft_answers.jsonl", "sft_cot.jsonl", "mmau-demo.json"]),
@@ -25,7 +25,7 @@ COMMANDS = {
     "eval.convert":            ('"output"', ["model_output", "answer_prediction", "response"]),
     "eval.export_mmau_test":   ('"output"', ["model_output", "model_prediction"]),
     "eval.infer":              ('"id"', ['output', "mode", "infer"]),
-    "eval.mini_claims":        ('"items"', ["claims.json", "figures/"]),
+    "mini.claims":        ('"items"', ["claims.json", "figures/"]),
     "eval.plot_training":      ("audio_thinker/think_ratio", ["PNG", "note:"]),
     "eval.report":             ("mmau.json", ["markdown"]),
     "eval.score":              ("model_output", ["95 % interval", "--out FILE"]),
@@ -34,15 +34,24 @@ COMMANDS = {
 }
 
 
+# Commands that read no input file of a user's, so there is no input example to show (each says why).
+NO_INPUT = {
+    "eval.simulate": "simulates a policy from its own arguments; prints the runs, --plot writes a PNG",
+    "mini.build": "builds the mini backbone from the mini task it generates itself",
+    "mini.precondition": "reads only a mini.task folder that the same project wrote",
+}
+
+
 def command_modules() -> list[str]:
-    """Every module of data_prep/ and eval/ that runs as a command (``if __name__ == "__main__"``)."""
+    """Every module of data_prep/, eval/ and mini/ that runs as a command (``if __name__ == "__main__"``)
+    and reads a user's input."""
     found = []
-    for package in ("data_prep", "eval"):
+    for package in ("data_prep", "eval", "mini"):
         for path in sorted((REPO / package).glob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             if any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body):
                 found.append(f"{package}.{path.stem}")
-    return found
+    return [module for module in found if module not in NO_INPUT]
 
 
 def help_text(module: str, capsys) -> str:

@@ -1,8 +1,11 @@
 """The dependency direction of the packages (docs/layout.md), read from the import statements.
 
-``audio_thinker`` is the shared vocabulary: standard library only. ``swift_plugins`` and ``data_prep`` build
-on it alone; ``eval`` may also use ``swift_plugins`` (the compat fix, the reward prompts); ``data_prep`` and
-``eval`` never import each other, and nothing imports ``tests``, ``perf`` or ``scripts``.
+``audio_thinker`` is the shared vocabulary: standard library only. ``swift_plugins`` (what ms-swift loads)
+and ``data_prep`` build on it alone; ``recipes`` (the catalogue and the launcher) may also use
+``swift_plugins`` (the option guard, the reward registry); ``eval`` may also use both (the compat fix, the
+reward prompts, the catalogue's rows); ``data_prep`` and ``eval`` never import each other, ``swift_plugins``
+never imports ``recipes``; ``mini`` (the miniature) builds on all of them and nothing imports it; nothing
+imports ``tests``, ``perf`` or ``scripts``.
 """
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ from pathlib import Path
 
 from tests.helpers.paths import REPO
 
-OURS = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "perf", "scripts")
+OURS = ("audio_thinker", "swift_plugins", "recipes", "data_prep", "eval", "mini", "tests", "perf", "scripts")
 # package -> the packages of ours it may import (besides itself)
 ALLOWED = {
     "audio_thinker": set(),
     "swift_plugins": {"audio_thinker"},
     "data_prep": {"audio_thinker"},
-    "eval": {"audio_thinker", "swift_plugins"},
+    "recipes": {"audio_thinker", "swift_plugins"},
+    "eval": {"audio_thinker", "swift_plugins", "recipes"},
+    "mini": {"audio_thinker", "swift_plugins", "recipes", "data_prep", "eval"},
 }
 STDLIB_ONLY = {"audio_thinker"}
 
@@ -64,20 +69,24 @@ def test_the_check_sees_a_broken_rule(tmp_path):
         (tmp_path / package).mkdir()
     (tmp_path / "audio_thinker" / "x.py").write_text("import torch\nfrom swift_plugins import rules\n")
     (tmp_path / "data_prep" / "y.py").write_text("def f():\n    from eval.grading import score\n")
-    (tmp_path / "swift_plugins" / "z.py").write_text("from . import batch\nimport data_prep.text\n")
+    (tmp_path / "swift_plugins" / "z.py").write_text("from . import batch\nimport data_prep.text\n"
+                                                      "from recipes import catalogue\n")
+    (tmp_path / "recipes" / "v.py").write_text("from swift_plugins import rules\nimport eval.report\n")
     (tmp_path / "eval" / "w.py").write_text("from .io import read\nfrom swift_plugins import compat\n")
     assert violations(tmp_path) == [
         "audio_thinker/x.py:1: audio_thinker imports torch (standard library only)",
         "audio_thinker/x.py:2: audio_thinker imports swift_plugins",
         "swift_plugins/z.py:2: swift_plugins imports data_prep",
+        "swift_plugins/z.py:3: swift_plugins imports recipes",
         "data_prep/y.py:2: data_prep imports eval",
+        "recipes/v.py:2: recipes imports eval",
     ]
 
 
 # A reader of a clone must be able to follow every pointer: the equations and decisions are in docs/.
 OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec\b|\bissue #?\d+|platform-notes|/work/|\bthe brief\b",
                      re.IGNORECASE)
-SOURCES = ("audio_thinker", "swift_plugins", "data_prep", "eval", "tests", "perf", "scripts", "recipes",
+SOURCES = ("audio_thinker", "swift_plugins", "data_prep", "eval", "mini", "tests", "perf", "scripts", "recipes",
            "docs", ".ci")
 TEXT = (".md", ".sh", ".yaml", ".yml", ".toml", ".txt")
 

@@ -9,7 +9,7 @@ import zipfile
 
 from tests.helpers.paths import REPO
 
-PACKAGES = {"audio_thinker", "swift_plugins", "data_prep", "eval"}
+PACKAGES = {"audio_thinker", "swift_plugins", "recipes", "data_prep", "eval", "mini"}
 
 
 def test_wheel_holds_exactly_the_documented_packages(tmp_path):
@@ -24,5 +24,5 @@ def test_wheel_holds_exactly_the_documented_packages(tmp_path):
     top = {name.split("/")[0] for name in names if ".dist-info/" not in name}
     assert top == PACKAGES
     # data files the packages read at run time (data_prep.avqa reads its annotation format at import)
-    assert {"swift_plugins/prompts/adaptive_think.txt", "swift_plugins/catalogue.yaml", "eval/paper_numbers.yaml",
+    assert {"swift_plugins/prompts/adaptive_think.txt", "recipes/catalogue.yaml", "eval/paper_numbers.yaml",
             "data_prep/avqa_annotations.txt"} <= set(names)

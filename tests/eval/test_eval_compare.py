@@ -159,7 +159,7 @@ def test_report_of_two_result_files_shows_intervals_and_the_paired_step_beside_t
 
 def test_ablation_steps_pair_each_table1_row_with_the_row_it_adds_to():
     from eval.report_paired import ablation_steps
-    from swift_plugins import catalogue
+    from recipes import catalogue
 
     steps = [(a.name, b.name) for a, b in ablation_steps(catalogue.load())]
     base = "qwen2-audio"

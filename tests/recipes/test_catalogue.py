@@ -1,4 +1,4 @@
-"""The experiment catalogue (swift_plugins/catalogue.yaml): each row's facts in one place, checked on load, and
+"""The experiment catalogue (recipes/catalogue.yaml): each row's facts in one place, checked on load, and
 a row added to a copy reaches every consumer: the recipe, the table command, the judge detection, the
 report (its order, its name, the paper's figures) and the paired ablation steps."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 
 from eval import report
 from eval.report_paired import ablation_steps
-from swift_plugins import catalogue
+from recipes import catalogue
 from tests.helpers.paths import REPO
 
 CAT = catalogue.load()
@@ -51,7 +51,7 @@ def python_strings(path: Path) -> list[str]:
 
 def test_each_row_s_facts_are_in_the_catalogue_only():
     """What grep finds: a row's backbone, method, prompt, rewards and weights, tables and parent are written
-    in swift_plugins/catalogue.yaml and nowhere else in the code (tests and docs transcribe them to check)."""
+    in recipes/catalogue.yaml and nowhere else in the code (tests and docs transcribe them to check)."""
     for path in code_files():
         if path.name == "catalogue.yaml":
             continue

@@ -1,4 +1,4 @@
-"""The launcher (python -m swift_plugins.launch, behind recipes/<row>.sh): settings resolved in one order, the
+"""The launcher (python -m recipes.launch, behind recipes/<row>.sh): settings resolved in one order, the
 command it builds, the option guard applied to that very command line before anything loads, and every
 documented override read."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from audio_thinker.cli import UsageError
-from swift_plugins import catalogue
-from swift_plugins.launch import run, settings
+from recipes import catalogue
+from recipes.launch import run, settings
 from tests.helpers.paths import CACHE, REPO
 
 TINY = CACHE / "tiny" / "qwen2-audio"

@@ -1,6 +1,6 @@
 """Batch layouts: every layout docs/at-scale.md documents passes the recipes' dry run with the batch it claims,
 an impossible one is refused by the dry run with the settings to change, and the launcher's check
-(swift_plugins/launch/layout.py) agrees with ms-swift 4.6's own (`_init_generation_batch_params`, called for
+(recipes/launch/layout.py) agrees with ms-swift 4.6's own (`_init_generation_batch_params`, called for
 real) over a grid of settings."""
 import itertools
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from swift_plugins.launch.layout import LayoutError, check_grpo_layout
+from recipes.launch.layout import LayoutError, check_grpo_layout
 from tests.recipes.test_recipes_dry_run import REPO, dry_run, dry_run_process, options, swift_command
 
 GPU8 = "0,1,2,3,4,5,6,7"

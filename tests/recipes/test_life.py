@@ -1,4 +1,4 @@
-"""The decisions of a run's life (swift_plugins/launch/life.py) without ms-swift: resume, refuse or start
+"""The decisions of a run's life (recipes/launch/life.py) without ms-swift: resume, refuse or start
 afresh; the logs of an interrupted attempt cut at the checkpoint resumed from; the lock held by whichever
 process inherited it. The same with real training processes: tests/integration/test_run_life.py."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from swift_plugins.launch import life
+from recipes.launch import life
 
 ARGV = ["swift", "rlhf", "--learning_rate", "1e-6", "--max_steps", "10", "--reward_funcs", "atar", "think_rate",
         "--reward_weights", "1", "0", "--use_vllm", "true", "--output_dir", "/x"]
@@ -126,7 +126,7 @@ def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_director
     """NNODES=2 run the same command on both nodes into one shared output directory: node 0 locks it, node 1
     must not be refused by node 0's lock, nor move or cut anything itself."""
     from audio_thinker.cli import UsageError
-    from swift_plugins.launch import run
+    from recipes.launch import run
     from tests.helpers.paths import REPO
 
     env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path), "MODEL": "/m",

@@ -41,7 +41,7 @@ def test_reward_table_is_the_declaration(page):
 def recipe_dry_run(reward: str, tmp_path) -> str:
     """The dry run of a row added to a copy of the catalogue whose one reward is ``reward``."""
     catalogue = tmp_path / "catalogue.yaml"
-    catalogue.write_text((REPO / "swift_plugins/catalogue.yaml").read_text(encoding="utf-8").replace(
+    catalogue.write_text((REPO / "recipes/catalogue.yaml").read_text(encoding="utf-8").replace(
         "\nrows:\n", f"\nrows:\n  probe: {{backbone: qwen2-audio, method: grpo, prompt: adaptive_think, "
                       f"rewards: {{{reward}: 1}}}}\n", 1), encoding="utf-8")
     env = {"PATH": os.environ["PATH"], "HOME": str(REPO), "DRY_RUN": "1", "AUDIO_THINKER_CATALOGUE": str(catalogue),
@@ -68,8 +68,8 @@ def test_registry_cli_answers_needs_judge():
 
 def test_paper_weights_are_the_catalogue_rows():
     """The weights the option guard prints when --reward_weights is missing are each paper row's weights in
-    swift_plugins/catalogue.yaml, with the dashboard monitors (added to every GRPO row) at 0."""
-    from swift_plugins import catalogue
+    recipes/catalogue.yaml, with the dashboard monitors (added to every GRPO row) at 0."""
+    from recipes import catalogue
 
     rows = [row for row in catalogue.load().rows.values() if row.rewards]
     assert len(rows) >= 10

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from swift_plugins.simulate import (Config, expected_atar, grpo_advantages, run_all, score_text,
+from eval.simulate import (Config, expected_atar, grpo_advantages, run_all, score_text,
                                     simulate)
 
 STEPS = 200
@@ -69,10 +69,10 @@ def test_updates_are_what_moves_the_policy():
 
 def test_cli_prints_the_table_writes_the_plot_and_rejects_bad_options(tmp_path):
     png = tmp_path / "sim.png"
-    done = subprocess.run([sys.executable, "-m", "swift_plugins.simulate", "--steps", "40", "--plot", str(png)],
+    done = subprocess.run([sys.executable, "-m", "eval.simulate", "--steps", "40", "--plot", str(png)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "hard" in done.stdout and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = subprocess.run([sys.executable, "-m", "swift_plugins.simulate", "--steps", "2"],
+    bad = subprocess.run([sys.executable, "-m", "eval.simulate", "--steps", "2"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --steps: must be at least 4"

@@ -1,6 +1,6 @@
 """The miniature's auditory reasoning task: tone sequences with graded difficulty.
 
-    python -m data_prep.mini_task --out DIR --seed N [--train 600] [--sft 3000] [--test 600]
+    python -m mini.task --out DIR --seed N [--train 600] [--sft 3000] [--test 600]
 
 Each clip is a sequence of 1 to 5 short tones at fixed time slots; each tone sits at one of five pitch
 levels (``LEVELS``, from ``deep`` to ``shrill``, half an octave apart, with a random detune, loudness and
@@ -297,7 +297,7 @@ def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_tes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli_parser("data_prep.mini_task", __doc__, example=TRAINING_ROWS_EXAMPLE,
+    parser = cli_parser("mini.task", __doc__, example=TRAINING_ROWS_EXAMPLE,
                         reads="nothing: the task is generated from --seed (no download); its rows have the training\n"
                               "format every other command reads, as in this example of that format",
                         writes="in --out: train.jsonl (GRPO rows, + difficulty, kind, levels), sft.jsonl (warm-start rows),\n"

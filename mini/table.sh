@@ -3,19 +3,19 @@
 # own recipes and table command. One command, resumable (run it again after an interruption: finished data,
 # checkpoint, rows and evaluations are kept):
 #
-#   bash scripts/mini_table.sh            # everything: data, mini checkpoint, task judge, rows, report
-#   DRY_RUN=1 bash scripts/mini_table.sh  # print every command, run nothing
+#   bash mini/table.sh            # everything: data, mini checkpoint, task judge, rows, report
+#   DRY_RUN=1 bash mini/table.sh  # print every command, run nothing
 #
-# 1. the task data                 python -m data_prep.mini_task (train + held-out items, 1/3 per difficulty)
-# 2. the mini checkpoint           python scripts/build_mini_checkpoint.py -> .cache/mini/qwen2-audio
+# 1. the task data                 python -m mini.task (train + held-out items, 1/3 per difficulty)
+# 2. the mini checkpoint           python -m mini.build -> .cache/mini/qwen2-audio
 # 3. the task judge                JUDGE_BACKEND=mini-task bash recipes/judge.sh (R_c, R_t of model-b/c)
 # 4. base (the warm start)         recipes/table.sh mini qwen2-audio, under each prompt a GRPO row uses
 # 5. the GRPO rows, per seed       recipes/table.sh mini grpo-a grpo-b model-a model-b model-c (SEED)
-#                                  (the `mini` table of swift_plugins/catalogue.yaml)
+#                                  (the `mini` table of recipes/catalogue.yaml)
 #                                  (train, then eval.infer -> eval.convert -> eval.score -> eval.think_analysis)
 # 6. the analysis                  eval.compare (paired, vs base and vs each ablation parent),
 #                                  eval.think_analysis (Figure 2), eval.plot_training, eval.report,
-#                                  eval.mini_claims (the claims met / not met, the step-time breakdown)
+#                                  mini.claims (the claims met / not met, the step-time breakdown)
 #
 # Every row gets the same overrides (MINI_*; the recipes' own defaults are never changed):
 #   MINI_STEPS (50)  MINI_LR (1e-4: a tenth of the warm start's SFT rate; the paper's 1e-6 is for 7B weights
@@ -43,8 +43,8 @@ MINI_ROOT=$(realpath -m "${MINI_ROOT:-$REPO_DIR/output/mini}")
 DEFAULT_MODEL=$(realpath -m "$REPO_DIR/.cache/mini/qwen2-audio")
 MINI_MODEL=$(realpath -m "${MINI_MODEL:-$DEFAULT_MODEL}")
 TASK=$MINI_ROOT/task
-TABLE=mini   # swift_plugins/catalogue.yaml: the base row and Table 1's Qwen2-Audio GRPO rows
-CATALOGUE=("$PYTHON" -m swift_plugins.catalogue)
+TABLE=mini   # recipes/catalogue.yaml: the base row and Table 1's Qwen2-Audio GRPO rows
+CATALOGUE=("$PYTHON" -m recipes.catalogue)
 ROWS=$(for row in $("${CATALOGUE[@]}" rows "$TABLE"); do [ "$row" = qwen2-audio ] || echo "$row"; done | xargs)
 MINI_SEEDS=${MINI_SEEDS:-1 2}
 MINI_SEED_ROWS=${MINI_SEED_ROWS:-grpo-b model-a}
@@ -84,13 +84,13 @@ echo "mini table: overrides MAX_STEPS=$MAX_STEPS LR=$LR PER_DEVICE_BATCH=$PER_DE
 stamp "1. task data -> $TASK"
 if [ -s "$TASK/test-meta.json" ] && [ -s "$TASK/train.jsonl" ]; then echo "  (made before, kept)"
 else
-  run "$PYTHON" -m data_prep.mini_task --out "$TASK" --seed "${MINI_TASK_SEED:-0}" --train "${MINI_TRAIN:-1200}" \
+  run "$PYTHON" -m mini.task --out "$TASK" --seed "${MINI_TASK_SEED:-0}" --train "${MINI_TRAIN:-1200}" \
     --sft 0 --test "${MINI_TEST:-600}"
 fi
 
 stamp "2. mini checkpoint -> $MINI_MODEL"
 if [ "$MINI_MODEL" = "$DEFAULT_MODEL" ]; then
-  run "$PYTHON" scripts/build_mini_checkpoint.py   # a no-op when built before
+  run "$PYTHON" -m mini.build   # a no-op when built before
 else
   echo "  (MINI_MODEL given: not built here)"
 fi
@@ -144,6 +144,6 @@ fi
 
 stamp "6. analysis -> $MINI_ROOT/report.md"
 stamp "done training and evaluating; uptime: $(uptime)"
-run "$PYTHON" -m eval.mini_claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
+run "$PYTHON" -m mini.claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
   --out "$MINI_ROOT/report.md"
 echo "[mini_table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"

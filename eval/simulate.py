@@ -1,6 +1,6 @@
 """Reward-dynamics simulator: where do ATAR (Eq. 1–5) and Eq. 7 push a policy that picks a mode per question?
 
-    python -m swift_plugins.simulate [--steps 300] [--plot docs/simulate.png]
+    python -m eval.simulate [--steps 300] [--plot docs/simulate.png]
 
 A population of multiple-choice questions in three difficulties, each with its own accuracy per output
 mode; a policy with one softmax over modes per difficulty (think, no-think, and "hidden": no-think form
@@ -210,7 +210,7 @@ def plot(results: dict[str, History], path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = parser("swift_plugins.simulate", __doc__)
+    ap = parser("eval.simulate", __doc__)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--learning-rate", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""The mini task's judge (data_prep.mini_judge), started by `recipes/judge.sh` (JUDGE_BACKEND=mini-task) on
+"""The mini task's judge (mini.judge), started by `recipes/judge.sh` (JUDGE_BACKEND=mini-task) on
 127.0.0.1 and asked through the project's own judge client, prompts and parsers, as R_c and R_t ask
 Qwen3-8B-Base in training."""
 import asyncio
@@ -15,8 +15,8 @@ from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality
 from swift_plugins.judge.settings import JudgeSettings
 from tests.helpers.loopback_server import free_port
 from audio_thinker.rows import build_user_text
-from data_prep.mini_judge import parse_question, split_reasoning
-from data_prep.mini_task import KINDS, LEVELS, make_item, parse_thought, render_thought
+from mini.judge import parse_question, split_reasoning
+from mini.task import KINDS, LEVELS, make_item, parse_thought, render_thought
 from tests.helpers.paths import REPO
 
 KIND = {kind.name: kind for kind in KINDS}

@@ -1,8 +1,8 @@
-"""``python -m swift_plugins.launch ROW``: train one row of the catalogue (``bash recipes/<row>.sh`` calls it).
+"""``python -m recipes.launch ROW``: train one row of the catalogue (``bash recipes/<row>.sh`` calls it).
 
-    python -m swift_plugins.launch model-c              # -> OUTPUT_ROOT/model-c (default output/)
-    DRY_RUN=1 python -m swift_plugins.launch model-c    # print every command, run nothing
-    PROFILE=cpu MODEL=... DATA=... python -m swift_plugins.launch model-a   # one CPU process
+    python -m recipes.launch model-c              # -> OUTPUT_ROOT/model-c (default output/)
+    DRY_RUN=1 python -m recipes.launch model-c    # print every command, run nothing
+    PROFILE=cpu MODEL=... DATA=... python -m recipes.launch model-a   # one CPU process
 
 Before anything loads, in this order: the row's settings (catalogue, ``PROFILE``, the environment), the batch
 layout (:mod:`.layout`), the options ms-swift would be run with (the rewards plugin's own rules,
@@ -22,7 +22,9 @@ from types import SimpleNamespace
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 
-from .. import catalogue, options_guard
+from swift_plugins import options_guard
+
+from .. import catalogue
 from . import life
 from .command import Launch, build, shell_line
 from .layout import LayoutError
@@ -125,8 +127,8 @@ def dry_run(row: str, root: Path, environ, table: str | None = None) -> tuple[li
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli_parser("swift_plugins.launch", __doc__)
-    parser.add_argument("row", help="a row of swift_plugins/catalogue.yaml")
+    parser = cli_parser("recipes.launch", __doc__)
+    parser.add_argument("row", help="a row of recipes/catalogue.yaml")
     parser.add_argument("--root", type=Path, default=Path.cwd(),
                         help="the checkout: where the catalogue's data paths and output/ are (default: here)")
     parser.add_argument("--table", help="apply this table's overrides (the table command passes it)")

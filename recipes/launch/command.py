@@ -9,10 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import swift_plugins
+
 from ..catalogue import Catalogue, Row
 from .layout import Layout, check_grpo_layout
 
-PLUGINS = Path(__file__).absolute().parents[1]  # swift_plugins/ (as imported: a linked checkout stays linked)
+PLUGINS = Path(swift_plugins.__file__).absolute().parent  # what ms-swift loads (as imported: a linked checkout stays linked)
 JUDGE_NOTE = ("row {row} uses the judge (think_consistency / think_quality): set AUDIO_THINKER_JUDGE_URL (e.g. "
               "http://127.0.0.1:8000/v1; bash recipes/judge.sh starts one and prints it)")
 

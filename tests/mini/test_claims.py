@@ -1,11 +1,11 @@
-"""eval.mini_claims: each claim of the mini table judged met / not met from results laid out as
-scripts/mini_table.sh writes them (eval.score result JSONs with per-item rows, training logs)."""
+"""mini.claims: each claim of the mini table judged met / not met from results laid out as
+mini/table.sh writes them (eval.score result JSONs with per-item rows, training logs)."""
 import json
 from pathlib import Path
 
 import pytest
 
-from eval import mini_claims
+from mini import claims as mini_claims
 
 N = 60  # items per difficulty
 DIFF = ("easy", "medium", "hard")

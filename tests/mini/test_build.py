@@ -1,4 +1,4 @@
-"""scripts/build_mini_checkpoint.py at its reduced size: a real `swift sft` warm start through the SFT recipe,
+"""mini/build.py at its reduced size: a real `swift sft` warm start through the SFT recipe,
 a complete and idempotent build, and a checkpoint that ms-swift's qwen2_audio template loads and answers with."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import time
 import pytest
 from transformers import AutoConfig, AutoProcessor
 
-from data_prep import mini_task
+from mini import task as mini_task
 from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.slow  # runs `swift sft` and `eval.infer` (about a minute on 2 cores)
 
-BUILDER = REPO / 'scripts' / 'build_mini_checkpoint.py'
+BUILDER = REPO / 'mini' / 'build.py'
 
 
 def build(out):

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Build the miniature's backbone: a small Qwen2-Audio that hears pitch, warm-started by `swift sft`.
 
-    python scripts/build_mini_checkpoint.py [--out .cache/mini] [--size full|reduced] [--force]
+    python -m mini.build [--out .cache/mini] [--size full|reduced] [--force]
 
 writes ``<out>/qwen2-audio``: a ``Qwen2AudioForConditionalGeneration`` (ms-swift ``--model_type
 qwen2_audio``, the same class and processor layout as the tiny checkpoints; tokenizer, config and saving
 come from ``scripts/build_tiny_checkpoints.py``) trained from random weights on the warm-start rows of
-``data_prep.mini_task`` (``sft.jsonl``): think traces under the always-think prompt, direct answers under
+``mini.task`` (``sft.jsonl``): think traces under the always-think prompt, direct answers under
 the answer-only prompt, either at random under the adaptive prompt, never chosen by difficulty. The
 training is the project's SFT recipe (``recipes/sft-b.sh`` through ``recipes/_base.sh``) with CPU
 overrides, as the demo runs it; audio encoder and projector are trained too (``--freeze_vit false``),
@@ -53,7 +53,7 @@ class Size:
     audio_layers: int
     heads: int
     vocab: int          # BPE merges before special tokens
-    sft_items: int      # warm-start clips (data_prep.mini_task --sft)
+    sft_items: int      # warm-start clips (mini.task --sft)
     steps: int          # SFT optimiser steps
     batch: int          # rows per step (one CPU process)
     lr: float
@@ -70,7 +70,7 @@ SIZES = {
 
 def corpus(sft_rows: list[dict]) -> list[str]:
     """The tiny corpus plus the task's own texts (prompts, questions with options, replies)."""
-    from data_prep import mini_task
+    from mini import task as mini_task
     texts = [mini_task.prompt_text(p) for p in mini_task.PROMPTS]
     for row in sft_rows[:300]:
         texts += [m['content'] for m in row['messages'] if m['role'] != 'system']
@@ -183,7 +183,7 @@ KEEP = ('config.json', 'generation_config.json', 'model.safetensors', 'chat_temp
 
 
 def build(out: Path, size_name: str = 'full', force: bool = False, work_log: Path | None = None) -> Path:
-    from data_prep import mini_task
+    from mini import task as mini_task
     from audio_thinker.jsonl import read_records
     dst = out / NAME
     if not force and is_complete(dst, size_name):

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Measure the miniature's precondition: does thinking help the warm-started model where it should?
 
-    python scripts/mini_precondition.py --model .cache/mini/qwen2-audio --task DIR --out DIR [--limit N]
+    python -m mini.precondition --model .cache/mini/qwen2-audio --task DIR --out DIR [--limit N]
 
-``--task`` is a ``data_prep.mini_task`` folder (``test.jsonl``, ``test-meta.json``). The held-out items
+``--task`` is a ``mini.task`` folder (``test.jsonl``, ``test-meta.json``). The held-out items
 are answered twice by the project's evaluation, once under the answer-only prompt (grpo-a's) and once
 under the always-think prompt (grpo-b's): ``eval.infer`` (greedy) -> ``eval.convert mmau`` ->
 ``eval.score mmau`` with the metadata, so accuracies and their 95 % Wilson intervals per difficulty are
@@ -93,7 +93,7 @@ def verdict(groups: dict[str, dict[str, dict]], CHANCE: dict[str, float]) -> dic
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="checkpoint directory (e.g. .cache/mini/qwen2-audio)")
-    ap.add_argument("--task", type=Path, required=True, help="data_prep.mini_task output folder")
+    ap.add_argument("--task", type=Path, required=True, help="mini.task output folder")
     ap.add_argument("--out", type=Path, required=True, help="folder for predictions, scores and the summary")
     ap.add_argument("--limit", type=int, help="only the first N held-out items")
     ap.add_argument("--batch-size", type=int, default=16)

@@ -1,4 +1,4 @@
-"""scripts/mini_table.sh plans the mini table through the project's own table command: every row, every
+"""mini/table.sh plans the mini table through the project's own table command: every row, every
 seed, the same overrides, the held-out evaluation and the analysis (DRY_RUN=1; the table itself is never
 run by the suite)."""
 import os
@@ -23,7 +23,7 @@ def option(words: list[str], name: str) -> str:
 def plan(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("mini")
     env = {**os.environ, "DRY_RUN": "1", "MINI_ROOT": str(root / "mini"), "PYTHONPATH": str(REPO)}
-    out = subprocess.run(["bash", str(REPO / "scripts" / "mini_table.sh")], cwd=REPO, env=env, capture_output=True,
+    out = subprocess.run(["bash", str(REPO / "mini" / "table.sh")], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert not (root / "mini").exists()  # a dry run writes nothing
@@ -66,8 +66,8 @@ def test_held_out_evaluation_judge_and_analysis_are_planned(plan):
     for w in sweeps:
         assert option(w, "--max-new-tokens") == length  # the reply budget of training
         assert w[w.index("--benchmark") + 3].endswith("mini/task/test-meta.json")
-    assert any("-m data_prep.mini_task" in line and "--test 600" in line for line in lines)  # 200 per difficulty
-    assert any("scripts/build_mini_checkpoint.py" in line for line in lines)
-    assert any("-m data_prep.mini_judge" in line for line in lines)
-    (claims,) = [line for line in lines if "-m eval.mini_claims" in line]
+    assert any("-m mini.task" in line and "--test 600" in line for line in lines)  # 200 per difficulty
+    assert any("-m mini.build" in line for line in lines)
+    assert any("-m mini.judge" in line for line in lines)
+    (claims,) = [line for line in lines if "-m mini.claims" in line]
     assert "--seeds 1 2" in claims and "--table mini" in claims

@@ -1,4 +1,4 @@
-"""data_prep.mini_task: the miniature's tone task -- deterministic, balanced, loadable, and a
+"""mini.task: the miniature's tone task -- deterministic, balanced, loadable, and a
 think-trace grammar that renders and parses back."""
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import soundfile as sf
 from audio_thinker.cli import run as cli_run
 from audio_thinker.matching import strict_match
 from audio_thinker.tags import parse_completion
-from data_prep import mini_task, preflight
-from data_prep.mini_task import KINDS, LEVELS, kind_of_question, parse_thought, render_completion, render_thought
+from data_prep import preflight
+from mini import task as mini_task
+from mini.task import KINDS, LEVELS, kind_of_question, parse_thought, render_completion, render_thought
 
 N = 48  # 16 per difficulty: every (kind, gold position) pair of the hard kinds occurs twice
 

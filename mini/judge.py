@@ -3,7 +3,7 @@ same OpenAI-compatible interface as Qwen3-8B-Base, so that R_c (Eq. 6) and R_t (
 the mini table go through the project's own judge client, prompts, parsing, concurrency and failure
 handling unchanged.
 
-    python -m data_prep.mini_judge --port 18010 [--host 127.0.0.1] [--served-model-name judge]
+    python -m mini.judge --port 18010 [--host 127.0.0.1] [--served-model-name judge]
 
 It answers the two prompts of ``swift_plugins/judge/prompts.py``: the system message says which (it
 asks for ``verdict-CODE`` or ``score-CODE``), the *last* user message opens with the request's data block
@@ -12,7 +12,7 @@ the reply line), and it replies ``verdict-NONCE: 0|1`` or ``score-NONCE: x``. Th
 it are ignored, as is everything outside that block.
 
 It cannot hear. It judges the *structure and logic* of the reasoning against the task's grammar
-(``data_prep.mini_task``: one perception sentence per event, then one conclusion sentence), never whether
+(``mini.task``: one perception sentence per event, then one conclusion sentence), never whether
 a stated perception is true of the audio:
 
 - **consistency** (1 or 0): 1 iff the reasoning states every event the question implies exactly once
@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.matching import strict_match
-from data_prep import mini_task
+from mini import task as mini_task
 
 SERVED_NAME = "judge"  # the name recipes/judge.sh serves every backend under
 _KIND = re.compile(r"(verdict|score)-CODE:")
@@ -52,10 +52,10 @@ _OPENING = re.compile(r"<<data-([0-9a-f]+)>>\n")
 
 # --- the task, read from the question and the reasoning --------------------------------------------------
 
-# A think trace is sentences of two shapes (data_prep.mini_task.render_thought): one step per tone, then
+# A think trace is sentences of two shapes (mini.task.render_thought): one step per tone, then
 # the conclusion. mini_task.parse_thought accepts only a trace that is exactly right; the judge must also
 # read one that is not (a step missing, repeated or contradicted, a sentence of something else) to grade
-# it, so it reads sentence by sentence. tests/data_prep/test_mini_judge.py checks that the two readers
+# it, so it reads sentence by sentence. tests/mini/test_judge.py checks that the two readers
 # agree on every trace render_thought writes.
 _STEP_SENTENCE = re.compile(rf"^Tone (\d+): ({'|'.join(mini_task.LEVELS)})\.$")
 _CONCLUSION_SENTENCE = re.compile(r"^So the answer is ([^.<>]+)\.$")
@@ -265,7 +265,7 @@ def make_server(host: str, port: int, served_name: str = SERVED_NAME) -> Threadi
             if self.path.rstrip("/") != "/v1/models":
                 return self._error(404, f"no route {self.path}")
             self._send(200, {"object": "list", "data": [{"id": served_name, "object": "model",
-                                                         "owned_by": "data_prep.mini_judge"}]})
+                                                         "owned_by": "mini.judge"}]})
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -295,7 +295,7 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServ
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cli = cli_parser("data_prep.mini_judge", __doc__,
+    cli = cli_parser("mini.judge", __doc__,
                      reads="OpenAI chat-completion requests (POST /v1/chat/completions) built by the project's judge\n"
                            "client from swift_plugins/judge/prompts.py; the last user message holds the data block",
                      example=("<<data-NONCE>>\nQuestion: Is the second tone higher or lower than the first?\n"

@@ -1,17 +1,17 @@
-"""The experiment catalogue (``swift_plugins/catalogue.yaml``): every results row, read into checked, frozen
+"""The experiment catalogue (``recipes/catalogue.yaml``): every results row, read into checked, frozen
 objects. The only reader of that file; docs/recipes.md explains its keys.
 
-It lives in ``swift_plugins`` because both sides need it and the layout rule allows it there: the launcher
-and the registry's judge detection are ours to run ms-swift, and ``eval`` may import ``swift_plugins``.
-``audio_thinker`` could not hold it (standard library only, no YAML). It imports neither ms-swift nor torch.
+It lives with the row scripts because it defines the experiments: the launcher (``recipes.launch``) runs its
+rows and ``eval`` reads them to name and order a report's rows. ms-swift never loads it, so ``swift_plugins``
+does not import it (docs/layout.md). It imports neither ms-swift nor torch.
 
 ``AUDIO_THINKER_CATALOGUE=/path/to/copy.yaml`` reads another catalogue (a copy with rows of one's own; the
 new-row test uses it to show that every consumer picks a row up).
 
-    python -m swift_plugins.catalogue rows [TABLE]     # row names, in the paper's order
-    python -m swift_plugins.catalogue shell ROW...     # each row's facts as shell assignments (the recipes)
-    python -m swift_plugins.catalogue tables             # table names
-    python -m swift_plugins.catalogue table TABLE      # a table's rows and benchmarks, as shell assignments
+    python -m recipes.catalogue rows [TABLE]     # row names, in the paper's order
+    python -m recipes.catalogue shell ROW...     # each row's facts as shell assignments (the recipes)
+    python -m recipes.catalogue tables             # table names
+    python -m recipes.catalogue table TABLE      # a table's rows and benchmarks, as shell assignments
 """
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ from typing import Any
 
 import yaml
 
-from . import registry
+import swift_plugins
+from swift_plugins import registry
 
 PATH = Path(__file__).with_name("catalogue.yaml")
-PROMPTS = Path(__file__).with_name("prompts")
+PROMPTS = Path(swift_plugins.__file__).with_name("prompts")  # the system prompts: the format rewards are tested against them
 METHODS = ("base", "sft", "grpo")
 
 
@@ -254,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
-    print("usage: python -m swift_plugins.catalogue rows [TABLE] | shell ROW... | tables | table TABLE", file=sys.stderr)
+    print("usage: python -m recipes.catalogue rows [TABLE] | shell ROW... | tables | table TABLE", file=sys.stderr)
     return 2
 
 

@@ -1,4 +1,4 @@
-"""``python -m swift_plugins.launch.table TABLE [ROW ...]`` (``bash recipes/table.sh`` calls it): train a table's
+"""``python -m recipes.launch.table TABLE [ROW ...]`` (``bash recipes/table.sh`` calls it): train a table's
 rows one after another through the launcher, evaluate each with ``eval.sweep`` on the table's benchmarks and
 write the paper-layout report with ``eval.report``. docs/recipes.md, "The table command", documents it.
 
@@ -263,7 +263,7 @@ def execute(t: Table) -> int:
                 print(f"{tag} {name}: {state.replace('resume:', 'resume from ')} -> {out / 'train.log'}", flush=True)
                 # the launcher opens train.log itself once the row's directory is settled: a run it moves
                 # aside keeps its own log, and a refusal shows here
-                cmd = [sys.executable, "-m", "swift_plugins.launch", name, "--root", str(t.root), "--table", t.name,
+                cmd = [sys.executable, "-m", "recipes.launch", name, "--root", str(t.root), "--table", t.name,
                        "--log", str(out / "train.log")]
                 code = subprocess.call(cmd, env={**os.environ, **t.row_env(name)}, stdin=subprocess.DEVNULL)
                 if code == 0 and t.train_state(name) == "finished":

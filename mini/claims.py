@@ -1,13 +1,13 @@
 """The mini table's claims, judged from the rows' own results and training logs (docs/mini-experiment.md).
 
-    python -m eval.mini_claims --root output/mini --seeds 1 2 --rows grpo-a grpo-b model-a model-b model-c \\
+    python -m mini.claims --root output/mini --seeds 1 2 --rows grpo-a grpo-b model-a model-b model-c \\
         --out output/mini/report.md
 
-ROOT is what ``scripts/mini_table.sh`` writes: ``base-<prompt>/`` (the warm start evaluated under one
+ROOT is what ``mini/table.sh`` writes: ``base-<prompt>/`` (the warm start evaluated under one
 prompt) and ``seed-<s>/`` (``recipes/table.sh`` output: ``<row>/logging.jsonl``,
 ``mini/results/<row>/mmau.json``). Paired comparisons are ``eval.compare``'s (bootstrap interval,
 exact McNemar p); the ablation parent of each row is its catalogue ``parent``
-(swift_plugins/catalogue.yaml), the step ``eval.report`` pairs it with. Think rate and completion length per difficulty come from the
+(recipes/catalogue.yaml), the step ``eval.report`` pairs it with. Think rate and completion length per difficulty come from the
 scored items (``eval.think_analysis``'s mode rule; tokens are ``eval/lengths.py`` words and marks).
 
 Claims (each met / not met, with its interval, per seed):
@@ -29,16 +29,16 @@ from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.jsonl import read_jsonl, write_json
-from swift_plugins import catalogue
+from recipes import catalogue
 
-from . import plot_training, think_analysis
-from .compare import compare, load_result
-from .stats import Z95
+from eval import plot_training, think_analysis
+from eval.compare import compare, load_result
+from eval.stats import Z95
 
 DIFFICULTIES = ("easy", "medium", "hard")
 BASE = "base"
 TIME_KEYS = ("time_step_s", "time_generate_s", "time_rewards_s", "time_train_s")
-# The rows the claims name, by what makes them that row in swift_plugins/catalogue.yaml (prompt, rewards):
+# The rows the claims name, by what makes them that row in recipes/catalogue.yaml (prompt, rewards):
 ROLES = {
     "answer_only": lambda r: r.prompt == "answer_only",                      # GRPO, answer-only (grpo-a)
     "always_think": lambda r: r.prompt == "always_think",                    # GRPO, always think (grpo-b)
@@ -65,7 +65,7 @@ def roles(rows: Sequence[str]) -> dict[str, str]:
 
 
 def parents(rows: Sequence[str]) -> dict[str, str]:
-    """Each row's ablation parent (swift_plugins/catalogue.yaml ``parent``; ``BASE`` for the base model)."""
+    """Each row's ablation parent (recipes/catalogue.yaml ``parent``; ``BASE`` for the base model)."""
     rows_of = catalogue.load().rows
     return {row: (rows_of[row].parent if rows_of[row].parent in rows else BASE) for row in rows}
 
@@ -399,15 +399,15 @@ def plot_by_difficulty(doc: dict[str, Any], key: str, ylabel: str, path: Path) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cli = cli_parser("eval.mini_claims", __doc__,
-                     reads="scripts/mini_table.sh's output folder: base-<prompt>/ and seed-<s>/ as recipes/table.sh\n"
+    cli = cli_parser("mini.claims", __doc__,
+                     reads="mini/table.sh's output folder: base-<prompt>/ and seed-<s>/ as recipes/table.sh\n"
                            "writes them (mini/results/<row>/mmau.json with its \"items\", <row>/logging.jsonl)",
                      example=('ROOT/seed-1/mini/results/model-a/mmau.json  {"benchmark": "mmau", "total": {...},\n'
                               '  "items": [{"id": "mini-test-00000", "correct": true, "mode": "think", ...}]}\n'
                               'ROOT/seed-1/model-a/logging.jsonl  {"audio_thinker/time_step_s": 6.9, ...}'),
                      writes="the markdown report (--out), claims.json and figures/ (think rate and tokens by\n"
                             "difficulty, Figure 2, training curves) beside it")
-    cli.add_argument("--root", type=Path, required=True, help="scripts/mini_table.sh's output folder")
+    cli.add_argument("--root", type=Path, required=True, help="mini/table.sh's output folder")
     cli.add_argument("--table", default="mini", help="the table recipes/table.sh ran (its output folder's name)")
     cli.add_argument("--seeds", nargs="+", required=True)
     cli.add_argument("--rows", nargs="+", required=True)
@@ -415,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_args(argv)
     unknown = [row for row in args.rows if row not in catalogue.load().rows]
     if unknown:
-        raise UsageError(f"not rows of swift_plugins/catalogue.yaml: {unknown}", option="--rows")
+        raise UsageError(f"not rows of recipes/catalogue.yaml: {unknown}", option="--rows")
     if not args.root.is_dir():
         raise UsageError("no such folder", args.root)
     doc = evaluate(args.root, args.seeds, args.rows, args.table)
@@ -450,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 figures[f"training curves {row} seed {seed}"] = f"figures/{png.name}"
     write_json(out_dir / "claims.json", doc)
     report = render(doc, figures)
-    stages = args.root / "stages.log"  # scripts/mini_table.sh: each stage's start, elapsed time and load
+    stages = args.root / "stages.log"  # mini/table.sh: each stage's start, elapsed time and load
     if stages.exists():
         report += "\n## The run (stages.log: UTC time, seconds since start, load average)\n\n```\n" + \
             stages.read_text() + "```\n"
