@@ -64,7 +64,7 @@ export EVAL_BATCH_SIZE=${EVAL_BATCH_SIZE:-32} EVAL_MAX_NEW_TOKENS=$MAX_COMPLETIO
 
 start=$(date +%s)
 stamp() {  # progress, also kept in MINI_ROOT/stages.log (elapsed seconds, load) for the report
-  echo "[mini_table +$(( $(date +%s) - start ))s] $*"
+  echo "[mini table +$(( $(date +%s) - start ))s] $*"
   [ "$DRY_RUN" = 1 ] || echo "$(date -u +%FT%TZ) +$(( $(date +%s) - start ))s load $(cut -d' ' -f1-3 /proc/loadavg): $*" >> "$MINI_ROOT/stages.log"
 }
 run() {  # print, then run unless DRY_RUN
@@ -144,4 +144,4 @@ stamp "6. analysis -> $MINI_ROOT/report.md"
 stamp "done training and evaluating; uptime: $(uptime)"
 run "$PYTHON" -m mini.claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
   --out "$MINI_ROOT/report.md"
-echo "[mini_table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"
+echo "[mini table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"

@@ -32,8 +32,8 @@ rm -rf "$DEMO"; mkdir -p "$DEMO"
 MINI_MODEL=${MINI_MODEL:-$REPO_DIR/.cache/mini/qwen2-audio}
 if [ "$MINI_MODEL" = "$REPO_DIR/.cache/mini/qwen2-audio" ]; then
   stamp "mini backbone (built once, then cached)"
-  "$PYTHON" -m mini.build > "$DEMO/build_mini_checkpoint.log" 2>&1 \
-    || { tail -n 30 "$DEMO/build_mini_checkpoint.log"; exit 1; }
+  "$PYTHON" -m mini.build > "$DEMO/mini_build.log" 2>&1 \
+    || { tail -n 30 "$DEMO/mini_build.log"; exit 1; }
 fi
 
 stamp "tone task data"
