@@ -25,7 +25,8 @@ def listed(value) -> list:
 
 
 def values_given(args, name: str) -> str | None:
-    """``--name v1 v2`` when a list option is set (what a rule that fires on "set" reports), else None."""
+    """``--name v1 v2`` when an option is set (a list option's values, or one value), else None: what a rule
+    that fires on "set" reports."""
     values = listed(arg(args, name))
     return f"--{name} {' '.join(map(str, values))}" if values else None
 

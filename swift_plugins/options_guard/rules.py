@@ -117,21 +117,18 @@ _TEACHER = "a teacher adds a per-token term to the advantage (OPD-RL), so it is 
 
 @rule("teacher_model", verdict=REFUSED, when="set", reason=_TEACHER)
 def _teacher_model(args):
-    teacher = arg(args, "teacher_model")
-    return f"--teacher_model {teacher}" if teacher else None
+    return values_given(args, "teacher_model")
 
 
 @rule("teacher_model_server", verdict=REFUSED, when="set", reason=_TEACHER)
 def _teacher_server(args):
-    server = arg(args, "teacher_model_server")
-    return f"--teacher_model_server {server}" if server else None
+    return values_given(args, "teacher_model_server")
 
 
 @rule("advantage_reweight", verdict=REFUSED, when="rlsd",
       reason="RLSD reweights each token's advantage by the teacher-student log-probability gap: not Eq. 8")
 def _reweight(args):
-    how = arg(args, "advantage_reweight")
-    return f"--advantage_reweight {how}" if how else None
+    return values_given(args, "advantage_reweight")
 
 
 @rule("sdar_loss_coef", verdict=REFUSED, when="> 0",
@@ -146,8 +143,7 @@ def _sdar(args):
 @rule("multi_turn_scheduler", verdict=REFUSED, when="set",
       reason="multi-turn rollouts are not supported: the judge sees only the last turn and λ would count turns")
 def _multi_turn(args):
-    scheduler = arg(args, "multi_turn_scheduler")
-    return f"--multi_turn_scheduler {scheduler}" if scheduler else None
+    return values_given(args, "multi_turn_scheduler")
 
 
 @rule("dynamic_sample", verdict=REFUSED, when="true",
