@@ -22,26 +22,36 @@ from swift_plugins.judge.settings import JudgeSettings
 from swift_plugins.rules import is_correct
 
 
-def judge_rows(rows: Sequence[dict], settings: JudgeSettings) -> list[dict]:
-    """One record per think reply among ``rows`` (``eval.infer`` prediction rows): difficulty, correct,
-    consistent (0/1 or None when the judgment failed) and quality (0-1 or None)."""
-    traces = []
-    for row in rows:
-        parsed = parse_completion(row.get("output") or "")
-        if parsed.is_think:
-            traces.append((row, parsed, question_of(row.get("messages"))))
-    consistency = [build_consistency_prompt(q, p.reasoning or "", p.answer or "", settings.reasoning_chars)
-                   for _, p, q in traces]
-    quality = [build_quality_prompt(q, p.reasoning or "", settings.reasoning_chars) for _, p, q in traces]
+def judge_completions(settings: JudgeSettings, questions: Sequence[str],
+                      completions: Sequence[str]) -> list[tuple[float | None, float | None] | None]:
+    """(consistency verdict, quality score) of each think completion, None for a no-think one; a failed
+    judgment is None in its place (left out of the rates, counted as failed)."""
+    parsed = [parse_completion(c or "") for c in completions]
+    think = [i for i, p in enumerate(parsed) if p.is_think]
+    consistency = [build_consistency_prompt(questions[i], parsed[i].reasoning or "", parsed[i].answer or "",
+                                            settings.reasoning_chars) for i in think]
+    quality = [build_quality_prompt(questions[i], parsed[i].reasoning or "", settings.reasoning_chars) for i in think]
 
     async def ask():
         return await asyncio.gather(judge_many(settings, consistency, parse_consistency),
                                     judge_many(settings, quality, parse_quality))
 
-    verdicts, scores = asyncio.run(ask())
-    return [{"difficulty": row.get("difficulty"), "correct": is_correct(p, row.get("solution"), row.get("choices")),
-             "consistent": v.value, "quality": s.value}
-            for (row, p, _), v, s in zip(traces, verdicts, scores)]
+    verdicts, scores = asyncio.run(ask()) if think else ([], [])
+    out: list[tuple[float | None, float | None] | None] = [None] * len(parsed)
+    for i, v, s in zip(think, verdicts, scores):
+        out[i] = (v.value, s.value)
+    return out
+
+
+def judge_rows(rows: Sequence[dict], settings: JudgeSettings) -> list[dict]:
+    """One record per think reply among ``rows`` (``eval.infer`` prediction rows): difficulty, correct,
+    consistent (0/1 or None when the judgment failed) and quality (0-1 or None)."""
+    judged = judge_completions(settings, [question_of(r.get("messages")) for r in rows],
+                               [r.get("output") or "" for r in rows])
+    return [{"difficulty": row.get("difficulty"),
+             "correct": is_correct(parse_completion(row.get("output") or ""), row.get("solution"), row.get("choices")),
+             "consistent": j[0], "quality": j[1]}
+            for row, j in zip(rows, judged) if j is not None]
 
 
 def _mean_interval(values: Sequence[float]) -> list[float] | None:
