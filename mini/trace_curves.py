@@ -123,7 +123,12 @@ def plot(doc: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     cli = cli_parser("mini.trace_curves", __doc__,
-                     reads="ROOT/seed-S/ROW/completions.jsonl and logging.jsonl (mini/table.sh runs), ROOT/task/train.jsonl",
+                     reads="ROOT/seed-S/ROW/completions.jsonl and logging.jsonl (mini/table.sh runs), ROOT/task/train.jsonl;\n"
+                           "a completions.jsonl table (ms-swift --log_completions) looks like",
+                     example=('{"step": ["1", "1"], "prompt": ["<|im_start|>user\\n<audio>What is the pitch of the tone? '
+                              '...<|im_end|>", "..."], "completion": ["<think>Tone 1: low. So the answer is low.</think>'
+                              '<answer>low</answer>", "<answer>low</answer>"]}\n'
+                              '{"step": ["2", "2"], "prompt": ["...", "..."], "completion": ["...", "..."]}'),
                      writes="in --out: trace_curves.json (per run: windows of steps with completions, think traces,\n"
                             "consistency rate and its interval, mean R_t; the run's own logged judge means) and\n"
                             "trace_curves.png")
