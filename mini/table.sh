@@ -145,5 +145,5 @@ fi
 stamp "6. analysis -> $MINI_ROOT/report.md"
 stamp "done training and evaluating; uptime: $(uptime)"
 run "$PYTHON" -m mini.claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
-  --out "$MINI_ROOT/report.md"
+  --seed-rows $MINI_SEED_ROWS --out "$MINI_ROOT/report.md"
 echo "[mini_table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"

@@ -31,6 +31,7 @@ COMMANDS = {
     "eval.score":              ("model_output", ["95 % interval", "--out FILE"]),
     "eval.sweep":              ("checkpoint-", ["sweep.json", "sweep.csv", "sweep.png"]),
     "eval.think_analysis":     ('"items"', ["--plot", "Figure 2"]),
+    "eval.think_propensity":   ('"id"', ["by_difficulty", "propensity", "items"]),
 }
 
 
