@@ -1,4 +1,4 @@
-"""The audio guard (docs/backbones.md): for each backbone, the encoded training batch (ms-swift template.encode +
+"""The audio guard (docs/backbones.md): for each backbone (Qwen2-Audio, Qwen2.5-Omni, Qwen3-Omni), the encoded training batch (ms-swift template.encode +
 data_collator, as the trainer builds it) carries audio for every sample, and the audio changes the
 model's logits.  The last test proves the guard is not vacuous: on unpatched ms-swift it fails."""
 from __future__ import annotations
@@ -27,6 +27,22 @@ def test_batch_carries_audio_for_every_sample(backbone, wavs):
     clips = [wavs['tone'], wavs['noise'], wavs['tone']]
     batch = audio_guard.check_batch_carries_audio(template, processor, clips)
     assert batch['input_features'].shape[0] == len(clips)
+
+
+def test_a_lost_clip_is_caught(backbone, wavs, monkeypatch):
+    """A row whose clip goes missing on the way to the template (ms-swift then keeps ``<audio>`` as text and
+    trains on the row without a word): the guard must refuse the batch, on every backbone."""
+    _, _, processor, template = backbone
+    encode, calls = template.encode, []
+
+    def losing_the_second_clip(row, *args, **kwargs):
+        calls.append(row)
+        return encode({**row, 'audios': []} if len(calls) == 2 else row, *args, **kwargs)
+
+    monkeypatch.setattr(template, 'encode', losing_the_second_clip)
+    with pytest.raises(AssertionError):
+        audio_guard.check_batch_carries_audio(template, processor, [wavs['tone'], wavs['noise']])
+    assert len(calls) == 2
 
 
 def test_changing_the_audio_changes_the_logits(backbone, wavs):
