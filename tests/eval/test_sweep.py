@@ -20,12 +20,14 @@ def checkpoint(run, step, lora=False, complete=True, base="/models/base"):
     folder.mkdir(parents=True)
     if lora:
         (folder / "adapter_config.json").write_text("{}")
+        (folder / "adapter_model.safetensors").write_bytes(b"weights")
     else:
         (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"weights")
     (folder / "args.json").write_text(json.dumps({"model": base, "model_type": "qwen2_audio",
                                                   "system": "Answer in <answer> tags."}))
     if complete:
-        (folder / "trainer_state.json").write_text("{}")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     return folder
 
 
@@ -105,7 +107,7 @@ def test_a_checkpoint_trained_again_is_evaluated_again(tmp_path, bench_files):
     checkpoint (its trainer_state.json differs), so the pair is evaluated again and its old outputs kept."""
     run, out = tmp_path / "run", tmp_path / "out"
     ckpt = checkpoint(run, 2, lora=True)
-    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.5}]}')   # the first training
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2, "log_history": [{"loss": 0.5}]}')   # the first training
     first = sweep.find_checkpoints(run, None)[0]
     (out / "checkpoint-2").mkdir(parents=True)
     for name in ("mmau.json", "mmau.preds.jsonl"):
@@ -113,7 +115,7 @@ def test_a_checkpoint_trained_again_is_evaluated_again(tmp_path, bench_files):
     (out / "checkpoint-2" / "mmau.sweep.json").write_text(json.dumps({"checkpoint_identity": first.identity}))
     args = ["--run", str(run), "--out", str(out), "--benchmark", "mmau", *map(str, bench_files), "--dry-run"]
     assert "# checkpoint-2 x mmau (finished, skipped)" in run_cli(*args).stdout    # the same checkpoint
-    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.7}]}')   # trained again, same name
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2, "log_history": [{"loss": 0.7}]}')   # trained again, same name
     assert "# checkpoint-2 x mmau\n" in run_cli(*args).stdout                      # no longer finished
     plan = sweep.Plan(out, sweep.find_checkpoints(run, None)[0], sweep.parse_benchmark("mmau", *map(str, bench_files)), [])
     assert not plan.done
