@@ -21,6 +21,8 @@
 #   MINI_STEPS (50)  MINI_LR (1e-4: a tenth of the warm start's SFT rate; the paper's 1e-6 is for 7B weights
 #   and barely moves a 1.2M-parameter model in 50 steps)  MINI_BATCH (32 completions per step = MINI_BATCH / MINI_GENERATIONS
 #   prompts)  MINI_GENERATIONS (8)  MINI_COMPLETION_LENGTH (64 tokens; also the evaluation's reply budget)
+# Rows: MINI_ROWS (the first seed's rows; default every GRPO row of the table; base is evaluated under the
+#   prompts of these rows only).
 # Sizes: MINI_TRAIN (1200 training items), MINI_TEST (600 held-out items: 200 per difficulty),
 #   MINI_SEEDS ("1 2": seeds of the rows in MINI_SEED_ROWS), MINI_SEED_ROWS ("grpo-b model-a": the rows
 #   run on every seed; the others run on the first seed only), MINI_TASK_SEED (0).
@@ -45,7 +47,7 @@ MINI_MODEL=$(realpath -m "${MINI_MODEL:-$DEFAULT_MODEL}")
 TASK=$MINI_ROOT/task
 TABLE=mini   # recipes/catalogue.yaml: the base row and Table 1's Qwen2-Audio GRPO rows
 CATALOGUE=("$PYTHON" -m recipes.catalogue)
-ROWS=$(for row in $("${CATALOGUE[@]}" rows "$TABLE"); do [ "$row" = qwen2-audio ] || echo "$row"; done | xargs)
+ROWS=${MINI_ROWS:-$(for row in $("${CATALOGUE[@]}" rows "$TABLE"); do [ "$row" = qwen2-audio ] || echo "$row"; done | xargs)}
 MINI_SEEDS=${MINI_SEEDS:-1 2}
 MINI_SEED_ROWS=${MINI_SEED_ROWS:-grpo-b model-a}
 # The prompt each row is asked with (its recipe's PROMPT): base is evaluated under each of them, so that

@@ -26,6 +26,7 @@ COMMANDS = {
     "eval.export_mmau_test":   ('"output"', ["model_output", "model_prediction"]),
     "eval.infer":              ('"id"', ['output', "mode", "infer"]),
     "mini.claims":        ('"items"', ["claims.json", "figures/"]),
+    "mini.trace_curves":  ('"completion"', ["trace_curves.json", "trace_curves.png"]),
     "eval.plot_training":      ("audio_thinker/think_ratio", ["PNG", "note:"]),
     "eval.report":             ("mmau.json", ["markdown"]),
     "eval.score":              ("model_output", ["95 % interval", "--out FILE"]),

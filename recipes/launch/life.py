@@ -39,7 +39,8 @@ MAY_DIFFER = {
     "max_steps", "save_steps", "logging_steps", "output_dir", "resume_from_checkpoint", "report_to",
     "dataloader_num_workers", "add_version", "check_model", "external_plugins", "callbacks", "log_completions",
     "deepspeed", "use_vllm", "vllm_mode", "vllm_server_host", "vllm_server_port", "vllm_gpu_memory_utilization",
-    "sleep_level", "use_cpu", "ddp_backend", "fp16",
+    "sleep_level", "use_cpu", "ddp_backend", "fp16", "vllm_limit_mm_per_prompt", "vllm_max_model_len",
+    "vllm_tensor_parallel_size", "move_model_batches", "offload_model", "offload_optimizer",
 }
 # the environment override that sets an ms-swift option (what the refusal names beside the option)
 OVERRIDE_OF = {"learning_rate": "LR", "model": "MODEL", "model_type": "MODEL_TYPE", "dataset": "DATA",
