@@ -76,6 +76,9 @@ class Row:
     aliases: tuple[str, ...] = ()
     # ms-swift options of the row's own, passed as ``--name value`` (e.g. a variant's --loss_type dapo)
     swift_args: tuple[tuple[str, str], ...] = ()
+    # environment of the row's training processes, printed before its command (a plugin's switch, e.g. the
+    # decision-token term's AUDIO_THINKER_DECISION_ALPHA)
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def trained(self) -> bool:
@@ -192,7 +195,7 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
     for name, entry in (data.get("rows") or {}).items():
         entry = dict(entry or {})
         unknown = set(entry) - {"summary", "backbone", "method", "prompt", "rewards", "sft_data", "parent",
-                                "tables", "paper", "aliases", "swift_args"}
+                                "tables", "paper", "aliases", "swift_args", "env"}
         if unknown:
             fail(f"row {name}: unknown keys {sorted(unknown)}")
         row = Row(name=str(name), backbone=str(entry.get("backbone")), method=str(entry.get("method")),
@@ -201,13 +204,16 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
                   sft_data=entry.get("sft_data"), parent=entry.get("parent"),
                   tables=tuple(entry.get("tables") or ()), paper=_strings(entry.get("paper")),
                   aliases=tuple(entry.get("aliases") or ()),
-                  swift_args=tuple((str(k), _scalar(v)) for k, v in (entry.get("swift_args") or {}).items()))
+                  swift_args=tuple((str(k), _scalar(v)) for k, v in (entry.get("swift_args") or {}).items()),
+                  env=_strings(entry.get("env")))
         bad_args = [k for k, _ in row.swift_args if not _OPTION_NAME.fullmatch(k) or k in LAUNCHER_OPTIONS]
         if bad_args:
             fail(f"row {name}: swift_args {bad_args} are not options a row may set (a lower-case ms-swift option "
                  f"name without '--', not one the launcher sets from the row or the settings)")
-        if row.swift_args and not row.trained:
-            fail(f"row {name}: swift_args on a row that is not trained (method {row.method})")
+        if (row.swift_args or row.env) and not row.trained:
+            fail(f"row {name}: swift_args / env on a row that is not trained (method {row.method})")
+        if [k for k in row.env if not re.fullmatch(r"AUDIO_THINKER_[A-Z0-9_]+", k)]:
+            fail(f"row {name}: env {sorted(row.env)}: a row sets only the plugin's own switches (AUDIO_THINKER_*)")
         if row.backbone not in backbones:
             fail(f"row {name}: backbone {row.backbone!r} is not one of {sorted(backbones)}")
         if row.method not in METHODS:

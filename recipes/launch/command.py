@@ -140,5 +140,6 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
     env = {"NPROC_PER_NODE": s["NPROC_PER_NODE"], "NNODES": s["NNODES"]}
     if s.get("ENABLE_AUDIO_OUTPUT"):
         env["ENABLE_AUDIO_OUTPUT"] = s["ENABLE_AUDIO_OUTPUT"]
+    env.update(row.env)   # the row's plugin switches (AUDIO_THINKER_*)
     return Launch(row, dict(s), output_dir, env, tuple(argv), tuple(preflight) if preflight else None, judge,
                   judge_check, layout, tuple(notes))

@@ -20,7 +20,7 @@ from recipes import catalogue
 from tests.helpers.paths import REPO
 
 CAT = catalogue.load()
-VARIANTS = ["model-a-tok", "model-a-nostd", "model-a-tok-nostd", "model-a-nobal"]
+VARIANTS = ["model-a-tok", "model-a-nostd", "model-a-tok-nostd", "model-a-nobal", "model-a-thinkless"]
 CODE = ("recipes", "eval", "swift_plugins", "audio_thinker", "data_prep", "scripts")
 
 
