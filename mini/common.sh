@@ -87,9 +87,9 @@ task_judge() {  # 3. the task judge (R_c, R_t); stopped when the caller exits (J
 }
 JUDGE_STOP='kill -- -"$(cat "$MINI_ROOT/judge/judge.pid")" 2>/dev/null || true'   # the judge's process group
 
-base_evaluations() {  # 4. base (the warm start) under each prompt a trained row of table $1 uses
-  local tab=$1 prompt
-  for prompt in $(for row in $(trained_rows_of "$tab"); do prompt_of "$row"; done | sort -u); do
+base_evaluations() {  # 4. base (the warm start) of table $1 under each prompt its rows $2... use
+  local tab=$1 prompt row; shift
+  for prompt in $(for row in "$@"; do prompt_of "$row"; done | sort -u); do
     stamp "4. base, asked with $prompt.txt"
     table OUTPUT_ROOT="$MINI_ROOT/base-$prompt" BASE_PROMPT="$prompt" bash recipes/table.sh "$tab" qwen2-audio
   done

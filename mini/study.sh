@@ -57,7 +57,7 @@ lane_first_seed() {
   table OUTPUT_ROOT="$(seed_root "$first_seed")" SEED="$first_seed" bash recipes/table.sh $TABLE $(rows_of_seed "$first_seed")
 }
 lane_the_rest() {
-  base_evaluations $TABLE
+  base_evaluations $TABLE $(trained_rows_of $TABLE)
   for seed in $rest_seeds; do
     stamp "5. seed $seed: $(rows_of_seed "$seed")"
     table OUTPUT_ROOT="$(seed_root "$seed")" SEED="$seed" bash recipes/table.sh $TABLE $(rows_of_seed "$seed")

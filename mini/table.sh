@@ -21,6 +21,8 @@
 #   MINI_STEPS (50)  MINI_LR (1e-4: a tenth of the warm start's SFT rate; the paper's 1e-6 is for 7B weights
 #   and barely moves a 1.2M-parameter model in 50 steps)  MINI_BATCH (32 completions per step = MINI_BATCH / MINI_GENERATIONS
 #   prompts)  MINI_GENERATIONS (8)  MINI_COMPLETION_LENGTH (64 tokens; also the evaluation's reply budget)
+# Rows: MINI_ROWS (the first seed's rows; default every GRPO row of the table; base is evaluated under the
+#   prompts of these rows only).
 # Sizes: MINI_TRAIN (1200 training items), MINI_TEST (600 held-out items: 200 per difficulty),
 #   MINI_SEEDS ("1 2": seeds of the rows in MINI_SEED_ROWS), MINI_SEED_ROWS ("grpo-b model-a": the rows
 #   run on every seed; the others run on the first seed only), MINI_TASK_SEED (0).
@@ -30,7 +32,7 @@ set -euo pipefail
 MINI_NAME=mini_table MINI_HOME=output/mini
 source "$(dirname "$0")/common.sh"   # environment, overrides, stamp/run/table, stages 1-4
 TABLE=mini   # recipes/catalogue.yaml: the base row and Table 1's Qwen2-Audio GRPO rows
-ROWS=$(trained_rows_of "$TABLE")
+ROWS=${MINI_ROWS:-$(trained_rows_of "$TABLE")}
 MINI_SEEDS=${MINI_SEEDS:-1 2}
 MINI_SEED_ROWS=${MINI_SEED_ROWS:-grpo-b model-a}
 rows_of_seed() { if [ "$1" = "${MINI_SEEDS%% *}" ]; then echo "$ROWS"; else echo "$MINI_SEED_ROWS"; fi; }
@@ -51,7 +53,7 @@ lane_first_seed() {  # the first seed's rows but its last
   table OUTPUT_ROOT="$(seed_root "$first_seed")" SEED="$first_seed" bash recipes/table.sh $TABLE ${first_rows% *}
 }
 lane_the_rest() {  # base under each prompt, the other seeds' rows, then the first seed's last row
-  base_evaluations $TABLE
+  base_evaluations $TABLE $ROWS
   for seed in ${MINI_SEEDS#"$first_seed"}; do
     stamp "5. seed $seed: $(rows_of_seed "$seed")"
     table OUTPUT_ROOT="$(seed_root "$seed")" SEED="$seed" bash recipes/table.sh $TABLE $(rows_of_seed "$seed")
@@ -77,5 +79,5 @@ fi
 stamp "6. analysis -> $MINI_ROOT/report.md"
 stamp "done training and evaluating; uptime: $(uptime)"
 run "$PYTHON" -m mini.claims --root "$MINI_ROOT" --table $TABLE --seeds $MINI_SEEDS --rows $ROWS \
-  --out "$MINI_ROOT/report.md"
+  --seed-rows $MINI_SEED_ROWS --out "$MINI_ROOT/report.md"
 echo "[mini_table +$(( $(date +%s) - start ))s] report: $MINI_ROOT/report.md"

@@ -12,6 +12,7 @@ new-row test uses it to show that every consumer picks a row up).
     python -m recipes.catalogue shell ROW...     # each row's facts as shell assignments (the recipes)
     python -m recipes.catalogue tables             # table names
     python -m recipes.catalogue table TABLE      # a table's rows and benchmarks, as shell assignments
+    python -m recipes.catalogue profile NAME     # a PROFILE's settings, one shell assignment a line
 """
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ from swift_plugins import registry
 PATH = Path(__file__).with_name("catalogue.yaml")
 PROMPTS = Path(swift_plugins.__file__).with_name("prompts")  # the system prompts: the format rewards are tested against them
 METHODS = ("base", "sft", "grpo")
+# The vLLM rollout settings of a GRPO row: the catalogue's `defaults` give the 96 GB-card values, a backbone's
+# `rollout` what differs for it, a PROFILE what differs per card. Each is an environment override of the same
+# name (docs/recipes.md) that becomes one ms-swift option (recipes/launch/rollout.py); docs/at-scale.md,
+# "Memory plans", gives the arithmetic behind every value.
+ROLLOUT_SETTINGS = ("VLLM_LIMIT_MM_PER_PROMPT", "VLLM_MAX_MODEL_LEN", "VLLM_TENSOR_PARALLEL_SIZE",
+                    "VLLM_GPU_MEMORY_UTILIZATION", "MOVE_MODEL_BATCHES", "OFFLOAD_MODEL", "OFFLOAD_OPTIMIZER")
+# what only the backbone can say: which media its vLLM model takes, and how long its prompts get
+BACKBONE_ROLLOUT = ("VLLM_LIMIT_MM_PER_PROMPT", "VLLM_MAX_MODEL_LEN")
 
 
 _OPTION_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -59,6 +68,7 @@ class Backbone:
     model: str          # the hub model its rows train from (MODEL overrides)
     model_type: str     # ms-swift's --model_type
     env: Mapping[str, str] = field(default_factory=dict)
+    rollout: Mapping[str, str] = field(default_factory=dict)  # ROLLOUT_SETTINGS -> value (96 GB cards)
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,8 @@ class Catalogue:
     rows: Mapping[str, Row]                    # in the paper's order
     tables: Mapping[str, Table]
     profiles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # PROFILE=name -> settings
+    # PROFILE=name -> backbone -> settings that differ for that backbone on that kind of machine
+    profile_backbones: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     path: Path = PATH
 
     def row(self, name: str) -> Row:
@@ -134,6 +146,10 @@ class Catalogue:
     def by_name(self, name: str) -> Row | None:
         """A row by its name or one of its aliases."""
         return self.rows.get(name) or next((r for r in self.rows.values() if name in r.aliases), None)
+
+    def profile(self, name: str, backbone: str) -> dict[str, str]:
+        """The settings of ``PROFILE=name`` for a row of ``backbone`` (its per-backbone entries win)."""
+        return {**self.profiles[name], **self.profile_backbones.get(name, {}).get(backbone, {})}
 
     def settings(self, row: Row) -> dict[str, str]:
         """The row's default settings by environment name (before the environment and table overrides)."""
@@ -189,8 +205,26 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
     def fail(what: str) -> None:
         raise CatalogueError(f"{path}: {what}")
 
-    backbones = {name: Backbone(name, str(b["model"]), str(b["model_type"]), _strings(b.get("env")))
+    backbones = {name: Backbone(name, str(b["model"]), str(b["model_type"]), _strings(b.get("env")),
+                                _strings(b.get("rollout")))
                  for name, b in (data.get("backbones") or {}).items()}
+    for b in backbones.values():
+        if set(b.rollout) - set(ROLLOUT_SETTINGS):
+            fail(f"backbone {b.name}: rollout keys {sorted(set(b.rollout) - set(ROLLOUT_SETTINGS))} are not "
+                 f"among {', '.join(ROLLOUT_SETTINGS)}")
+        if set(BACKBONE_ROLLOUT) - set(b.rollout):
+            fail(f"backbone {b.name}: rollout needs {', '.join(sorted(set(BACKBONE_ROLLOUT) - set(b.rollout)))} "
+                 f"(the media its vLLM model takes, its longest prompt + completion; docs/at-scale.md)")
+    profiles: dict[str, dict[str, str]] = {}
+    profile_backbones: dict[str, dict[str, dict[str, str]]] = {}
+    for name, entry in (data.get("profiles") or {}).items():
+        flat = {k: v for k, v in (entry or {}).items() if not isinstance(v, Mapping)}
+        nested = {k: v for k, v in (entry or {}).items() if isinstance(v, Mapping)}
+        if set(nested) - set(backbones):
+            fail(f"profile {name}: {sorted(set(nested) - set(backbones))} are not backbones (a profile's "
+                 f"nested entries are per-backbone settings)")
+        profiles[str(name)] = _strings(flat)
+        profile_backbones[str(name)] = {str(k): _strings(v) for k, v in nested.items()}
     rows: dict[str, Row] = {}
     for name, entry in (data.get("rows") or {}).items():
         entry = dict(entry or {})
@@ -250,7 +284,7 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
                      defaults={k: _strings(v) for k, v in (data.get("defaults") or {}).items()},
                      sft_data=_strings(data.get("sft_data")), monitors=tuple(data.get("monitors") or ()),
                      rows=rows, tables=tables,
-                     profiles={k: _strings(v) for k, v in (data.get("profiles") or {}).items()}, path=path)
+                     profiles=profiles, profile_backbones=profile_backbones, path=path)
 
 
 @lru_cache(maxsize=8)
@@ -284,6 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 line = " ".join(f"{k}={shlex.quote(v)}" for k, v in facts.items())
                 print(f"{name}\t{line}" if len(args) > 2 else line)
             return 0
+        if args[:1] == ["profile"] and len(args) == 2:  # one assignment a line (recipes/judge.sh reads JUDGE_*)
+            if args[1] not in catalogue.profiles:
+                raise KeyError(f"PROFILE={args[1]} is not one of {', '.join(catalogue.profiles)}")
+            print("\n".join(f"{k}={shlex.quote(v)}" for k, v in catalogue.profiles[args[1]].items()))
+            return 0
         if args == ["tables"]:
             print("\n".join(catalogue.tables))
             return 0
@@ -295,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
-    print("usage: python -m recipes.catalogue rows [TABLE] | shell ROW... | tables | table TABLE", file=sys.stderr)
+    print("usage: python -m recipes.catalogue rows [TABLE] | shell ROW... | tables | table TABLE | profile NAME",
+          file=sys.stderr)
     return 2
 
 

@@ -266,3 +266,18 @@ def test_a_table_of_existing_rows_with_shared_overrides(tmp_path):
         assert opts["--learning_rate"] == "3e-5"                          # the environment wins
     assert dict(zip(swift["rlhf"], swift["rlhf"][1:]))["--max_completion_length"] == "24"
     assert dict(zip(swift["rlhf"], swift["rlhf"][1:]))["--reward_funcs"] == "choice_accuracy"  # grpo-a's own
+
+
+def test_the_report_shows_every_row_s_steps_and_marks_an_unfinished_one(tmp_path):
+    """A result of a run stopped at checkpoint-4 of 30 planned steps is shown, but marked unfinished with its
+    steps; a run that reached its planned step is not marked."""
+    for out, row, planned in (("stopped", "grpo-a", 30), ("done", "model-c", 4)):
+        swept(tmp_path, out, args_of(row, max_steps=planned), {"checkpoint-4": 50.0})
+        folder = tmp_path / "runs" / out / "checkpoint-4"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": 4, "max_steps": planned}))
+    md = report.build_report(report.find_results([str(tmp_path / "eval")]))
+    assert "**grpo-a** (ours, unfinished: 4 of 30 steps)" in md and "**model-c** (ours)" in md
+    training = md[md.index("### Training"):md.index("### Denominators")]
+    assert "| grpo-a | 4 of 30 (unfinished) |" in training and "| model-c | 4 of 4 |" in training

@@ -38,10 +38,36 @@ def with_preflight_model(stdout: str) -> str:
     return "\n".join(lines)
 
 
+# Every GRPO command with vLLM carries the rollout settings of the catalogue (the media limit, model length,
+# tensor parallelism, weight-sync batching and offload; docs/at-scale.md, "Memory plans"), made on purpose after
+# the recording: with colocated vLLM all of them after --sleep_level, with a rollout server only the weight-sync
+# batching (the rest are the server's options). The paper's hyper-parameters are unchanged.
+_COLOCATE = re.compile(r"( swift rlhf .*?--model_type (\S+) .*?--vllm_mode colocate --vllm_gpu_memory_utilization \S+ "
+                       r"--sleep_level \S+ )")
+_SERVER = re.compile(r"( swift rlhf .*?--vllm_mode server --vllm_server_host \S+ --vllm_server_port \S+ )")
+_SYNC = "--move_model_batches 4 "
+_ROLLOUT = {
+    "qwen2_audio": r"--vllm_limit_mm_per_prompt \{\"audio\":1\} --vllm_max_model_len 4096 "
+                   r"--vllm_tensor_parallel_size 1 " + _SYNC + "--offload_model false --offload_optimizer false ",
+    "qwen2_5_omni": r"--vllm_limit_mm_per_prompt \{\"audio\":1,\"image\":0,\"video\":0\} --vllm_max_model_len 4096 "
+                    r"--vllm_tensor_parallel_size 1 " + _SYNC + "--offload_model false --offload_optimizer false ",
+}
+
+
+def with_rollout_settings(stdout: str) -> str:
+    lines = stdout.split("\n")
+    for i, line in enumerate(lines):
+        if colocate := _COLOCATE.search(line):
+            lines[i] = line[:colocate.end()] + _ROLLOUT[colocate.group(2)] + line[colocate.end():]
+        elif server := _SERVER.search(line):
+            lines[i] = line[:server.end()] + _SYNC + line[server.end():]
+    return "\n".join(lines)
+
+
 def expected(name: str) -> dict:
     want = dict(RECORDED[name])
     if "stdout" in want:
-        want["stdout"] = with_preflight_model(want["stdout"])
+        want["stdout"] = with_rollout_settings(with_preflight_model(want["stdout"]))
     if name in DELIBERATE:
         field, before, after, _ = DELIBERATE[name]
         assert before in want[field], f"{name}: the recorded output no longer holds {before!r}"
