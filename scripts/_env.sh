@@ -1,6 +1,7 @@
 # The prologue of every script that runs the project's commands (demo.sh, rehearse_tables.sh,
-# recipes/_base.sh, recipes/judge.sh, recipes/table.sh, mini/table.sh, perf/deepspeed_cpu.sh). Sourced,
-# never run; it changes no directory (a row script resolves the paths you give it from where you are).
+# recipes/_base.sh, recipes/judge.sh, recipes/table.sh, mini/common.sh, mini/flawed.sh,
+# perf/deepspeed_cpu.sh). Sourced, never run; it changes no directory (a row script resolves the paths you
+# give it from where you are).
 #
 # Sourcing it sets REPO_DIR (the checkout), puts the checkout first on PYTHONPATH (so its packages win over
 # an installed copy) and defines `use_python [create]` (scripts/_python.sh: the one interpreter, $PYTHON).

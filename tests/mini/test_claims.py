@@ -49,13 +49,16 @@ def table(tmp_path, rows=GOOD, seeds=("1", "2")) -> Path:
         write(tmp_path, f"base-{prompt}/mini/results/qwen2-audio", BASE)
     for seed in seeds:
         for row, (correct, think) in rows.items():
-            if seed == seeds[0] or row in ("grpo-b", "model-a"):
+            if seed == seeds[0] or row in SEED_ROWS:
                 write(tmp_path, f"seed-{seed}/mini/results/{row}", items(correct, think))
     return tmp_path
 
 
+SEED_ROWS = ["grpo-b", "model-a"]  # run on every seed, as mini/table.sh plans them; the others on the first
+
+
 def claims(root, seeds=("1", "2")):
-    return mini_claims.evaluate(root, list(seeds), list(GOOD))["claims"]
+    return mini_claims.evaluate(root, list(seeds), list(GOOD), seed_rows=SEED_ROWS)["claims"]
 
 
 def with_row(row, correct, think):
@@ -95,9 +98,24 @@ def test_figures_of_the_claims(tmp_path):
     assert got["a"]["rows_evaluated"] == 7
 
 
-def test_a_missing_row_fails_claim_a_rather_than_passing_it(tmp_path):
+@pytest.mark.parametrize("missing", ["seed-1/mini/results/model-c",    # a row of the first seed only
+                                     "seed-2/mini/results/model-a",    # a row every seed runs
+                                     "base-answer_only/mini/results/qwen2-audio"])  # grpo-a's base
+def test_a_missing_row_fails_claim_a_rather_than_passing_it(tmp_path, missing):
     root = table(tmp_path)
-    (root / "seed-1/mini/results/model-c/mmau.json").unlink()
-    doc = mini_claims.evaluate(root, ["1", "2"], list(GOOD))
-    assert doc["claims"]["a"]["rows_evaluated"] == 6  # what was evaluated is said
-    assert not any(c["b"].startswith("model-c") for c in doc["claims"]["a"]["cases"])
+    assert claims(root)["a"]["met"]  # every planned run there: met
+    (root / missing / "mmau.json").unlink()
+    got = claims(root)["a"]
+    named = {"seed-1/mini/results/model-c": "model-c seed 1", "seed-2/mini/results/model-a": "model-a seed 2",
+             "base-answer_only/mini/results/qwen2-audio": "grpo-a seed 1"}[missing]
+    assert got["met"] is False and got["missing"] == [named]
+    assert got["rows_evaluated"] == 6 and got["rows_planned"] == 7  # what was evaluated is said
+    assert not any(c["b"] == named for c in got["cases"])
+
+
+def test_every_row_on_every_seed_is_expected_unless_told_otherwise(tmp_path):
+    """Without ``seed_rows`` every row is planned on every seed: the three rows run on the first seed only
+    are missing on the second."""
+    got = mini_claims.evaluate(table(tmp_path), ["1", "2"], list(GOOD))["claims"]["a"]
+    assert got["met"] is False and got["rows_planned"] == 10
+    assert got["missing"] == ["grpo-a seed 2", "model-b seed 2", "model-c seed 2"]

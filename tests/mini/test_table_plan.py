@@ -71,3 +71,4 @@ def test_held_out_evaluation_judge_and_analysis_are_planned(plan):
     assert any("-m mini.judge" in line for line in lines)
     (claims,) = [line for line in lines if "-m mini.claims" in line]
     assert "--seeds 1 2" in claims and "--table mini" in claims
+    assert "--seed-rows grpo-b model-a " in claims  # the runs claim (a) expects: the seeds' rows as planned
