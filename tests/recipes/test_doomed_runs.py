@@ -4,7 +4,6 @@ the launcher, in a direct ``swift rlhf`` through the plugin, and (the model) in 
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -14,16 +13,9 @@ import pytest
 
 from audio_thinker import model_source
 from tests.helpers.paths import CACHE, REPO
-from tests.helpers.swift import swift_env
+from tests.helpers.swift import children_cpu_seconds as cpu_seconds, swift_env
 
 TINY = CACHE / "tiny" / "qwen2-audio"
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process's finished children: what "within 20 s" means on a machine shared with other
-    jobs, where the wall clock of a one-second command reaches 30 s under a load of 25."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def bare_env(tmp_path, **extra):
