@@ -75,3 +75,34 @@ def summarise(judged: Sequence[dict], difficulties: Sequence[str]) -> dict:
     """``summary`` overall and per difficulty."""
     return {"overall": summary(judged),
             "by_difficulty": {d: summary([j for j in judged if j["difficulty"] == d]) for d in difficulties}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Sample N replies of a checkpoint under the always-think prompt at temperature 1 and judge their traces
+    (the precondition's sampled pass, for any checkpoint: a GRPO run's final one, say)."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from mini import precondition
+    ap = argparse.ArgumentParser(prog="python -m mini.traces", description=main.__doc__)
+    ap.add_argument("--model", required=True, help="checkpoint directory")
+    ap.add_argument("--task", type=Path, required=True, help="mini.task output folder (test.jsonl, test-meta.json)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the sampled replies and traces.json")
+    ap.add_argument("--samples", type=int, default=600, help="held-out items to sample (the first N)")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--judge-url", help="an OpenAI-compatible task judge (default: mini.judge on loopback)")
+    args = ap.parse_args(argv)
+    if args.samples < 1:
+        ap.error("--samples must be >= 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    precondition.evaluate(args.model, args.task, args.out, "always_think", args.samples, args.batch_size,
+                          temperature=1.0)
+    traces = precondition.judge_sampled(args, args.out / "always_think-sampled" / "preds.jsonl")
+    (args.out / "traces.json").write_text(json.dumps({"model": args.model, **traces}, indent=1))
+    print("\n".join(precondition.trace_lines(traces)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
