@@ -12,11 +12,15 @@ judges) and the mean R_t (docs/rewards.md §5) per window of steps, for every ro
 model-a included (it has no judge reward, so its own log has neither). Beside them, what the run logged
 itself: ``audio_thinker/judge_consistency_rate`` (correct think completions only: what R_c saw; model-b
 and model-c) and ``audio_thinker/think_quality_mean`` (model-c). A completion's question is that of the
-training row it quotes (``ROOT/task/train.jsonl``). Writes ``trace_curves.json`` and ``trace_curves.png``.
+training row it quotes (``ROOT/task/train.jsonl``). Where ``mini.traces`` has sampled held-out traces of the
+warm start and of each run's last checkpoint (``ROOT/traces/base``, ``ROOT/traces/<row>-seed<s>``; mini/flawed.sh
+writes them), each row is compared with the one before it (the first with the warm start): the differences
+in consistency and mean R_t with their 95 % intervals. Writes ``trace_curves.json`` and ``trace_curves.png``.
 """
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from audio_thinker.rows import question_of
 from eval.plot_training import logged, training_rows
 from eval.stats import wilson_interval
 from mini import judge as mini_judge
+from mini.claims import rate_difference
 from mini.traces import judge_completions
 from swift_plugins.judge.settings import JudgeSettings
 
@@ -96,7 +101,42 @@ def analyse(root: Path, seeds: Sequence[str], rows: Sequence[str], window: int,
                                           "windows": windows([(s, j, ok) for (s, _, _, ok), j in zip(completions, judged)],
                                                              window),
                                           "logged": logged_curves(run_dir)}
-    return {"window": window, "runs": runs}
+    return {"window": window, "runs": runs, "held_out": held_out(root, seeds, rows)}
+
+
+def _difference(hi: dict[str, Any], lo: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """hi - lo of a rate (percent; normal interval of two independent proportions, mini.claims') or of the
+    mean R_t (normal interval from the two means' own interval half-widths)."""
+    if key == "quality":
+        if hi["quality_ci"] is None or lo["quality_ci"] is None:
+            return None
+        d = hi["quality"] - lo["quality"]
+        half = math.hypot((hi["quality_ci"][1] - hi["quality_ci"][0]) / 2, (lo["quality_ci"][1] - lo["quality_ci"][0]) / 2)
+        return {"delta": round(d, 4), "ci95": [round(d - half, 4), round(d + half, 4)]}
+    n = "traces" if key == "consistent" else "correct"
+    if hi[key] is None or lo[key] is None:
+        return None
+    d, ci = rate_difference({"think_rate": hi[key] / 100, "answered": hi[n]}, {"think_rate": lo[key] / 100, "answered": lo[n]})
+    return {"delta": round(100 * d, 2), "ci95": [round(100 * ci[0], 2), round(100 * ci[1], 2)]}
+
+
+def held_out(root: Path, seeds: Sequence[str], rows: Sequence[str]) -> dict[str, Any]:
+    """The held-out sampled traces (``mini.traces`` output in ``ROOT/traces/<row>-seed<s>/`` and
+    ``ROOT/traces/base/``) and, per seed, each row minus the row before it in ``rows`` (and the first row minus
+    the warm start): consistency over all traces, among correct answers, mean R_t."""
+    found = {}
+    for name in ["base", *(f"{row}-seed{seed}" for seed in seeds for row in rows)]:
+        path = root / "traces" / name / "traces.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())["overall"]
+    differences = []
+    for seed in seeds:
+        chain = ["base", *(f"{row}-seed{seed}" for row in rows)]
+        for lo, hi in zip(chain, chain[1:]):
+            if lo in found and hi in found:
+                differences.append({"a": lo, "b": hi, **{key: _difference(found[hi], found[lo], key)
+                                                          for key in ("consistent", "consistent_when_correct", "quality")}})
+    return {"runs": found, "differences": differences}
 
 
 def plot(doc: dict[str, Any], path: Path) -> None:
@@ -170,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{label}: consistent {first['consistent']} -> {last['consistent']} % (correct answers "
               f"{first['consistent_when_correct']} -> {last['consistent_when_correct']} %), R_t {first['quality']} -> "
               f"{last['quality']}, think traces {first['think']} -> {last['think']} per {doc['window']} steps")
+    fmt = lambda d: f"{d['delta']:+} [{d['ci95'][0]:+}, {d['ci95'][1]:+}]" if d else "-"  # noqa: E731
+    for d in doc["held_out"]["differences"]:
+        print(f"held out, {d['b']} - {d['a']}: consistent {fmt(d['consistent'])} points, among correct answers "
+              f"{fmt(d['consistent_when_correct'])}, R_t {fmt(d['quality'])}")
     return 0
 
 

@@ -80,3 +80,21 @@ def test_summary_rates_and_intervals():
     assert overall["consistent_ci"][0] < 100 / 3 < overall["consistent_ci"][1]
     assert doc["by_difficulty"]["hard"]["consistent"] == 50.0
 
+
+
+def test_held_out_differences_by_hand(root):
+    overall = lambda c, cc, n, q, ci: {"traces": 100, "consistent": c, "correct": n,  # noqa: E731
+                                       "consistent_when_correct": cc, "quality": q, "quality_ci": ci}
+    for name, summary in (("base", overall(50.0, 60.0, 80, 0.7, [0.67, 0.73])),
+                          ("model-b-seed1", overall(70.0, 80.0, 50, 0.8, [0.76, 0.84]))):
+        (root / "traces" / name).mkdir(parents=True)
+        (root / "traces" / name / "traces.json").write_text(json.dumps({"overall": summary}))
+    doc = trace_curves.held_out(root, ["1"], ["model-b"])
+    (d,) = doc["differences"]
+    assert (d["a"], d["b"]) == ("base", "model-b-seed1")
+    half = 1.959963984540054 * (0.7 * 0.3 / 100 + 0.5 * 0.5 / 100) ** 0.5
+    assert d["consistent"]["delta"] == 20.0
+    assert d["consistent"]["ci95"] == [pytest.approx(100 * (0.2 - half), abs=0.01), pytest.approx(100 * (0.2 + half), abs=0.01)]
+    assert d["consistent_when_correct"]["delta"] == 20.0
+    assert d["quality"]["delta"] == pytest.approx(0.1)
+    assert d["quality"]["ci95"][1] - d["quality"]["ci95"][0] == pytest.approx(2 * (0.03 ** 2 + 0.04 ** 2) ** 0.5, abs=1e-3)
