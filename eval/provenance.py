@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recipes.catalogue import Catalogue
+from recipes.launch import life
 
 SOURCE_SUFFIX = ".source.json"  # DIR/LABEL.source.json beside an exported DIR/LABEL.json
 
@@ -47,6 +48,20 @@ def trail(result: Path) -> dict[str, Any] | None:
         return None
     return {"run": sweep.get("run_root") or sweep.get("run") if step != "base" else None, "checkpoint": step,
             "base_model": sweep.get("base_model"), "model_type": sweep.get("model_type")}
+
+
+def training(result: Path) -> dict[str, Any] | None:
+    """How far the run a result evaluates had trained at the checkpoint evaluated: {"steps_trained",
+    "steps_planned", "finished"} (finished: that checkpoint is the run's last and the run reached its planned
+    step, :func:`recipes.launch.life.progress`); None for a base model or a result without a trail."""
+    found = trail(result)
+    step = life.CHECKPOINT.search(str((found or {}).get("checkpoint") or ""))
+    if not found or not found.get("run") or not step:
+        return None
+    done = life.progress(Path(found["run"]))
+    trained = int(step.group(1))
+    return {"steps_trained": trained, "steps_planned": done.planned,
+            "finished": done.finished and done.checkpoint is not None and done.checkpoint.name == step.group(0)}
 
 
 def run_args(run: Path, checkpoint: str) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
                 raise
             data = None
         if isinstance(data, dict) and "benchmark" in data and "paper_columns" in data:
-            found.append((f.resolve(), data))
+            found.append((f.resolve(), {**data, "training": provenance.training(f.resolve())}))
         elif named:  # a file the user named must be a result; other JSON in a folder is skipped
             raise UsageError("not an eval.score result JSON (no 'benchmark' and 'paper_columns')", f)
     return provenance.label_results(found, catalogue.load())
@@ -125,7 +125,7 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
         if all(v is None for v, _ in ours):
             continue
         daggers |= any(d for v, d in ours if v is not None)
-        rows_out.append([f"**{row}** (ours)", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
+        rows_out.append([f"**{row}** (ours{unfinished_mark(results, row)})", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
                                                  for v, d in ours]])
         entry = paper_row(paper, key, row, aliases)
         if entry:
@@ -139,6 +139,30 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
     if daggers:
         text += "\n\n† MMAU version unknown (not an official metadata file): compare with care."
     return text
+
+
+def steps(res: dict[str, Any]) -> str:
+    """"4 of 30" for a result of a trained run's checkpoint, "-" for a base model."""
+    done = res.get("training")
+    if not done:
+        return "-"
+    planned = done["steps_planned"] if done["steps_planned"] is not None else "?"
+    return f"{done['steps_trained']} of {planned}" + ("" if done["finished"] else " (unfinished)")
+
+
+def unfinished_mark(results: list[tuple[str, dict[str, Any]]], row: str) -> str:
+    """", unfinished: 4 of 30 steps" where the row's result is not of its finished run."""
+    for r, res in results:
+        if r == row and res.get("training") and not res["training"]["finished"]:
+            return f", unfinished: {steps(res).removesuffix(' (unfinished)')} steps"
+    return ""
+
+
+def training_section(results: list[tuple[str, dict[str, Any]]]) -> str:
+    """Every row's steps trained of steps planned at the checkpoint evaluated; an unfinished row is marked."""
+    rows = [[row, steps(res)] for row, res in dict((row, res) for row, res in results).items()]
+    return "### Training\n\nSteps trained (the checkpoint evaluated) of the steps planned.\n\n" + markdown_table(
+        ["row", "steps trained"], rows)
 
 
 def denominators(results: list[tuple[str, dict[str, Any]]]) -> str:
@@ -207,6 +231,7 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
     controls = controls_section(everything)
     if controls:
         parts.append(controls)
+    parts.append(training_section(everything))
     parts.append(denominators(everything))
     flags = [(row, s, info) for row, res in results for s, info in (res.get("flagged_subsets") or {}).items()]
     if flags:

@@ -51,8 +51,12 @@ from typing import Any
 
 from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import atomic_write_text, write_json
+from audio_thinker.jsonl import atomic_write_text, read_records, write_json
 
+from recipes.launch import life
+
+from .grading import check_items
+from .infer import check_benchmark
 from .run_args import saved_args
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
@@ -102,6 +106,14 @@ def parse_benchmark(label: str, rows: str, meta: str) -> Benchmark:
     return Benchmark(label, kind, Path(rows), Path(meta))
 
 
+def check_inputs(bench: Benchmark) -> None:
+    """The checks ``eval.infer`` and ``eval.convert`` make of a benchmark's files, made before any inference:
+    the rows (ids, columns, tags and clips: :func:`eval.infer.check_benchmark`) and the metadata (every item
+    with its id, choices and answer: :func:`eval.grading.check_items`)."""
+    check_benchmark(str(bench.rows))
+    check_items(benchmarks.get(bench.kind), read_records(bench.meta), str(bench.meta), "--meta")
+
+
 def run_root(run: Path) -> Path:
     """The folder holding the checkpoints: RUN itself, or its one ms-swift version folder."""
     if not run.is_dir():
@@ -117,15 +129,16 @@ def run_root(run: Path) -> Path:
 
 
 def find_checkpoints(root: Path, base_model: str | None) -> list[Checkpoint]:
-    """Every complete ``checkpoint-N`` under ``root`` by step. A folder without ``trainer_state.json``
-    (transformers writes it last) is being saved or was cut off by a kill; it is left out."""
+    """Every complete ``checkpoint-N`` under ``root`` by step (:func:`recipes.launch.life.incomplete`): a folder
+    without its ``trainer_state.json`` or weights is being saved or was cut off; it is left out."""
     found = []
     for path in root.iterdir():
         match = CHECKPOINT.match(path.name)
         if not match or not path.is_dir():
             continue
-        if not (path / "trainer_state.json").is_file():
-            print(f"sweep: {path} is incomplete (no trainer_state.json); left out", file=sys.stderr)
+        why = life.incomplete(path)
+        if why:
+            print(f"sweep: {path} is incomplete ({why}); left out", file=sys.stderr)
             continue
         if (path / "adapter_config.json").is_file():
             base = base_model or saved_args(path).get("model") or saved_args(root).get("model")
@@ -197,9 +210,18 @@ class Plan:
                 log.flush()
                 code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
             if code != 0:
-                return f"{self.ckpt.name} x {self.bench.label}: eval.{step} exited {code} (log: {self.log(step)})"
+                cause = last_error(self.log(step))
+                return (f"{self.ckpt.name} x {self.bench.label}: eval.{step} exited {code}"
+                        f"{f': {cause}' if cause else ''} (log: {self.log(step)})")
         write_json(self.record, summarise(self))
         return None
+
+
+def last_error(log: Path) -> str | None:
+    """The failing command's own ``error: ...`` line (its last), without the prefix: the cause, repeated."""
+    lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if line.startswith("error: ")]
+    return lines[-1].removeprefix("error: ") if lines else None
 
 
 def summarise(plan: Plan) -> dict[str, Any]:
@@ -283,7 +305,8 @@ def export_last(plans: Sequence[Plan], folder: Path, source: dict[str, Any]) -> 
             write_json(folder / f"{label}.source.json",
                        {"run": source["run_root"] if last.ckpt.name != BASE_DIR else None,
                         "checkpoint": last.ckpt.name, "base_model": source["base_model"],
-                        "model_type": source["model_type"]})
+                        "model_type": source["model_type"],
+                        "training": source["training"] if last.ckpt.name != BASE_DIR else None})
             copied.append(target)
     return copied
 
@@ -345,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("no complete checkpoint-N folder", root, option="--run")
         run_args = saved_args(root) or saved_args(Path(ckpts[-1].model if not ckpts[-1].adapters
                                                         else ckpts[-1].adapters[0]))
+        training = life.progress(root)
+        if not training.finished:   # its checkpoints are intermediate ones, never the row's result
+            print(f"sweep: {root} is unfinished ({training.line()} trained): its checkpoints are evaluated as "
+                  f"intermediate checkpoints (the report marks the row unfinished)", file=sys.stderr)
         if args.last:
             ckpts = ckpts[-1:]
         if args.steps:
@@ -381,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for _, cmd in p.steps:
                     print(shlex.join(cmd))
         return 0
+    for bench in dict.fromkeys(p.bench for p in todo):   # before the first model loads
+        check_inputs(bench)
     failures = []
     for p in todo:
         print(f"sweep: {p.ckpt.name} x {p.bench.label}", file=sys.stderr, flush=True)
@@ -391,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = collect(plans)
     source = {"run": str(args.run) if args.run else None, "run_root": str(root.resolve()) if args.run else None,
               "base_model": base, "model_type": model_type,
+              "training": {"steps_trained": training.trained, "steps_planned": training.planned,
+                           "finished": training.finished} if args.run else None,
               "benchmarks": {b.label: {"kind": b.kind, "rows": str(b.rows), "meta": str(b.meta)} for b in benches}}
     write_table(args.out, rows, source)
     if rows:

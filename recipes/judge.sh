@@ -15,6 +15,9 @@
 #                     JUDGE_GPU_MEMORY=0.25, sharing GPU 7 with the 8 training processes (docs/at-scale.md;
 #                     a judge on a GPU of its own leaves 7 for training, and 1 x 7 x 2 completions are refused)
 #   JUDGE_GPU_MEMORY  vLLM --gpu-memory-utilization (default 0.85 on its own GPU)
+#   PROFILE           a card's profile (h100-80g, h200-141g; recipes/catalogue.yaml): its JUDGE_GPUS and
+#                     JUDGE_GPU_MEMORY, the judge's place beside training on that card (docs/at-scale.md,
+#                     "Memory plans"), unless set; use the same PROFILE for the row
 #   JUDGE_WAIT        seconds to wait for it to answer (default 900; it says so, and stops early if it dies)
 #   JUDGE_LOG_DIR     where judge.log and judge.pid go (default output/judge)
 #   DRY_RUN=1         print the command only
@@ -26,6 +29,11 @@ use_python
 export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 
 JUDGE_BACKEND=${JUDGE_BACKEND:-vllm}
+if [ -n "${PROFILE:-}" ]; then
+  profile_facts=$("$PYTHON" -m recipes.catalogue profile "$PROFILE") || exit 2
+  JUDGE_GPUS=${JUDGE_GPUS:-$(sed -n 's/^JUDGE_GPUS=//p' <<<"$profile_facts")}
+  JUDGE_GPU_MEMORY=${JUDGE_GPU_MEMORY:-$(sed -n 's/^JUDGE_GPU_MEMORY=//p' <<<"$profile_facts")}
+fi
 JUDGE_HOST=${JUDGE_HOST:-127.0.0.1}
 JUDGE_PORT=${JUDGE_PORT:-8000}
 JUDGE_LOG_DIR=${JUDGE_LOG_DIR:-$REPO_DIR/output/judge}

@@ -13,6 +13,7 @@ import swift_plugins
 
 from ..catalogue import Catalogue, Row
 from .layout import Layout, check_grpo_layout
+from .rollout import rollout_args
 
 PLUGINS = Path(swift_plugins.__file__).absolute().parent  # what ms-swift loads (as imported: a linked checkout stays linked)
 JUDGE_NOTE = ("row {row} uses the judge (think_consistency / think_quality): set AUDIO_THINKER_JUDGE_URL (e.g. "
@@ -60,7 +61,7 @@ class Launch:
 def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, judge_env: Mapping[str, str],
           visible_devices: str | None = None, extra: Sequence[str] = ()) -> Launch:
     """The launch of ``row`` with ``settings`` (see :func:`settings.resolve`); ``extra`` is appended after
-    ``EXTRA_ARGS`` (the launcher's own ``--resume_from_checkpoint``). Raises ``LayoutError``."""
+    ``EXTRA_ARGS`` (the launcher's own ``--resume_from_checkpoint``). Raises ``LayoutError`` or ``SettingsError``."""
     s = settings
     output_dir = Path(s["OUTPUT_ROOT"]) / row.name
     cpu = s["USE_CPU"] == "1"
@@ -113,10 +114,13 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
             else:
                 argv += ["--vllm_gpu_memory_utilization", s["VLLM_GPU_MEMORY_UTILIZATION"],
                          "--sleep_level", s["SLEEP_LEVEL"]]
+            argv += rollout_args(s)
     else:
         argv = ["swift", "sft", *common, "--dataset", s["DATA"], "--num_train_epochs", s["EPOCHS"],
                 "--external_plugins", str(PLUGINS / "compat_plugin.py"), *extra_plugins,
                 "--learning_rate", s["LR"], "--max_steps", s["MAX_STEPS"]]
+    # the row's own ms-swift options (a variant's --loss_type ...), before EXTRA_ARGS: the user's word is last
+    argv += [word for name, value in row.swift_args for word in (f"--{name}", value)]
     argv += [*extra_args, *extra]
 
     judge = judge_check = None
@@ -138,5 +142,6 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
     env = {"NPROC_PER_NODE": s["NPROC_PER_NODE"], "NNODES": s["NNODES"]}
     if s.get("ENABLE_AUDIO_OUTPUT"):
         env["ENABLE_AUDIO_OUTPUT"] = s["ENABLE_AUDIO_OUTPUT"]
+    env.update(row.env)   # the row's plugin switches (AUDIO_THINKER_*)
     return Launch(row, dict(s), output_dir, env, tuple(argv), tuple(preflight) if preflight else None, judge,
                   judge_check, layout, tuple(notes))

@@ -10,7 +10,8 @@ It mirrors, rule for rule, what ms-swift 4.6 checks only after the model is load
   --generation_batch_size, a multiple of the global batch; the two together must agree;
 * generation batch % num_generations == 0; with evaluation, per_device_eval_batch_size x world size %
   num_generations_eval == 0;
-* colocated vLLM: world size % vllm_tensor_parallel_size == 0 (``rollout_mixin.py``).
+* colocated vLLM: world size % vllm_tensor_parallel_size == 0 (``rollout_mixin.py``); beyond ms-swift's own
+  rule, a tensor-parallel group must fit the GPUs shown and one node (:func:`check_tensor_parallel`).
 
 docs/at-scale.md lists layouts that pass.
 """
@@ -125,14 +126,33 @@ def check_grpo_layout(settings: Mapping[str, str], extra_args: Sequence[str], vl
                    f"{eval_gens}", f"set --per_device_eval_batch_size in EXTRA_ARGS so that it times {world} is a "
                    f"multiple of {eval_gens}")
 
-    tp = flag(extra_args, "vllm_tensor_parallel_size")
-    if vllm_on and settings.get("VLLM_MODE") == "colocate" and tp and world % int(tp):
-        refuse(f"vllm_tensor_parallel_size {tp} does not divide the {world} training processes",
-               f"use a tensor-parallel size that divides {world}")
-    if visible_devices and visible_devices != "-1":
-        shown = len(visible_devices.split(","))
+    shown = len(visible_devices.split(",")) if visible_devices and visible_devices != "-1" else None
+    tp_text = flag(extra_args, "vllm_tensor_parallel_size") or settings.get("VLLM_TENSOR_PARALLEL_SIZE")
+    if vllm_on and settings.get("VLLM_MODE") == "colocate" and tp_text:
+        check_tensor_parallel(tp_text, world, nproc, nnodes, shown)
+    if shown is not None:
         if shown < nproc:
             refuse(f"NPROC_PER_NODE {nproc} processes but CUDA_VISIBLE_DEVICES={visible_devices} shows {shown} GPUs",
                    "list one GPU per training process (a rollout server's or a judge's own GPUs are not among them)",
                    "torchrun would start ranks on GPUs that are not there")
     return Layout(world, generation, global_batch * grad_acc, gens)
+
+
+def check_tensor_parallel(tp_text: str, world: int, nproc: int, nnodes: int, shown: int | None) -> None:
+    """Colocated vLLM splits the training processes into tensor-parallel groups of consecutive ranks, one engine
+    per group: ms-swift checks only that the size divides the world size (after loading the model); a group
+    spanning two nodes or more GPUs than there are fails later still, inside vLLM."""
+    if not (tp_text.isdigit() and int(tp_text) >= 1):
+        refuse(f"vllm_tensor_parallel_size {tp_text} is not a positive integer",
+               "set VLLM_TENSOR_PARALLEL_SIZE to a whole number >= 1", "not a tensor-parallel size")
+    tp = int(tp_text)
+    if world % tp:
+        refuse(f"vllm_tensor_parallel_size {tp} does not divide the {world} training processes",
+               f"use a tensor-parallel size that divides {world}")
+    if shown is not None and tp > shown:
+        refuse(f"vllm_tensor_parallel_size {tp} is more than the {shown} GPUs CUDA_VISIBLE_DEVICES shows",
+               f"use a tensor-parallel size of at most {shown}", "vLLM would wait for GPUs that are not there")
+    if nnodes > 1 and nproc % tp:
+        refuse(f"vllm_tensor_parallel_size {tp} does not divide the {nproc} processes per node (NPROC_PER_NODE): "
+               f"a tensor-parallel group would span two nodes", f"use a tensor-parallel size that divides {nproc}",
+               "colocated vLLM runs each group's engine on one node")

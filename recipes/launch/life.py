@@ -10,7 +10,9 @@ started (docs/recipes.md, "The life of a run").
   about to run with the run's own ``args.json``: the same settings but for the step budget resume from the
   last complete checkpoint (``--resume_from_checkpoint``: optimizer, scheduler, the step and so the ATAR
   annealing continue); other settings are refused, naming them; ``FRESH=1`` moves the old run aside
-  (``<row>.old-<time>``, never deleted) and starts afresh.
+  (``<row>.old-<time>``, never deleted) and starts afresh, and so does an attempt that kept no complete
+  checkpoint, whatever its settings.
+* **Finished means trained** (:func:`progress`): the newest complete checkpoint's step reached the steps planned.
 * **Logs of two runs never interleave.** Before a resume, the records an interrupted attempt wrote after its
   last checkpoint (they are written again) are cut from ``logging.jsonl``, ``completions.jsonl`` and the
   batch statistics; the files as they were are kept whole under ``attempts/<time>/``.
@@ -37,7 +39,8 @@ MAY_DIFFER = {
     "max_steps", "save_steps", "logging_steps", "output_dir", "resume_from_checkpoint", "report_to",
     "dataloader_num_workers", "add_version", "check_model", "external_plugins", "callbacks", "log_completions",
     "deepspeed", "use_vllm", "vllm_mode", "vllm_server_host", "vllm_server_port", "vllm_gpu_memory_utilization",
-    "sleep_level", "use_cpu", "ddp_backend", "fp16",
+    "sleep_level", "use_cpu", "ddp_backend", "fp16", "vllm_limit_mm_per_prompt", "vllm_max_model_len",
+    "vllm_tensor_parallel_size", "move_model_batches", "offload_model", "offload_optimizer",
 }
 # the environment override that sets an ms-swift option (what the refusal names beside the option)
 OVERRIDE_OF = {"learning_rate": "LR", "model": "MODEL", "model_type": "MODEL_TYPE", "dataset": "DATA",
@@ -107,17 +110,96 @@ def acquire(output_dir: Path, row: str) -> Lock:
 
 # ---- what the output directory holds -------------------------------------------------------------------
 
+# What transformers saves into checkpoint-N, in this order (Trainer._save_checkpoint): the weights, the
+# optimizer and scheduler, the RNG state, and trainer_state.json last. Weights are one of these files (a full
+# model, a sharded one's index, or a LoRA adapter).
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+           "adapter_model.safetensors", "adapter_model.bin")
+STATE = "trainer_state.json"
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(CHECKPOINT.search(path.name).group(1))
+
+
+def trainer_state(checkpoint: Path) -> dict[str, Any] | None:
+    """The checkpoint's ``trainer_state.json`` if it parses and names its step, else None."""
+    try:
+        state = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("global_step"), int) else None
+
+
+def incomplete(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` is not complete, or None. Complete: its ``trainer_state.json`` parses and names its
+    step, and its weights are there. transformers writes the state last, so a save cut off by a kill or a full
+    disk leaves a folder without it (or without weights, where the weights were what failed)."""
+    if trainer_state(checkpoint) is None:
+        return f"no readable {STATE}"
+    if not any((checkpoint / name).is_file() for name in WEIGHTS):
+        return "no weights (" + ", ".join(WEIGHTS[::2]) + ")"
+    return None
+
+
+def _checkpoint_folders(output_dir: Path) -> list[Path]:
+    found = [p for p in output_dir.glob("checkpoint-*") if CHECKPOINT.search(p.name) and p.is_dir()]
+    return sorted(found, key=checkpoint_step)
+
+
 def complete_checkpoints(output_dir: Path) -> list[Path]:
-    """``checkpoint-N`` folders with ``trainer_state.json`` (written last by transformers), by step."""
-    found = [p for p in output_dir.glob("checkpoint-*") if CHECKPOINT.search(p.name) and p.is_dir()
-             and (p / "trainer_state.json").is_file()]
-    return sorted(found, key=lambda p: int(CHECKPOINT.search(p.name).group(1)))
+    """The complete ``checkpoint-N`` folders (:func:`incomplete`), by step."""
+    return [p for p in _checkpoint_folders(output_dir) if incomplete(p) is None]
 
 
-def finished(output_dir: Path) -> bool:
-    """ms-swift's end-of-training record (``last_model_checkpoint``) is in logging.jsonl."""
-    log = output_dir / "logging.jsonl"
-    return log.is_file() and '"last_model_checkpoint"' in log.read_text(encoding="utf-8", errors="replace")
+def incomplete_checkpoints(output_dir: Path) -> list[tuple[Path, str]]:
+    """(folder, why) of every ``checkpoint-N`` folder that is not complete, by step."""
+    return [(p, why) for p in _checkpoint_folders(output_dir) if (why := incomplete(p)) is not None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run trained: the step of its newest complete checkpoint, of the steps it plans."""
+    trained: int                  # 0: no complete checkpoint
+    planned: int | None           # None: not known (no args.json with max_steps, no checkpoint)
+    checkpoint: Path | None       # the newest complete checkpoint
+
+    @property
+    def finished(self) -> bool:
+        return self.planned is not None and self.trained >= self.planned > 0
+
+    def line(self) -> str:
+        return f"{self.trained} of {self.planned if self.planned is not None else '?'} steps"
+
+
+def _positive(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def progress(output_dir: Path, planned: int | None = None) -> Progress:
+    """The steps trained (the newest complete checkpoint's ``trainer_state.json``) of the steps planned
+    (``planned``, e.g. the command about to run; else the run's ``args.json`` ``max_steps``; else, for a run
+    planned in epochs, the checkpoint's own ``max_steps``).
+
+    The checkpoint, not ms-swift's end-of-training record in ``logging.jsonl``: that record is written on every
+    exit of ``swift rlhf``/``sft`` that unwinds (Ctrl-C, an exception) and its ``global_step`` counts steps
+    trained after the last save, which a resume trains again; SIGTERM and SIGKILL write no record at all. The
+    checkpoint is what a resume continues from and what evaluation loads."""
+    done = complete_checkpoints(output_dir)
+    state = trainer_state(done[-1]) if done else None
+    planned = (_positive(planned) or _positive((run_args(output_dir) or {}).get("max_steps"))
+               or _positive((state or {}).get("max_steps")))
+    return Progress(state["global_step"] if state else 0, planned, done[-1] if done else None)
+
+
+def finished(output_dir: Path, planned: int | None = None) -> bool:
+    """Is this run done? Its steps trained reached its steps planned (:func:`progress`): the one answer the
+    launcher, the table command, ``eval.sweep`` and ``eval.report`` all ask for."""
+    return progress(output_dir, planned).finished
 
 
 def run_args(output_dir: Path) -> dict[str, Any] | None:
@@ -194,25 +276,32 @@ def decide(output_dir: Path, argv: Sequence[str], fresh: bool, world: int | None
     """What a launch of ``argv`` into ``output_dir`` does (touches nothing; :func:`carry_out` does it)."""
     args = run_args(output_dir)
     checkpoints = complete_checkpoints(output_dir)
-    has_run = args is not None or checkpoints or (output_dir / "logging.jsonl").exists()
+    has_run = args is not None or checkpoints or (output_dir / "logging.jsonl").exists() \
+        or any(output_dir.glob("checkpoint-*"))
     if not has_run:
         return Decision("fresh")
     if fresh:
         return Decision("replace", notes=(f"FRESH=1: the run in {output_dir} is moved aside, not deleted",))
+    if not checkpoints:   # nothing a resume could continue from: whatever its settings, nothing is lost
+        return Decision("replace", notes=(f"{output_dir} holds an attempt that kept no trained step (no complete "
+                                          f"checkpoint): it is moved aside and the run starts afresh",))
     diff = differences(argv, args or {}, world)
     if diff:
         raise RunRefused(f"{output_dir} holds a run made with other settings: {'; '.join(diff)}. Run it unchanged "
                          f"to resume it, or FRESH=1 to move it aside (kept as {output_dir.name}.old-<time>) and "
                          f"start afresh")
-    budget = options(argv).get("max_steps", ["?"])[0]
-    if finished(output_dir) and str((args or {}).get("max_steps")) == budget:
-        return Decision("finished", notes=(f"{output_dir} finished training ({budget} steps); nothing to do "
+    done = progress(output_dir, _positive(options(argv).get("max_steps", [None])[0]))
+    if done.finished:
+        return Decision("finished", notes=(f"{output_dir} finished training ({done.line()}); nothing to do "
                                            f"(FRESH=1 trains it again; a larger MAX_STEPS trains it further)",))
-    if checkpoints:
-        return Decision("resume", checkpoints[-1], (f"resuming {output_dir} from {checkpoints[-1].name} (the "
-                                                    f"same settings; FRESH=1 starts afresh instead)",))
-    return Decision("replace", notes=(f"{output_dir} holds an attempt that saved no checkpoint: it is moved "
-                                      f"aside and the run starts afresh",))
+    newest = checkpoints[-1]
+    skipped = [f"{p.name} ({why})" for p, why in incomplete_checkpoints(output_dir)
+               if checkpoint_step(p) > checkpoint_step(newest)]
+    notes = [f"resuming {output_dir} from {newest.name} ({done.line()} trained; the same settings; FRESH=1 starts "
+             f"afresh instead)"]
+    if skipped:
+        notes.append(f"skipped the incomplete {', '.join(skipped)}: moved under {output_dir / 'attempts'}")
+    return Decision("resume", newest, tuple(notes))
 
 
 def stamp() -> str:
@@ -231,7 +320,9 @@ def move_aside(output_dir: Path) -> Path:
 
 # ---- trimming the logs of an interrupted attempt --------------------------------------------------------
 
-def _step_of_logging(record: dict) -> int | None:
+def _step_of_logging(record: dict) -> float | None:
+    if "last_model_checkpoint" in record:   # ms-swift's end-of-training record: an attempt that ended early
+        return float("inf")
     value = record.get("global_step/max_steps")
     return int(str(value).split("/")[0]) if value else None
 
@@ -248,7 +339,7 @@ def _step_of_batch_stats(record: dict) -> int | None:
 
 
 # file pattern (relative to the run) -> the training step a record belongs to
-STEP_OF: dict[str, Callable[[dict], int | None]] = {
+STEP_OF: dict[str, Callable[[dict], float | None]] = {
     "logging.jsonl": _step_of_logging,
     "completions.jsonl": _step_of_completions,
     "audio_thinker/batch_stats.*.jsonl": _step_of_batch_stats,
@@ -288,7 +379,12 @@ def carry_out(decision: Decision, output_dir: Path) -> list[str]:
     if decision.action == "replace":
         notes.append(f"the earlier run is now {move_aside(output_dir)}")
     elif decision.action == "resume":
-        step = int(CHECKPOINT.search(decision.checkpoint.name).group(1))
+        step = checkpoint_step(decision.checkpoint)
+        for folder, _ in incomplete_checkpoints(output_dir):   # saved again by the resumed run, into a clean folder
+            if checkpoint_step(folder) > step:
+                kept = output_dir / "attempts" / stamp() / folder.name
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                folder.rename(kept)
         cut = trim_logs(output_dir, step)
         if cut:
             notes.append(f"records after step {step} cut from {', '.join(p.name for p in cut)} (written again "

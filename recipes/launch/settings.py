@@ -1,6 +1,7 @@
 """A row's launch settings, by the names of the documented environment overrides (docs/recipes.md,
-"Overrides"), resolved in one place: the catalogue's defaults for the row's method, then a ``PROFILE``
-(``cpu``: every setting a CPU run needs), then the table's ``overrides`` (a table of existing rows with shared
+"Overrides"), resolved in one place: the catalogue's defaults for the row's method, then the backbone's
+vLLM rollout settings, then a ``PROFILE`` (``cpu``: every setting a CPU run needs; ``h100-80g``, ``h200-141g``:
+what a card of that size changes, its entries for the row's backbone last), then the table's ``overrides`` (a table of existing rows with shared
 settings), then the environment, which always wins. An empty variable counts as unset (as ``${VAR:-default}``
 in the shell recipes did).
 """
@@ -10,20 +11,21 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..catalogue import Catalogue, Row, Table
+from ..catalogue import ROLLOUT_SETTINGS, Catalogue, Row, Table
 
 # Every environment variable the launcher reads; docs/recipes.md lists each.
 OVERRIDES = (
     "MODEL", "MODEL_TYPE", "DATA", "OUTPUT_ROOT", "NPROC_PER_NODE", "NNODES", "MAX_STEPS", "LR", "TEMPERATURE",
     "NUM_GENERATIONS", "BETA", "PER_DEVICE_BATCH", "GRAD_ACC", "MAX_COMPLETION_LENGTH", "TUNER", "LORA_RANK",
-    "DEEPSPEED", "USE_VLLM", "VLLM_MODE", "VLLM_SERVER_HOST", "VLLM_SERVER_PORT", "VLLM_GPU_MEMORY_UTILIZATION",
+    "DEEPSPEED", "USE_VLLM", "VLLM_MODE", "VLLM_SERVER_HOST", "VLLM_SERVER_PORT",
     "SLEEP_LEVEL", "GENERATION_BATCH_SIZE", "STEPS_PER_GENERATION", "JUDGE_CHECK_WAIT", "USE_CPU", "TORCH_DTYPE",
     "SAVE_STEPS", "LOGGING_STEPS", "SEED", "REPORT_TO", "EPOCHS", "EXTRA_ARGS", "DATALOADER_WORKERS", "PREFLIGHT",
     "PREFLIGHT_DROP_BAD", "ENABLE_AUDIO_OUTPUT", "FRESH",
+    *ROLLOUT_SETTINGS,
 )
 # Launch infrastructure (not a row's fact): the defaults every row shares.
 LAUNCH_DEFAULTS = {"USE_CPU": "0", "VLLM_MODE": "colocate", "VLLM_SERVER_HOST": "127.0.0.1",
-                   "VLLM_SERVER_PORT": "8001", "VLLM_GPU_MEMORY_UTILIZATION": "0.4", "SLEEP_LEVEL": "1",
+                   "VLLM_SERVER_PORT": "8001", "SLEEP_LEVEL": "1",
                    "JUDGE_CHECK_WAIT": "30", "PREFLIGHT": "header", "PREFLIGHT_DROP_BAD": "0", "EXTRA_ARGS": "",
                    "FRESH": "0"}
 
@@ -47,10 +49,10 @@ def resolve(cat: Catalogue, row: Row, root: Path, environ: Mapping[str, str] | N
     if profile_name:
         if profile_name not in cat.profiles:
             raise SettingsError(f"PROFILE={profile_name} is not one of {', '.join(cat.profiles)}")
-        profile = cat.profiles[profile_name]
+        profile = cat.profile(profile_name, row.backbone)
     backbone = cat.backbones[row.backbone]
     settings = {**LAUNCH_DEFAULTS, "MODEL": backbone.model, "MODEL_TYPE": backbone.model_type,
-                **cat.settings(row), **profile,
+                **cat.settings(row), **backbone.rollout, **profile,
                 **{k: v for k, v in (table.overrides if table else {}).items() if k != "PROFILE"},
                 **from_environment(environ)}
     if "DATA" in settings and not os.path.isabs(settings["DATA"]) and "DATA" not in from_environment(environ):

@@ -81,12 +81,11 @@ class Table:
         return self.cat.row(name)
 
     def train_state(self, name: str) -> str:
-        """finished | resume:<checkpoint> | fresh"""
-        out = self.output_root / name
-        if life.finished(out):
+        """finished | resume:<checkpoint> | fresh (:func:`recipes.launch.life.progress`)"""
+        done = life.progress(self.output_root / name)
+        if done.finished:
             return "finished"
-        done = life.complete_checkpoints(out)
-        return f"resume:{done[-1]}" if done else "fresh"
+        return f"resume:{done.checkpoint}" if done.checkpoint else "fresh"
 
     def row_env(self, name: str) -> dict[str, str]:
         """The environment a row trains with: the per-backbone model, the per-method data."""
@@ -266,13 +265,16 @@ def execute(t: Table) -> int:
                 cmd = [sys.executable, "-m", "recipes.launch", name, "--root", str(t.root), "--table", t.name,
                        "--log", str(out / "train.log")]
                 code = subprocess.call(cmd, env={**os.environ, **t.row_env(name)}, stdin=subprocess.DEVNULL)
-                if code == 0 and t.train_state(name) == "finished":
+                done = life.progress(out)
+                if code == 0 and done.finished:
                     train = "trained"
                 else:
-                    train = "FAILED"
-                    print(f"{tag} {name}: training FAILED; last lines of {out / 'train.log'}:\n"
+                    train = f"FAILED ({done.line()})"
+                    print(f"{tag} {name}: training FAILED at {done.line()}; last lines of {out / 'train.log'}:\n"
                           f"{_tail(out / 'train.log', 15)}", file=sys.stderr, flush=True)
-        if train != "FAILED":
+        # an unfinished row's checkpoints are evaluated too: eval.sweep marks them intermediate, and the report
+        # shows the row as unfinished with its steps
+        if not train.startswith("FAILED") or life.progress(t.output_root / name).checkpoint is not None:
             log = t.eval_root / name / "sweep.log"
             cmd = t.sweep_cmd(name)
             print(f"{tag} {name}: evaluate -> {log}", flush=True)
@@ -283,7 +285,7 @@ def execute(t: Table) -> int:
                 print(f"{tag} {name}: evaluation FAILED; last lines of {log}:\n{_tail(log, 8)}", file=sys.stderr,
                       flush=True)
             logs.append(str(log))
-        if "FAILED" in (train, evaluate):
+        if train.startswith("FAILED") or evaluate == "FAILED":
             failed.append(name)
         status.append((name, train, evaluate, " ".join(logs)))
         (t.table_dir / "status.tsv").write_text("".join("\t".join(line) + "\n" for line in status))

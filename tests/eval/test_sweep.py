@@ -20,12 +20,14 @@ def checkpoint(run, step, lora=False, complete=True, base="/models/base"):
     folder.mkdir(parents=True)
     if lora:
         (folder / "adapter_config.json").write_text("{}")
+        (folder / "adapter_model.safetensors").write_bytes(b"weights")
     else:
         (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"weights")
     (folder / "args.json").write_text(json.dumps({"model": base, "model_type": "qwen2_audio",
                                                   "system": "Answer in <answer> tags."}))
     if complete:
-        (folder / "trainer_state.json").write_text("{}")
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     return folder
 
 
@@ -105,7 +107,7 @@ def test_a_checkpoint_trained_again_is_evaluated_again(tmp_path, bench_files):
     checkpoint (its trainer_state.json differs), so the pair is evaluated again and its old outputs kept."""
     run, out = tmp_path / "run", tmp_path / "out"
     ckpt = checkpoint(run, 2, lora=True)
-    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.5}]}')   # the first training
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2, "log_history": [{"loss": 0.5}]}')   # the first training
     first = sweep.find_checkpoints(run, None)[0]
     (out / "checkpoint-2").mkdir(parents=True)
     for name in ("mmau.json", "mmau.preds.jsonl"):
@@ -113,7 +115,7 @@ def test_a_checkpoint_trained_again_is_evaluated_again(tmp_path, bench_files):
     (out / "checkpoint-2" / "mmau.sweep.json").write_text(json.dumps({"checkpoint_identity": first.identity}))
     args = ["--run", str(run), "--out", str(out), "--benchmark", "mmau", *map(str, bench_files), "--dry-run"]
     assert "# checkpoint-2 x mmau (finished, skipped)" in run_cli(*args).stdout    # the same checkpoint
-    (ckpt / "trainer_state.json").write_text('{"log_history": [{"loss": 0.7}]}')   # trained again, same name
+    (ckpt / "trainer_state.json").write_text('{"global_step": 2, "log_history": [{"loss": 0.7}]}')   # trained again, same name
     assert "# checkpoint-2 x mmau\n" in run_cli(*args).stdout                      # no longer finished
     plan = sweep.Plan(out, sweep.find_checkpoints(run, None)[0], sweep.parse_benchmark("mmau", *map(str, bench_files)), [])
     assert not plan.done
@@ -151,3 +153,43 @@ def test_table_and_plot(tmp_path):
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     sweep.plot(rows, tmp_path / "again.png", "model-c")
     assert (tmp_path / "again.png").read_bytes() == first  # no timestamp: a resumed sweep redraws the same file
+
+
+@pytest.fixture
+def real_bench(tmp_path):
+    """Two MMAU-format rows with real WAV clips, and their metadata."""
+    import numpy as np
+    import soundfile as sf
+
+    rows, meta = tmp_path / "rows.jsonl", tmp_path / "meta.json"
+    items = []
+    for i in range(2):
+        clip = tmp_path / f"clip{i}.wav"
+        sf.write(clip, (0.1 * np.sin(np.arange(16000) / 10)).astype("float32"), 16000, subtype="PCM_16")
+        items.append({"id": f"q{i}", "messages": [{"role": "user", "content": "<audio>What is it? (A) dog (B) cat"}],
+                      "audios": [str(clip)]})
+    rows.write_text("".join(json.dumps(item) + "\n" for item in items))
+    meta.write_text(json.dumps([{"id": f"q{i}", "question": "What is it?", "choices": ["dog", "cat"], "answer": "dog",
+                                 "task": "sound", "difficulty": "easy"} for i in range(2)]))
+    return rows, meta
+
+
+@pytest.mark.parametrize("spoil, named", [
+    (lambda rows, meta: rows.write_text(rows.read_text().splitlines()[0] + "\n{not json\n"), "rows.jsonl:2:"),
+    (lambda rows, meta: meta.write_text(json.dumps([{"question": "q", "choices": ["a"], "answer": "a"}])),
+     "meta.json: item 1 is not mmau metadata: no 'id'"),
+])
+def test_the_benchmark_files_are_checked_before_any_inference(tmp_path, real_bench, spoil, named):
+    rows, meta = real_bench
+    spoil(rows, meta)
+    done = run_cli("--base-model", "/nope/base", "--out", str(tmp_path / "o"), "--benchmark", "mmau", str(rows),
+                   str(meta))
+    assert done.returncode == 2 and named in done.stderr.strip().splitlines()[-1], done.stderr
+    assert not (tmp_path / "o" / "base").exists()                  # nothing ran
+
+
+def test_a_failing_step_s_own_error_line_is_repeated(tmp_path, real_bench):
+    done = run_cli("--base-model", "/nope/base", "--out", str(tmp_path / "o"), "--benchmark", "mmau",
+                   *map(str, real_bench))
+    assert done.returncode == 1
+    assert "error: base x mmau: eval.infer exited 2: --model: /nope/base: no such folder (log: " in done.stderr

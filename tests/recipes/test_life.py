@@ -17,17 +17,30 @@ ARGS = {"learning_rate": 1e-06, "max_steps": 10, "reward_funcs": ["atar", "think
         "reward_weights": [1.0, 0.0], "use_vllm": False, "output_dir": "/elsewhere"}
 
 
-def a_run(path, checkpoints=(2, 4), finished=False, args=ARGS, partial=None):
+def checkpoint(run, step, planned=10, state=True, weights=True):
+    """A checkpoint folder as transformers leaves it (weights first, trainer_state.json last)."""
+    folder = run / f"checkpoint-{step}"
+    folder.mkdir()
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"weights")
+    if state:
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": planned}))
+    return folder
+
+
+def a_run(path, checkpoints=(2, 4), finished=False, args=ARGS, partial=None, logged=5):
+    """A run of 10 planned steps that logged steps 1..``logged``; ``finished``: ms-swift's end-of-training
+    record (written on Ctrl-C too) ends logging.jsonl."""
     path.mkdir(parents=True)
     (path / "args.json").write_text(json.dumps(args))
     for n in checkpoints:
-        (path / f"checkpoint-{n}").mkdir()
-        (path / f"checkpoint-{n}" / "trainer_state.json").write_text("{}")
+        checkpoint(path, n, args.get("max_steps", 10))
     if partial:
-        (path / f"checkpoint-{partial}").mkdir()   # cut off while saving: no trainer_state.json
-    log = [{"loss": 1, "global_step/max_steps": f"{s}/10"} for s in range(1, 6)]
+        checkpoint(path, partial, state=False)   # cut off while saving: no trainer_state.json
+    log = [{"loss": 1, "global_step/max_steps": f"{s}/10"} for s in range(1, logged + 1)]
     if finished:
-        log.append({"last_model_checkpoint": str(path / "checkpoint-4")})
+        log.append({"last_model_checkpoint": str(path / f"checkpoint-{max(checkpoints, default=0)}"),
+                    "global_step": logged})
     (path / "logging.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     return path
 
@@ -39,9 +52,14 @@ CASES = [
     (dict(partial=6), ARGV, False, "resume", "checkpoint-4"),                     # a half-saved checkpoint-6
     (dict(), [*ARGV, "--max_steps", "20"], False, "resume", "checkpoint-4"),      # a larger budget: further
     (dict(), [*ARGV, "--use_vllm", "false"], False, "resume", "checkpoint-4"),    # how it runs may differ
-    (dict(finished=True), ARGV, False, "finished", None),                        # done: nothing to do
-    (dict(finished=True), [*ARGV, "--max_steps", "20"], False, "resume", "checkpoint-4"),
+    (dict(checkpoints=(5, 10), logged=10, finished=True), ARGV, False, "finished", None),  # done: nothing to do
+    (dict(checkpoints=(5, 10), logged=10, finished=True), [*ARGV, "--max_steps", "20"], False, "resume",
+     "checkpoint-10"),                                                            # a larger budget: further
+    (dict(finished=True), ARGV, False, "resume", "checkpoint-4"),                # Ctrl-C at step 5 of 10
+    (dict(checkpoints=(), logged=2, finished=True), ARGV, False, "replace", None),  # Ctrl-C before a checkpoint
+    (dict(checkpoints=(2,), partial=4), ARGV, False, "resume", "checkpoint-2"),   # checkpoint-4 lacks its state
     (dict(checkpoints=()), ARGV, False, "replace", None),                         # no checkpoint: aside
+    (dict(checkpoints=()), [*ARGV, "--learning_rate", "2e-6"], False, "replace", None),  # ... whatever its settings
     (dict(), [*ARGV, "--learning_rate", "2e-6"], True, "replace", None),          # FRESH=1
 ]
 
@@ -127,10 +145,10 @@ def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_director
     must not be refused by node 0's lock, nor move or cut anything itself."""
     from audio_thinker.cli import UsageError
     from recipes.launch import run
-    from tests.helpers.paths import REPO
+    from tests.helpers.paths import CACHE, REPO
 
-    env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path), "MODEL": "/m",
-           "DATA": "/d.jsonl", "FRESH": "1"}
+    env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path),
+           "MODEL": str(CACHE / "tiny" / "qwen2-audio"), "DATA": "/d.jsonl", "FRESH": "1"}
     a_run(tmp_path / "grpo-a")
     held = life.acquire(tmp_path / "grpo-a", "grpo-a")           # node 0 is training
     try:
@@ -140,3 +158,49 @@ def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_director
             run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "0"}, None, dry=False)
     finally:
         os.close(held.fd)
+
+
+# what the directory holds -> (steps trained, steps planned, finished): the one answer to "is this row done?"
+PROGRESS = [
+    (dict(checkpoints=(5, 10), logged=10, finished=True), (10, 10, True)),     # trained to the planned step
+    (dict(finished=True), (4, 10, False)),                                       # Ctrl-C at step 5: the record
+    (dict(checkpoints=(), logged=2, finished=True), (0, 10, False)),             # Ctrl-C at step 2, no checkpoint
+    (dict(checkpoints=(2,), partial=4, logged=4), (2, 10, False)),               # checkpoint-4 cut off
+]
+
+
+@pytest.mark.parametrize("holds, expected", PROGRESS)
+def test_a_run_is_finished_only_when_its_steps_trained_reach_its_steps_planned(tmp_path, holds, expected):
+    run = a_run(tmp_path / "grpo-a", **holds)
+    done = life.progress(run)
+    assert (done.trained, done.planned, done.finished) == expected
+    assert life.finished(run) is expected[2]
+
+
+def test_an_epoch_run_takes_its_plan_from_the_checkpoint(tmp_path):
+    run = a_run(tmp_path / "sft-a", checkpoints=(4,), args={**ARGS, "max_steps": -1})   # checkpoint: 4 of -1
+    assert life.progress(run).planned is None
+    (run / "checkpoint-4" / "trainer_state.json").write_text(json.dumps({"global_step": 4, "max_steps": 6}))
+    assert (life.progress(run).trained, life.progress(run).planned, life.finished(run)) == (4, 6, False)
+
+
+def test_a_checkpoint_without_weights_or_state_is_incomplete_and_named_when_skipped(tmp_path):
+    run = a_run(tmp_path / "grpo-a", checkpoints=(2,), logged=6)
+    checkpoint(run, 4, weights=False)                    # the state is there, the weights are not
+    checkpoint(run, 6, state=False)                      # killed before trainer_state.json
+    assert [p.name for p in life.complete_checkpoints(run)] == ["checkpoint-2"]
+    assert [(p.name, why.split(" ")[:2]) for p, why in life.incomplete_checkpoints(run)] == [
+        ("checkpoint-4", ["no", "weights"]), ("checkpoint-6", ["no", "readable"])]
+    decision = life.decide(run, ARGV, False)
+    assert decision.checkpoint.name == "checkpoint-2"
+    assert "checkpoint-4 (no weights" in decision.notes[-1] and "checkpoint-6 (no readable" in decision.notes[-1]
+    life.carry_out(decision, run)                         # set aside, so the resumed run saves into clean folders
+    assert not (run / "checkpoint-4").exists() and not (run / "checkpoint-6").exists()
+    assert {p.name for p in (run / "attempts").glob("*/checkpoint-*")} == {"checkpoint-4", "checkpoint-6"}
+
+
+def test_the_end_of_training_record_of_an_interrupted_attempt_is_cut_on_resume(tmp_path):
+    run = a_run(tmp_path / "grpo-a", checkpoints=(2, 4), logged=4, finished=True)   # Ctrl-C right after step 4
+    life.carry_out(life.decide(run, ARGV, False), run)
+    records = [json.loads(line) for line in open(run / "logging.jsonl")]
+    assert len(records) == 4 and not any("last_model_checkpoint" in r for r in records)

@@ -93,31 +93,38 @@ def test_overrides_reach_the_recipes_per_backbone_and_method(tmp_path):
         assert "--last" not in c and option(c, "--engine") == "vllm"  # every checkpoint: curves
 
 
-def write_checkpoint(out: Path, step: int):
+def write_checkpoint(out: Path, step: int, planned: int = 2):
     (out / f"checkpoint-{step}").mkdir(parents=True)
-    (out / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (out / f"checkpoint-{step}" / "model.safetensors").write_bytes(b"weights")
+    (out / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step,
+                                                                               "max_steps": planned}))
 
 
 def test_finished_rows_are_not_retrained_and_half_finished_ones_resume(tmp_path):
-    finished, half = tmp_path / "grpo-a", tmp_path / "model-a"
+    finished, half, stopped = tmp_path / "grpo-a", tmp_path / "model-a", tmp_path / "model-b"
     write_checkpoint(finished, 2)
     # ms-swift's own end-of-training record in logging.jsonl
     (finished / "logging.jsonl").write_text(json.dumps({"last_model_checkpoint": str(finished / "checkpoint-2"),
                                                         "global_step": 2}) + "\n")
-    write_checkpoint(half, 1)
-    write_checkpoint(half, 2)
+    # the same record, written on Ctrl-C at step 3 of 30: not finished
+    write_checkpoint(stopped, 2, planned=30)
+    (stopped / "logging.jsonl").write_text(json.dumps({"last_model_checkpoint": str(stopped / "checkpoint-2"),
+                                                       "global_step": 3}) + "\n")
+    write_checkpoint(half, 1, planned=30)
+    write_checkpoint(half, 2, planned=30)
     (half / "checkpoint-3").mkdir()  # cut off while saving: no trainer_state.json
     (half / "logging.jsonl").write_text(json.dumps({"loss": 0.1, "step": 2}) + "\n")
-    done = table("table1", "grpo-a", "model-a", "grpo-b", OUTPUT_ROOT=str(tmp_path), MMAU_META="/m.json",
-                 BENCHMARKS="mmau", EXTRA_ARGS="--max_length 4096")
+    done = table("table1", "grpo-a", "model-a", "grpo-b", "model-b", OUTPUT_ROOT=str(tmp_path),
+                 MMAU_META="/m.json", BENCHMARKS="mmau", EXTRA_ARGS="--max_length 4096")
     assert done.returncode == 0, done.stderr
     assert "grpo-a: train finished" in done.stdout and "not retrained" in done.stdout
     runs = trainings(commands(done.stdout))
-    assert sorted(runs) == ["grpo-b", "model-a"]
+    assert sorted(runs) == ["grpo-b", "model-a", "model-b"]
+    assert option(runs["model-b"], "--resume_from_checkpoint") == str(stopped / "checkpoint-2")
     assert option(runs["model-a"], "--resume_from_checkpoint") == str(half / "checkpoint-2")
     assert option(runs["model-a"], "--max_length") == "4096"  # the user's EXTRA_ARGS kept
     assert "--resume_from_checkpoint" not in runs["grpo-b"]
-    assert len(sweeps(commands(done.stdout))) == 3  # a finished row is still evaluated (pairs resume)
+    assert len(sweeps(commands(done.stdout))) == 4  # a finished row is still evaluated (pairs resume)
 
 
 @pytest.mark.parametrize("args, env, message", [
