@@ -21,6 +21,10 @@ unparsable).
 MMAU results go to Tables 1-2 when scored on the v0325 file and to Table 5
 when on v05.15.25 (the version is in the result, detected from the metadata);
 a result of unknown version is shown in Tables 1-2 marked with a dagger.
+
+Rows beyond the paper (the Qwen3-Omni rows, catalogue table ``qwen3``) are kept
+out of the paper's tables and get a table of their own after them, laid out
+like Table 1, with a sentence saying why no paper number stands beside them.
 """
 from __future__ import annotations
 
@@ -58,6 +62,14 @@ TABLES = {
     "table6": ("Table 6: MMAR by modality",
                [(c, "mmar", None, c, c) for c in ("Sound", "Music", "Speech", "Sound-Music", "Sound-Speech",
                                                   "Music-Speech", "Sound-Music-Speech", "Avg")]),
+    "qwen3": ("Qwen3-Omni rows (beyond the paper): MMAU test-mini (v0325), MMAR, AIR-Bench Foundation",
+              _MMAU_T1 + _MMAR_T1 + [("AIR Avg", "air", None, "Avg", "air_avg")]),
+}
+# Tables of rows the paper did not run (catalogue tables of the same name), and what the report says in place of
+# the paper's line. Their rows appear in no paper table.
+BEYOND_THE_PAPER = {
+    "qwen3": "No paper numbers: Audio-Thinker's paper trains Qwen2-Audio and Qwen2.5-Omni only, so these rows have "
+             "no paper figure to sit beside (docs/backbones.md, \"Qwen3-Omni\").",
 }
 
 
@@ -116,18 +128,27 @@ def _cell(results, row: str, bench: str, version: str | None, column: str) -> tu
     return None, False
 
 
+def _shown_in(key: str, label: str, aliases: dict[str, str]) -> bool:
+    """A row beyond the paper goes to its own table only; every other row to the paper's tables."""
+    row = our_row(label, catalogue.load(), aliases)
+    beyond = [t for t in (row.tables if row else ()) if t in BEYOND_THE_PAPER]
+    return key in beyond if key in BEYOND_THE_PAPER else not beyond
+
+
 def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any],
                 aliases: dict[str, str]) -> str | None:
     title, columns = TABLES[key]
     rows_out, daggers = [], False
     for row in dict.fromkeys(r for r, _ in results):
+        if not _shown_in(key, row, aliases):
+            continue
         ours = [_cell(results, row, bench, version, column) for _, bench, version, column, _ in columns]
         if all(v is None for v, _ in ours):
             continue
         daggers |= any(d for v, d in ours if v is not None)
         rows_out.append([f"**{row}** (ours{unfinished_mark(results, row)})", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
                                                  for v, d in ours]])
-        entry = paper_row(paper, key, row, aliases)
+        entry = None if key in BEYOND_THE_PAPER else paper_row(paper, key, row, aliases)
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
@@ -136,6 +157,8 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
     if not rows_out:
         return None
     text = f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
+    if key in BEYOND_THE_PAPER:
+        text += "\n\n" + BEYOND_THE_PAPER[key]
     if daggers:
         text += "\n\n† MMAU version unknown (not an official metadata file): compare with care."
     return text
