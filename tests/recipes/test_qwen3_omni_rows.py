@@ -41,18 +41,24 @@ def test_dry_run_on_an_8_gpu_node_prints_commands_and_layout(row):
     assert all(opts[k] == [v] for k, v in PAPER_GRPO.items())  # the paper's GRPO settings, unchanged
     weights = dict(zip(opts["--reward_funcs"], map(float, opts["--reward_weights"])))
     assert weights == {"choice_accuracy": 0, "think_rate": 0, **rewards}
-    # its rollout: one clip and no image or video, vLLM over 4 ranks (~62 GB of weights)
+    # its rollout: one clip and no image or video, vLLM over 8 ranks (~63 GB of weights), a 16-group weight sync
     assert opts["--vllm_limit_mm_per_prompt"] == ['{"audio":1,"image":0,"video":0}']
-    assert opts["--vllm_tensor_parallel_size"] == ["4"] and opts["--offload_optimizer"] == ["true"]
+    assert opts["--vllm_tensor_parallel_size"] == ["8"] and opts["--move_model_batches"] == ["16"]
+    assert opts["--offload_optimizer"] == ["true"]
     preflight = next(line for line in lines if "data_prep.preflight" in line)
     assert options(preflight)["--model"] == [INSTRUCT]  # the pre-flight applies this backbone's clip rules
     assert any("swift_plugins.judge.check" in " ".join(line) for line in lines) == (row == "model-h")
 
 
-def test_80_gb_cards_keep_the_optimizer_in_cpu_memory():
-    out = row_dry_run("model-h", PROFILE="h100-80g")
+@pytest.mark.parametrize("profile, deepspeed, tensor_parallel, offload", [
+    ("h100-80g", "zero3_offload", "8", "false"),   # the optimizer state lives in CPU memory
+    ("h200-141g", "zero3", "4", "false"),          # everything stays on the card
+])
+def test_the_card_profiles_give_the_backbone_its_own_plan(profile, deepspeed, tensor_parallel, offload):
+    out = row_dry_run("model-h", PROFILE=profile)
     _, _, opts = swift_command([shlex.split(line) for line in out.stdout.splitlines() if line.strip()])
-    assert opts["--deepspeed"] == ["zero3_offload"] and opts["--offload_optimizer"] == ["false"]
+    assert opts["--deepspeed"] == [deepspeed] and opts["--vllm_tensor_parallel_size"] == [tensor_parallel]
+    assert opts["--offload_optimizer"] == [offload]
 
 
 @pytest.mark.parametrize("row", ["model-g", "model-h"])
