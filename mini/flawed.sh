@@ -6,14 +6,14 @@
 #   bash mini/flawed.sh            # flawed warm start (a no-op when built), the three rows x 2 seeds, analysis
 #   DRY_RUN=1 bash mini/flawed.sh  # print every command, run nothing
 #
-# 1. the flawed warm start   python -m mini.build --flaws $MINI_FLAWS -> .cache/mini-flawed/qwen2-audio
+# 1. the flawed warm start   python -m mini.build --flaws $MINI_FLAWS -> .cache/mini-flawed/qwen2-audio (MINI_MODEL)
 # 2. the table               mini/table.sh with MINI_MODEL = that checkpoint, MINI_ROWS = MINI_SEED_ROWS =
 #                            "model-a model-b model-c", MINI_ROOT = output/mini-flawed (base evaluated under
 #                            the adaptive prompt; mini.claims' paired differences, claim (d))
 # 3. the traces over training  python -m mini.trace_curves (consistency rate and R_t of every sampled think
 #                            trace per window of steps, judged again by the task judge; the runs' logged means)
 #
-# MINI_FLAWS (0.45: the rate whose precondition was measured to hold), MINI_FLAW_MIX (mini.task's default
+# MINI_FLAWS (0.35: the rate whose precondition was measured to hold), MINI_FLAW_MIX (mini.task's default
 # mix when empty); every other MINI_* of mini/table.sh passes through (MINI_STEPS, MINI_SEEDS, ...).
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +22,7 @@ source scripts/_python.sh
 use_python
 export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
-MINI_FLAWS=${MINI_FLAWS:-0.45}
+MINI_FLAWS=${MINI_FLAWS:-0.35}
 export MINI_ROOT=$(realpath -m "${MINI_ROOT:-$REPO_DIR/output/mini-flawed}")
 export MINI_MODEL=$(realpath -m "${MINI_MODEL:-$REPO_DIR/.cache/mini-flawed/qwen2-audio}")
 export MINI_ROWS=${MINI_ROWS:-model-a model-b model-c} MINI_SEED_ROWS=${MINI_SEED_ROWS:-model-a model-b model-c}

@@ -75,6 +75,7 @@ def summary(judged: Sequence[dict]) -> dict:
             "consistent": round(100.0 * sum(verdicts) / len(verdicts), 2) if verdicts else None,
             "consistent_ci": wilson_interval(int(sum(verdicts)), len(verdicts)),
             "consistent_when_correct": round(100.0 * sum(correct) / len(correct), 2) if correct else None,
+            "consistent_when_correct_ci": wilson_interval(int(sum(correct)), len(correct)),
             "correct": len(correct),
             "quality": round(sum(scores) / len(scores), 4) if scores else None,
             "quality_ci": _mean_interval(scores),

@@ -12,12 +12,13 @@ from tests.recipes.dry_run_cases import CASES, FIXTURE, run_case
 
 RECORDED = json.loads(FIXTURE.read_text(encoding="utf-8"))
 
-# case -> (field, recorded text, text now, why): the only differences allowed.
+# case -> (field, recorded text, text now, why): the only differences allowed. (The move's own change, table.sh's
+# usage line listing the catalogue's tables instead of "table1|...|table6|all", landed with the catalogue,
+# before the fixture was last recorded from main's shell recipes.)
 DELIBERATE: dict[str, tuple[str, str, str, str]] = {
-    "table unknown": ("stderr", "table1|table2|table3|table4|table5|table6|all|mini [ROW ...]",
-                      "table1|table2|table3|table4|table5|table6|all|mini|qwen3 [ROW ...]",
-                      "the usage line lists the catalogue's tables, and the Qwen3-Omni rows brought a table of "
-                      "their own (after the paper's; no paper row changed)"),
+    "table unknown": ("stderr", "|all|mini [ROW ...]", "|all|mini|study|qwen3 [ROW ...]",
+                      "the usage line lists the catalogue's tables: the study of model-a's variants is one, and the "
+                      "Qwen3-Omni rows brought one of their own (after the paper's; no paper row changed)"),
 }
 
 
