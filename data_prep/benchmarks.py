@@ -116,14 +116,14 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
     root = Path(audio_root) if audio_root else meta.parent
     rows, missing, invalid = [], [], []
     bench = benchmarks.get(benchmark)
-    for n, rec in enumerate(read_records(meta)):
+    for n, rec in enumerate(read_records(meta), 1):   # item N, 1-based, as eval.convert and eval.score count
         try:
             row = benchmark_row(bench, rec, root)
         except (KeyError, TypeError) as exc:
-            invalid.append(f"record {n}: missing or malformed field {exc}")
+            invalid.append(f"item {n}: missing or malformed field {exc}")
             continue
         except InvalidItem as exc:
-            invalid.append(f"record {n}: {exc}")
+            invalid.append(f"item {n}: {exc}")
             continue
         problem = unheard(row["audios"][0])
         if problem:
@@ -132,7 +132,7 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
             continue
         rows.append(row)
     if invalid:
-        raise InvalidItem(f"{len(invalid)} invalid record(s): " + "; ".join(invalid[:5]))
+        raise InvalidItem(f"{len(invalid)} invalid item(s): " + "; ".join(invalid[:5]))
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
     write_jsonl(missing_path, missing)

@@ -57,6 +57,7 @@ from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run a
 from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
 from audio_thinker.clips import audio_window
+from audio_thinker import model_source
 from audio_thinker.row_checks import Limits, check_rows, wav_headers
 from audio_thinker.tags import parse_completion
 
@@ -319,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     for adapter in args.adapters:
         if not Path(adapter).is_dir():
             raise UsageError("no such adapter directory", adapter)
+    unloadable = model_source.problem(args.model)
+    if unloadable:
+        raise UsageError(f"{args.model}: {unloadable}", option="--model")
     window = audio_window(args.model) if Path(args.model).is_dir() else None
     limits = Limits(max_seconds=window[0] if window else None, too_long="warn",
                     window_from=str(window[1]) if window else "")

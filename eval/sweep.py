@@ -51,10 +51,12 @@ from typing import Any
 
 from audio_thinker import benchmark_declarations as benchmarks, cli
 from audio_thinker.cli import UsageError
-from audio_thinker.jsonl import atomic_write_text, write_json
+from audio_thinker.jsonl import atomic_write_text, read_records, write_json
 
 from recipes.launch import life
 
+from .grading import check_items
+from .infer import check_benchmark
 from .run_args import saved_args
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
@@ -102,6 +104,14 @@ def parse_benchmark(label: str, rows: str, meta: str) -> Benchmark:
         if not Path(path).is_file():
             raise UsageError("no such file", path)
     return Benchmark(label, kind, Path(rows), Path(meta))
+
+
+def check_inputs(bench: Benchmark) -> None:
+    """The checks ``eval.infer`` and ``eval.convert`` make of a benchmark's files, made before any inference:
+    the rows (ids, columns, tags and clips: :func:`eval.infer.check_benchmark`) and the metadata (every item
+    with its id, choices and answer: :func:`eval.grading.check_items`)."""
+    check_benchmark(str(bench.rows))
+    check_items(benchmarks.get(bench.kind), read_records(bench.meta), str(bench.meta), "--meta")
 
 
 def run_root(run: Path) -> Path:
@@ -200,9 +210,18 @@ class Plan:
                 log.flush()
                 code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
             if code != 0:
-                return f"{self.ckpt.name} x {self.bench.label}: eval.{step} exited {code} (log: {self.log(step)})"
+                cause = last_error(self.log(step))
+                return (f"{self.ckpt.name} x {self.bench.label}: eval.{step} exited {code}"
+                        f"{f': {cause}' if cause else ''} (log: {self.log(step)})")
         write_json(self.record, summarise(self))
         return None
+
+
+def last_error(log: Path) -> str | None:
+    """The failing command's own ``error: ...`` line (its last), without the prefix: the cause, repeated."""
+    lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if line.startswith("error: ")]
+    return lines[-1].removeprefix("error: ") if lines else None
 
 
 def summarise(plan: Plan) -> dict[str, Any]:
@@ -389,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for _, cmd in p.steps:
                     print(shlex.join(cmd))
         return 0
+    for bench in dict.fromkeys(p.bench for p in todo):   # before the first model loads
+        check_inputs(bench)
     failures = []
     for p in todo:
         print(f"sweep: {p.ckpt.name} x {p.bench.label}", file=sys.stderr, flush=True)

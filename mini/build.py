@@ -2,6 +2,8 @@
 """Build the miniature's backbone: a small Qwen2-Audio that hears pitch, warm-started by `swift sft`.
 
     python -m mini.build [--out .cache/mini] [--size full|reduced] [--force]
+    python -m mini.build --flaws RATE [--flaw-mix KIND=W,...]   # -> .cache/mini-flawed
+
 
 writes ``<out>/qwen2-audio``: a ``Qwen2AudioForConditionalGeneration`` (ms-swift ``--model_type
 qwen2_audio``, the same class and processor layout as the tiny checkpoints; tokenizer, config and saving
@@ -16,6 +18,12 @@ since they start random.
   traces, so a level word, a tag or "Tone" is one token and a reply is a few dozen tokens.
 * Sizes (``SIZES``): ``full`` is the miniature's backbone (docs/mini-experiment.md gives its measured
   build time and precondition); ``reduced`` is a seconds-long build for the tests.
+* Flawed warm start (``--flaws RATE``): the same build on the same clips, prompts and modes, but a share
+  RATE of the think traces carries a flaw (``mini.task.Flaws``: a conclusion that contradicts the stated
+  levels, an answer that differs from the conclusion, a perception missing or repeated), so that the
+  consistency and think rewards have something to fix (docs/mini-experiment.md, "The flawed warm start").
+  Its default folder is ``.cache/mini-flawed``; ``BUILD_INFO.json`` records the rate, the mix and the
+  count of each flaw in the warm-start rows.
 * Deterministic (fixed seeds for data, initial weights and the SFT run; the CPU kernels' reduction order
   can still differ between machines with other thread counts), idempotent (skipped when
   ``BUILD_INFO.json`` records this version and size), atomic (built in a temp dir, then renamed).
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +52,7 @@ import build_tiny_checkpoints as tiny  # noqa: E402  (one home for the tokenizer
 BUILD_VERSION = 6  # bump when the output changes for the same size settings
 SEED = 20260
 DEFAULT_OUT = REPO / '.cache' / 'mini'
+FLAWED_OUT = REPO / '.cache' / 'mini-flawed'  # the flawed warm start's default folder (--flaws)
 NAME = 'qwen2-audio'
 
 
@@ -165,16 +175,20 @@ def last_loss(checkpoint: Path) -> float | None:
     return losses[-1] if losses else None
 
 
-def info_of(size_name: str) -> dict:
-    return {'version': BUILD_VERSION, 'size': size_name, 'settings': dataclasses.asdict(SIZES[size_name])}
+def info_of(size_name: str, flaws=None) -> dict:
+    """What a build's BUILD_INFO.json must say for it to count as done (a clean build says nothing of flaws)."""
+    info = {'version': BUILD_VERSION, 'size': size_name, 'settings': dataclasses.asdict(SIZES[size_name])}
+    return {**info, 'flaws': flaws.describe()} if flaws is not None else info
 
 
-def is_complete(dst: Path, size_name: str) -> bool:
+def is_complete(dst: Path, size_name: str, flaws=None) -> bool:
     try:
         data = json.loads((dst / 'BUILD_INFO.json').read_text())
     except (OSError, ValueError):
         return False
-    want = info_of(size_name)
+    want = info_of(size_name, flaws)
+    if flaws is None and 'flaws' in data:  # a flawed build is never the clean one
+        return False
     return all(data.get(k) == v for k, v in want.items()) and all((dst / f).exists() for f in data.get('files', []))
 
 
@@ -182,19 +196,22 @@ KEEP = ('config.json', 'generation_config.json', 'model.safetensors', 'chat_temp
         'tokenizer_config.json', 'processor_config.json', 'preprocessor_config.json')
 
 
-def build(out: Path, size_name: str = 'full', force: bool = False, work_log: Path | None = None) -> Path:
+def build(out: Path, size_name: str = 'full', force: bool = False, work_log: Path | None = None,
+          flaws=None) -> Path:
+    """The checkpoint in ``out/qwen2-audio`` (built unless complete); ``flaws``: a ``mini.task.Flaws``."""
     from mini import task as mini_task
     from audio_thinker.jsonl import read_records
     dst = out / NAME
-    if not force and is_complete(dst, size_name):
+    if not force and is_complete(dst, size_name, flaws):
         return dst
     size = SIZES[size_name]
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     tmp = Path(tempfile.mkdtemp(prefix=f'.{NAME}.', dir=out))
     try:
-        paths = mini_task.build(tmp / 'data', seed=SEED, n_train=0, n_sft=size.sft_items, n_test=0)
+        paths = mini_task.build(tmp / 'data', seed=SEED, n_train=0, n_sft=size.sft_items, n_test=0, flaws=flaws)
         rows = list(read_records(paths['sft']))
+        flaw_counts = Counter(row['flaw'] for row in rows if 'flaw' in row)
         init_model(tmp / 'init', size, rows)
         log = work_log or (out / f'{NAME}.sft.log')
         checkpoint = sft(tmp / 'init', paths['sft'], tmp / 'runs', size, log)
@@ -207,8 +224,9 @@ def build(out: Path, size_name: str = 'full', force: bool = False, work_log: Pat
                     break
         files = sorted(p.name for p in final.iterdir())
         os.chmod(final, 0o755)
-        info = {**info_of(size_name), 'seed': SEED, 'sft_recipe': 'recipes/sft-b.sh', 'sft_loss': last_loss(checkpoint),
-                'build_seconds': round(time.time() - t0, 1), 'files': files}
+        info = {**info_of(size_name, flaws), 'seed': SEED, 'sft_recipe': 'recipes/sft-b.sh', 'sft_loss': last_loss(checkpoint),
+                'build_seconds': round(time.time() - t0, 1), 'files': files,
+                **({'flaw_counts': dict(sorted(flaw_counts.items()))} if flaws is not None else {})}
         (final / 'BUILD_INFO.json').write_text(json.dumps(info, indent=1))
         old = None
         if dst.exists():
@@ -224,17 +242,22 @@ def build(out: Path, size_name: str = 'full', force: bool = False, work_log: Pat
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--out', default=str(DEFAULT_OUT), help='output directory (default: <repo>/.cache/mini)')
+    ap.add_argument('--out', help='output directory (default: <repo>/.cache/mini, with --flaws <repo>/.cache/mini-flawed)')
     ap.add_argument('--size', choices=sorted(SIZES), default='full', help='model and warm-start size')
     ap.add_argument('--reduced', dest='size', action='store_const', const='reduced', help='same as --size reduced')
     ap.add_argument('--force', action='store_true', help='rebuild even if a complete build exists')
+    from mini import task as mini_task
+    mini_task.add_flaw_options(ap)
     args = ap.parse_args(argv)
+    flaws = mini_task.flaws_of(args)
+    out = Path(args.out or (FLAWED_OUT if flaws is not None else DEFAULT_OUT))
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     t0 = time.time()
-    dst = build(Path(args.out), args.size, args.force)
+    dst = build(out, args.size, args.force, flaws=flaws)
     print(f'{NAME} ({args.size}): {dst} ({time.time() - t0:.1f}s)')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from audio_thinker.cli import run as cli_run
+    sys.exit(cli_run(main))

@@ -44,7 +44,8 @@ TIME_KEYS = ("time_step_s", "time_generate_s", "time_rewards_s", "time_train_s")
 ROLES = {
     "answer_only": lambda r: r.prompt == "answer_only",                      # GRPO, answer-only (grpo-a)
     "always_think": lambda r: r.prompt == "always_think",                    # GRPO, always think (grpo-b)
-    "atar": lambda r: _rewards(r) == {"atar", "adaptive_format"},            # + ATAR (model-a)
+    # + ATAR (model-a, or one of its study variants: the same rewards with other options, or γ ≡ 1)
+    "atar": lambda r: _rewards(r) in ({"atar", "adaptive_format"}, {"atar_unbalanced", "adaptive_format"}),
     "atar_rc": lambda r: _rewards(r) == {"atar", "adaptive_format", "think_consistency"},  # + R_c (model-b)
     "atar_rc_rt": lambda r: _rewards(r) == {"atar", "adaptive_format", "think_consistency",
                                             "think_quality"},                # + R_t, Eq. 7 (model-c)

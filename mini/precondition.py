@@ -2,6 +2,7 @@
 """Measure the miniature's precondition: does thinking help the warm-started model where it should?
 
     python -m mini.precondition --model .cache/mini/qwen2-audio --task DIR --out DIR [--limit N]
+    python -m mini.precondition --model .cache/mini-flawed/qwen2-audio --task DIR --out DIR --traces N
 
 ``--task`` is a ``mini.task`` folder (``test.jsonl``, ``test-meta.json``). The held-out items
 are answered twice by the project's evaluation, once under the answer-only prompt (grpo-a's) and once
@@ -11,6 +12,15 @@ under the always-think prompt (grpo-b's): ``eval.infer`` (greedy) -> ``eval.conv
 least 15 points above answer-only on hard items; within 5 points on easy items; both modes above chance
 by more than their interval half-width) and writes ``precondition.json`` / ``precondition.md`` into
 ``--out`` with the date, the machine's load and the eval wall times.
+
+``--traces N`` measures the flawed warm start's precondition (docs/mini-experiment.md, "The flawed warm
+start") as well: N held-out items answered once more under the always-think prompt at temperature 1
+(GRPO's sampling), every think trace judged by the task judge (``mini.judge``, served on loopback unless
+``--judge-url`` names one) through the project's judge client (``mini.traces``). The
+checks (the exit status) are then the flawed warm start's own three: always-think above answer-only on hard
+items, 60-85 % of the sampled traces with a correct answer consistent (those R_c judges), mean R_t at most 0.8
+(over all traces); the consistency over all traces is reported beside it; the clean warm start's are printed
+beside them.
 """
 from __future__ import annotations
 
@@ -28,9 +38,11 @@ PROMPTS = ("answer_only", "always_think")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
-def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, batch: int) -> tuple[dict, float]:
-    """One prompt through eval.infer -> eval.convert -> eval.score; returns (score JSON, infer seconds)."""
-    run = out / prompt
+def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, batch: int,
+             temperature: float = 0.0) -> tuple[dict, float]:
+    """One prompt through eval.infer -> eval.convert -> eval.score; returns (score JSON, infer seconds).
+    Greedy in ``out/PROMPT``; sampled (``temperature`` > 0) in ``out/PROMPT-sampled``."""
+    run = out / (f"{prompt}-sampled" if temperature else prompt)
     run.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -38,7 +50,7 @@ def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, 
     infer = py + ["eval.infer", "--model", model, "--model-type", "qwen2_audio", "--benchmark-file",
                   str(task / "test.jsonl"), "--out", str(run / "preds.jsonl"), "--system",
                   str(REPO / "swift_plugins" / "prompts" / f"{prompt}.txt"), "--batch-size", str(batch),
-                  "--max-new-tokens", "64"]
+                  "--max-new-tokens", "64", "--temperature", str(temperature)]
     if limit:
         infer += ["--limit", str(limit)]
     t0 = time.time()
@@ -90,6 +102,55 @@ def verdict(groups: dict[str, dict[str, dict]], CHANCE: dict[str, float]) -> dic
     }
 
 
+def flawed_checks(groups: dict[str, dict[str, dict]], traces: dict) -> dict[str, bool]:
+    """The flawed warm start's precondition: thinking still pays on hard items, and its sampled traces
+    leave R_c and R_t something to fix."""
+    overall = traces["overall"]
+    return {
+        "hard: always-think > answer-only": groups["always_think"]["hard"]["accuracy"]
+        > groups["answer_only"]["hard"]["accuracy"],
+        # among correct answers: the traces R_c judges (Eq. 6 asks only about those), and the rate the training
+        # log's judge_consistency_rate reports (0.99 on the clean warm start)
+        "sampled think traces with a correct answer: 60-85 % consistent (task judge)":
+            overall["consistent_when_correct"] is not None and 60.0 <= overall["consistent_when_correct"] <= 85.0,
+        "sampled think traces: mean R_t <= 0.8 (task judge)": overall["quality"] is not None
+        and overall["quality"] <= 0.8,
+    }
+
+
+def judge_sampled(args, preds: Path) -> dict:
+    """mini.traces over the sampled replies in ``preds``, through --judge-url or a task judge on loopback."""
+    from audio_thinker.jsonl import read_records
+    from mini import judge as mini_judge
+    from mini.traces import judge_rows, summarise
+    from swift_plugins.judge.settings import JudgeSettings
+    server = None
+    url = args.judge_url
+    if url is None:
+        server = mini_judge.start_in_thread()
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        judged = judge_rows(list(read_records(preds)), JudgeSettings(url=url, model=mini_judge.SERVED_NAME))
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+    return summarise(judged, DIFFICULTIES)
+
+
+def trace_lines(traces: dict) -> list[str]:
+    lines = ["", "Sampled think traces (always-think prompt, temperature 1), task judge:", "",
+             "| difficulty | traces | consistent % [95 % CI] | consistent when correct % [95 % CI] (n) | mean R_t [95 % CI] |",
+             "|---|---|---|---|---|"]
+    ci = lambda c, f: f"[{c[0]:{f}}, {c[1]:{f}}]" if c else ""  # noqa: E731
+    for name, t in [*traces["by_difficulty"].items(), ("all", traces["overall"])]:
+        lines.append(f"| {name} | {t['traces']} | {t['consistent']} {ci(t['consistent_ci'], '.1f')} | "
+                     f"{t['consistent_when_correct']} {ci(t['consistent_when_correct_ci'], '.1f')} ({t['correct']}) | {t['quality']} {ci(t['quality_ci'], '.3f')} |")
+    if traces["overall"]["failed"]:
+        lines.append(f"\n{traces['overall']['failed']} judgments failed (left out of the rates)")
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="checkpoint directory (e.g. .cache/mini/qwen2-audio)")
@@ -97,7 +158,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for predictions, scores and the summary")
     ap.add_argument("--limit", type=int, help="only the first N held-out items")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--traces", type=int, default=0, metavar="N",
+                    help="also sample N always-think replies at temperature 1 and judge their traces (the flawed "
+                         "warm start's precondition)")
+    ap.add_argument("--judge-url", help="an OpenAI-compatible task judge (default: mini.judge on loopback)")
     args = ap.parse_args(argv)
+    if args.traces < 0:
+        ap.error("--traces must be >= 0")
     args.out.mkdir(parents=True, exist_ok=True)
     groups, seconds, rates = {}, {}, {}
     for prompt in PROMPTS:
@@ -106,6 +173,12 @@ def main(argv=None) -> int:
         rates[prompt] = think_rates(args.out / prompt / "preds.jsonl")
     CHANCE = chance(args.task / "test-meta.json")
     checks = verdict(groups, CHANCE)
+    traces = None
+    if args.traces:
+        _, seconds["always_think sampled"] = evaluate(args.model, args.task, args.out, "always_think", args.traces,
+                                                      args.batch_size, temperature=1.0)
+        traces = judge_sampled(args, args.out / "always_think-sampled" / "preds.jsonl")
+    gate = flawed_checks(groups, traces) if traces is not None else checks
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, `uptime`: {load}",
              f"model: {args.model}; task: {args.task}; eval.infer wall time: "
@@ -117,14 +190,19 @@ def main(argv=None) -> int:
         fmt = lambda g: f"{g['accuracy']:.1f} [{g['ci95'][0]:.1f}, {g['ci95'][1]:.1f}]"  # noqa: E731
         lines.append(f"| {d} | {a['n']} | {CHANCE[d]:.0f} | {fmt(a)} | {fmt(t)} | {t['accuracy'] - a['accuracy']:+.1f} "
                      f"| {rates['answer_only'].get(d, 0):.0f} % / {rates['always_think'].get(d, 0):.0f} % |")
-    lines += [""] + [f"- {'holds' if ok else 'FAILS'}: {name}" for name, ok in checks.items()]
+    if traces is not None:
+        lines += trace_lines(traces)
+    lines += [""] + [f"- {'holds' if ok else 'FAILS'}: {name}" for name, ok in gate.items()]
+    if traces is not None:
+        lines += ["", "The clean warm start's checks, for reference:"]
+        lines += [f"- {'holds' if ok else 'fails'}: {name}" for name, ok in checks.items()]
     text = "\n".join(lines)
     print(text)
     (args.out / "precondition.md").write_text(text + "\n")
     (args.out / "precondition.json").write_text(json.dumps(
-        {"groups": groups, "think_rate": rates, "checks": checks, "infer_seconds": seconds, "uptime": load,
+        {"groups": groups, "think_rate": rates, "checks": gate, "clean_checks": checks, "traces": traces, "infer_seconds": seconds, "uptime": load,
          "model": args.model, "task": str(args.task)}, indent=1))
-    return 0 if all(checks.values()) else 1
+    return 0 if all(gate.values()) else 1
 
 
 if __name__ == "__main__":

@@ -153,8 +153,14 @@ _THOUGHT = re.compile(rf"^((?:Tone \d+: (?:{_LEVEL_ALT})\. )+)So the answer is (
 
 def render_thought(levels: Sequence[str], conclusion: str) -> str:
     """The reasoning text of a think trace (what goes between ``<think>`` and ``</think>``)."""
-    steps = " ".join(f"Tone {k}: {level}." for k, level in enumerate(levels, start=1))
-    return f"{steps} So the answer is {conclusion}."
+    return render_steps(list(enumerate(levels, start=1)), conclusion)
+
+
+def render_steps(steps: Sequence[tuple[int, str]], conclusion: str) -> str:
+    """A reasoning of the grammar's sentences from (tone number, level word) steps in the order given: the
+    flawed traces below state a step twice or skip one."""
+    sentences = " ".join(f"Tone {k}: {level}." for k, level in steps)
+    return f"{sentences} So the answer is {conclusion}." if steps else f"So the answer is {conclusion}."
 
 
 def parse_thought(text: str) -> Thought | None:
@@ -246,17 +252,119 @@ def prompt_text(name: str) -> str:
     return (PROMPTS_DIR / f"{name}.txt").read_text().strip()
 
 
-def sft_row(row: dict, item: Item, rng: np.random.Generator) -> dict:
+# ----------------------------------------------------------------------------- flawed think traces
+# A second warm start (mini.build --flaws) learns traces that carry the flaws the paper's R_c and R_t are
+# meant to remove (Sec. 4.2.3-4.2.4: reasoning that does not support the answer, "flawed reasoning [that]
+# inadvertently leads to a correct answer", "repetitive or random content"). Each flaw keeps the grammar's
+# sentences, so the task judge reads it, and each is one the judge must mark down:
+#   contradiction    one stated level is changed so that the task's rule picks another option, while the
+#                    conclusion and the answer stay the right one (perceptions say one thing, the conclusion
+#                    another; the answer is still correct): inconsistent, R_t 0.6
+#   answer_mismatch  a correct trace whose final answer names another option: inconsistent, R_t 1.0, wrong
+#   missing          one perception left out (the others keep their numbers), conclusion and answer right:
+#                    inconsistent, R_t 0.2-0.5
+#   repeated         one perception stated REPEATS more times right after itself: consistent (a repeated
+#                    step contradicts nothing), R_t 0.8 (two faults)
+FLAW_KINDS = ("contradiction", "answer_mismatch", "missing", "repeated")
+NO_FLAW = "none"
+REPEATS = 2
+
+
+@dataclass(frozen=True)
+class Flaws:
+    """How often a warm-start think trace is flawed (``rate``, of the think rows) and in which mix
+    (``mix``: one weight per FLAW_KINDS entry, normalised when drawn)."""
+    rate: float
+    mix: tuple[float, ...] = (0.35, 0.1, 0.3, 0.25)
+
+    def __post_init__(self):
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"flaw rate must be within [0, 1], got {self.rate}")
+        if len(self.mix) != len(FLAW_KINDS) or min(self.mix) < 0 or sum(self.mix) <= 0:
+            raise ValueError(f"flaw mix needs {len(FLAW_KINDS)} weights >= 0, not all 0 ({', '.join(FLAW_KINDS)}),"
+                             f" got {self.mix}")
+
+    @classmethod
+    def parse_mix(cls, text: str) -> tuple[float, ...]:
+        """``contradiction=0.4,missing=0.3,...`` -> weights in FLAW_KINDS order (a kind left out weighs 0)."""
+        weights = dict.fromkeys(FLAW_KINDS, 0.0)
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.partition("=")
+            if name.strip() not in weights:
+                raise ValueError(f"unknown flaw {name.strip()!r} (known: {', '.join(FLAW_KINDS)})")
+            try:
+                weights[name.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"flaw weight of {name.strip()!r} is not a number: {value!r}") from None
+        return tuple(weights.values())
+
+    def describe(self) -> dict:
+        return {"rate": self.rate, "mix": dict(zip(FLAW_KINDS, self.mix))}
+
+    def draw(self, rng: np.random.Generator) -> str | None:
+        """None (a clean trace) or the flaw kind, both draws from ``rng``."""
+        if rng.random() >= self.rate:
+            return None
+        weights = np.asarray(self.mix) / sum(self.mix)
+        return FLAW_KINDS[rng.choice(len(FLAW_KINDS), p=weights)]
+
+
+def _contradicting_levels(item: Item, rng: np.random.Generator) -> list[str]:
+    """The item's levels with one level changed (a random one of the changes that make the rule pick
+    another option) or, where no single change does (a shrill-then-deep comparison), two tones swapped."""
+    levels = list(item.levels)
+    for changes in ([[(k, level)] for k in range(len(levels)) for level in LEVELS if level != levels[k]],
+                    [[(a, levels[b]), (b, levels[a])] for a in range(len(levels)) for b in range(a + 1, len(levels))
+                     if levels[a] != levels[b]]):
+        for j in rng.permutation(len(changes)):
+            changed = list(levels)
+            for k, level in changes[j]:
+                changed[k] = level
+            if item.kind.answer(changed) != item.answer:
+                return changed
+    raise ValueError(f"no stated levels contradict {item.answer!r} for {item.kind.name} {levels}")
+
+
+def flawed_completion(item: Item, flaw: str, rng: np.random.Generator) -> str:
+    """A think reply for ``item`` carrying ``flaw`` (FLAW_KINDS; the comment above says what each is)."""
+    steps = list(enumerate(item.levels, start=1))
+    conclusion = answer = item.answer
+    if flaw == "contradiction":
+        steps = list(enumerate(_contradicting_levels(item, rng), start=1))
+    elif flaw == "answer_mismatch":
+        others = [c for c in item.choices if c != item.answer]
+        answer = others[rng.integers(len(others))]
+    elif flaw == "missing":
+        del steps[rng.integers(len(steps))]
+    elif flaw == "repeated":
+        k = int(rng.integers(len(steps)))
+        steps[k + 1:k + 1] = [steps[k]] * REPEATS
+    else:
+        raise ValueError(f"unknown flaw {flaw!r} (known: {', '.join(FLAW_KINDS)})")
+    return f"<think>{render_steps(steps, conclusion)}</think><answer>{answer}</answer>"
+
+
+def sft_row(row: dict, item: Item, rng: np.random.Generator, flaws: Flaws | None = None,
+            flaw_rng: np.random.Generator | None = None) -> dict:
     """The row with a system prompt drawn from PROMPTS by PROMPT_WEIGHTS and the reply that prompt asks for
-    (adaptive: think or not by a fair coin); neither draw looks at the item."""
+    (adaptive: think or not by a fair coin); neither draw looks at the item. With ``flaws``, a think reply
+    carries a flaw with probability ``flaws.rate`` (drawn from ``flaw_rng``, a stream of its own, so the
+    prompts and modes are those of the clean rows) and the row says which in ``flaw``."""
     prompt = PROMPTS[rng.choice(len(PROMPTS), p=PROMPT_WEIGHTS)]
     think = {"always_think": True, "answer_only": False}.get(prompt, bool(rng.integers(2)))
     reply = render_completion(item.levels, item.answer, think)
+    labels = {}
+    if flaws is not None:
+        flaw = flaws.draw(flaw_rng) if think else None
+        if flaw is not None:
+            reply = flawed_completion(item, flaw, flaw_rng)
+        labels = {"flaw": flaw or NO_FLAW}
     return {**row, "messages": [{"role": "system", "content": prompt_text(prompt)}, *row["messages"],
-                                {"role": "assistant", "content": reply}], "prompt": prompt}
+                                {"role": "assistant", "content": reply}], "prompt": prompt, **labels}
 
 
-def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_test: int = 600) -> dict[str, Path]:
+def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_test: int = 600,
+          flaws: Flaws | None = None) -> dict[str, Path]:
     out = Path(out)
     for folder in ("audio", "test-mini-audios"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -270,7 +378,8 @@ def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_tes
                                source_id=f"mini-{split}-{i:05d}", dataset="mini_task",
                                difficulty=item.kind.difficulty, kind=item.kind.name, levels=list(item.levels))
             if split == "sft":
-                row = sft_row(row, item, np.random.default_rng([seed, SPLITS[split], i, 1]))
+                row = sft_row(row, item, np.random.default_rng([seed, SPLITS[split], i, 1]), flaws,
+                              np.random.default_rng([seed, SPLITS[split], i, 2]))
             rows[split].append(row)
     meta = []
     for i in range(n_test):
@@ -296,6 +405,28 @@ def build(out: Path, seed: int = 0, n_train: int = 600, n_sft: int = 3000, n_tes
     return paths
 
 
+def add_flaw_options(parser) -> None:
+    """--flaws / --flaw-mix, shared by mini.task and mini.build."""
+    parser.add_argument("--flaws", type=float, metavar="RATE",
+                        help="share of warm-start think traces that carry a flaw (0-1; rows get a `flaw` label)")
+    parser.add_argument("--flaw-mix", metavar="KIND=W,...",
+                        help=f"weights of the flaw kinds ({', '.join(FLAW_KINDS)}; default "
+                             + ",".join(f"{k}={w}" for k, w in zip(FLAW_KINDS, Flaws(0.0).mix)) + ")")
+
+
+def flaws_of(args) -> Flaws | None:
+    """The Flaws the options ask for (None without --flaws); a bad value is a one-line usage error."""
+    if args.flaws is None:
+        if args.flaw_mix is not None:
+            raise UsageError("needs --flaws RATE", option="--flaw-mix")
+        return None
+    try:
+        mix = Flaws.parse_mix(args.flaw_mix) if args.flaw_mix is not None else Flaws(0.0).mix
+        return Flaws(args.flaws, mix)
+    except ValueError as err:
+        raise UsageError(str(err), option="--flaw-mix" if args.flaw_mix and "rate" not in str(err) else "--flaws")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli_parser("mini.task", __doc__, example=TRAINING_ROWS_EXAMPLE,
                         reads="nothing: the task is generated from --seed (no download); its rows have the training\n"
@@ -308,13 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=600, help="GRPO training items")
     parser.add_argument("--sft", type=int, default=3000, help="warm-start (SFT) items")
     parser.add_argument("--test", type=int, default=600, help="held-out evaluation items")
+    add_flaw_options(parser)
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError("exists and is not a directory", args.out)
     for option in ("train", "sft", "test"):
         if getattr(args, option) < 0:
             raise UsageError("must be >= 0", option=f"--{option}")
-    for name, path in build(args.out, args.seed, args.train, args.sft, args.test).items():
+    flaws = flaws_of(args)
+    for name, path in build(args.out, args.seed, args.train, args.sft, args.test, flaws).items():
         print(f"{name}: {path}")
     return 0
 

@@ -17,6 +17,7 @@ new-row test uses it to show that every consumer picks a row up).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +42,20 @@ ROLLOUT_SETTINGS = ("VLLM_LIMIT_MM_PER_PROMPT", "VLLM_MAX_MODEL_LEN", "VLLM_TENS
                     "VLLM_GPU_MEMORY_UTILIZATION", "MOVE_MODEL_BATCHES", "OFFLOAD_MODEL", "OFFLOAD_OPTIMIZER")
 # what only the backbone can say: which media its vLLM model takes, and how long its prompts get
 BACKBONE_ROLLOUT = ("VLLM_LIMIT_MM_PER_PROMPT", "VLLM_MAX_MODEL_LEN")
+
+
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Options the launcher itself writes from a row's facts and the settings (recipes/launch/command.py): a row's
+# swift_args may not set them a second time (ms-swift would take the later one, silently).
+LAUNCHER_OPTIONS = frozenset({
+    "rlhf_type", "model", "model_type", "system", "output_dir", "add_version", "tuner_type", "torch_dtype",
+    "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps", "logging_steps", "seed",
+    "dataloader_num_workers", "report_to", "check_model", "lora_rank", "lora_alpha", "target_modules", "use_cpu",
+    "ddp_backend", "fp16", "deepspeed", "dataset", "external_plugins", "callbacks", "reward_funcs",
+    "reward_weights", "max_steps", "learning_rate", "temperature", "num_generations", "beta",
+    "max_completion_length", "log_completions", "generation_batch_size", "steps_per_generation", "use_vllm",
+    "vllm_mode", "vllm_server_host", "vllm_server_port", "vllm_gpu_memory_utilization", "sleep_level",
+    "num_train_epochs", "resume_from_checkpoint"})
 
 
 class CatalogueError(ValueError):
@@ -69,6 +84,11 @@ class Row:
     tables: tuple[str, ...] = ()
     paper: Mapping[str, str] = field(default_factory=dict)  # table -> row name in eval/paper_numbers.yaml
     aliases: tuple[str, ...] = ()
+    # ms-swift options of the row's own, passed as ``--name value`` (e.g. a variant's --loss_type dapo)
+    swift_args: tuple[tuple[str, str], ...] = ()
+    # environment of the row's training processes, printed before its command (a plugin's switch, e.g. the
+    # decision-token term's AUDIO_THINKER_DECISION_ALPHA)
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def trained(self) -> bool:
@@ -147,15 +167,20 @@ class Catalogue:
                         if not (n in self.monitors and _num(w) == _num(0)))
         method = "grpo" if args.get("rlhf_type") == "grpo" or rewards else "sft"
         system = (args.get("system") or "").strip()
+        matches = []
         for row in self.rows.values():
             if row.method != method or self.backbones[row.backbone].model_type != args.get("model_type"):
                 continue
             prompt = row.prompt_file()
             if prompt is None or prompt.read_text(encoding="utf-8").strip() != system:
                 continue
-            if tuple((n, _num(w)) for n, w in row.rewards) == rewards:
-                return row
-        return None
+            if tuple((n, _num(w)) for n, w in row.rewards) != rewards:
+                continue
+            if all(_num(args.get(k)) == _num(v) for k, v in row.swift_args):
+                matches.append(row)
+        # A variant sets options its parent leaves at ms-swift's default: the row that explains the most of
+        # the run's options is the run's row (model-a-tok's run also matches model-a's prompt and rewards).
+        return max(matches, key=lambda r: len(r.swift_args), default=None)
 
 
 def _num(value: Any) -> str:
@@ -164,6 +189,11 @@ def _num(value: Any) -> str:
         return repr(float(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+def _scalar(value: Any) -> str:
+    """A YAML value as ms-swift's command line spells it (true/false, not Python's True/False)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _strings(mapping: Mapping | None) -> dict[str, str]:
@@ -199,7 +229,7 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
     for name, entry in (data.get("rows") or {}).items():
         entry = dict(entry or {})
         unknown = set(entry) - {"summary", "backbone", "method", "prompt", "rewards", "sft_data", "parent",
-                                "tables", "paper", "aliases"}
+                                "tables", "paper", "aliases", "swift_args", "env"}
         if unknown:
             fail(f"row {name}: unknown keys {sorted(unknown)}")
         row = Row(name=str(name), backbone=str(entry.get("backbone")), method=str(entry.get("method")),
@@ -207,7 +237,17 @@ def parse(data: Mapping[str, Any], path: Path = PATH) -> Catalogue:
                   rewards=tuple((str(k), str(v)) for k, v in (entry.get("rewards") or {}).items()),
                   sft_data=entry.get("sft_data"), parent=entry.get("parent"),
                   tables=tuple(entry.get("tables") or ()), paper=_strings(entry.get("paper")),
-                  aliases=tuple(entry.get("aliases") or ()))
+                  aliases=tuple(entry.get("aliases") or ()),
+                  swift_args=tuple((str(k), _scalar(v)) for k, v in (entry.get("swift_args") or {}).items()),
+                  env=_strings(entry.get("env")))
+        bad_args = [k for k, _ in row.swift_args if not _OPTION_NAME.fullmatch(k) or k in LAUNCHER_OPTIONS]
+        if bad_args:
+            fail(f"row {name}: swift_args {bad_args} are not options a row may set (a lower-case ms-swift option "
+                 f"name without '--', not one the launcher sets from the row or the settings)")
+        if (row.swift_args or row.env) and not row.trained:
+            fail(f"row {name}: swift_args / env on a row that is not trained (method {row.method})")
+        if [k for k in row.env if not re.fullmatch(r"AUDIO_THINKER_[A-Z0-9_]+", k)]:
+            fail(f"row {name}: env {sorted(row.env)}: a row sets only the plugin's own switches (AUDIO_THINKER_*)")
         if row.backbone not in backbones:
             fail(f"row {name}: backbone {row.backbone!r} is not one of {sorted(backbones)}")
         if row.method not in METHODS:

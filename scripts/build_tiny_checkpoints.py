@@ -1,19 +1,22 @@
 #!/usr/bin/env python
-"""Build tiny, randomly initialised Qwen2-Audio and Qwen2.5-Omni checkpoints, fully offline.
+"""Build tiny, randomly initialised Qwen2-Audio, Qwen2.5-Omni and Qwen3-Omni checkpoints, fully offline.
 
     python scripts/build_tiny_checkpoints.py [--out .cache/tiny] [--force]
 
-writes ``<out>/qwen2-audio`` and ``<out>/qwen2.5-omni``: real transformers classes
-(``Qwen2AudioForConditionalGeneration``, ``Qwen2_5OmniForConditionalGeneration``) with
-2 encoder + 2 text layers of width 64, so ms-swift loads them through the same code paths
-as the 7B models (``--model_type qwen2_audio`` / ``qwen2_5_omni``).  Seconds to build.
+writes ``<out>/qwen2-audio``, ``<out>/qwen2.5-omni`` and ``<out>/qwen3-omni``: real transformers classes
+(``Qwen2AudioForConditionalGeneration``, ``Qwen2_5OmniForConditionalGeneration``,
+``Qwen3OmniMoeForConditionalGeneration``) with 2 encoder + 2 text layers of width 64 (Qwen3-Omni: 4
+experts, 2 active per token), so ms-swift loads them through the same code paths as the real models
+(``--model_type qwen2_audio`` / ``qwen2_5_omni`` / ``qwen3_omni_moe``).  Seconds to build.  The Omni
+checkpoints hold the thinker only (``enable_audio_output`` false: no talker weights), as training uses.
 
 * Tokenizer: a small byte-level BPE trained with ``tokenizers`` on the built-in corpus below,
   with Qwen's pre-tokenizer, the Qwen special tokens, and the real models' chat templates.
   ``<think>``, ``</think>``, ``<answer>``, ``</answer>`` are also added as single *non-special*
   tokens (they decode as plain text) so that the tiny model can emit them in one step.
 * Audio: the Whisper window is shortened to ``chunk_length=5`` s (500 mel frames) with
-  ``max_source_positions=250`` for Qwen2-Audio, which pads every clip to the window.
+  ``max_source_positions=250`` for Qwen2-Audio, which pads every clip to the window.  Qwen3-Omni keeps
+  the real 30 s window in its feature-extractor config: ms-swift processes its audio untruncated.
 * GRPO signal: a random model never writes ``<answer>X</answer>``, so every format and
   accuracy reward would be 0 with zero std and GRPO would have no advantage to learn from.
   The text weights are therefore seeded as a *bigram chain*: token embeddings of a few
@@ -44,7 +47,7 @@ VOCAB_SIZE = 640  # BPE vocabulary before special tokens
 CHUNK_LENGTH = 5  # seconds of audio per Whisper window (30 in the real models)
 SAMPLING_RATE = 16000
 
-NAMES = ('qwen2-audio', 'qwen2.5-omni')
+NAMES = ('qwen2-audio', 'qwen2.5-omni', 'qwen3-omni')
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / '.cache' / 'tiny'
 
 # Special tokens in the order of the real Qwen2 vocabulary (ids 151643.. there, appended here).
@@ -52,6 +55,10 @@ QWEN_SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|AUDIO|>', '<|a
 OMNI_SPECIAL = QWEN_SPECIAL + [
     '<|vision_bos|>', '<|vision_eos|>', '<|vision_pad|>', '<|IMAGE|>', '<|VIDEO|>'
 ]
+# Qwen3-Omni's vocabulary names its media tokens differently (the Qwen3 / Qwen3-VL family's names).
+QWEN3_OMNI_SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|audio_start|>', '<|audio_end|>',
+                      '<|audio_pad|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>',
+                      '<|video_pad|>']
 TAG_TOKENS = ['<think>', '</think>', '<answer>', '</answer>']
 CHOICE_LETTERS = ['A', 'B', 'C', 'D']
 THINK_WORDS = [' the', ' sound', ' is', ' a', ' so']
@@ -325,7 +332,83 @@ def build_qwen2_5_omni(dst: Path) -> None:
     torch.save({}, dst / 'spk_dict.pt')  # the loader requires the file; an empty speaker map loads
 
 
-BUILDERS = {'qwen2-audio': build_qwen2_audio, 'qwen2.5-omni': build_qwen2_5_omni}
+# Qwen3-Omni Instruct's prompt layout (system/user/assistant turns in ChatML; each clip as
+# <|audio_start|><|audio_pad|><|audio_end|>; the generation prompt opens the assistant turn and nothing
+# more: the Instruct model's reply starts free, only the Thinking model's template opens a <think> block).
+QWEN3_OMNI_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' "
+    "or 'image' in content or 'image_url' in content %}<|vision_start|><|image_pad|><|vision_end|>{% elif "
+    "content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+    "<|audio_start|><|audio_pad|><|audio_end|>{% elif content['type'] == 'video' or 'video' in content %}"
+    "<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% endif %}")
+
+
+def build_qwen3_omni(dst: Path) -> None:
+    """Qwen3-Omni-30B-A3B's thinker in miniature: MoE text model (4 experts, top-2, expert width 32),
+    2-layer audio encoder (windows of ``n_window`` x 2 mel frames, 13 tokens per full window: ~13 tokens/s)
+    and 2-layer vision encoder, Qwen3-Omni's media tokens and a 30 s Whisper front end (not truncated by
+    ms-swift). ``vision_start_token_id`` is set explicitly: the rope index reads it even for audio-only input."""
+    import torch
+    from transformers import (Qwen2VLImageProcessor, Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration,
+                              Qwen3OmniMoeProcessor)
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+    named = {'audio_token': '<|audio_pad|>', 'audio_bos_token': '<|audio_start|>', 'audio_eos_token': '<|audio_end|>',
+             'image_token': '<|image_pad|>', 'video_token': '<|video_pad|>', 'vision_bos_token': '<|vision_start|>',
+             'vision_eos_token': '<|vision_end|>'}
+    tokenizer = build_tokenizer(QWEN3_OMNI_SPECIAL, named)
+    tokenizer.chat_template = QWEN3_OMNI_CHAT_TEMPLATE
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN3_OMNI_SPECIAL}
+    head_dim = WIDTH // 4  # 4 heads; mrope_section must sum to head_dim / 2
+    rope = {'rope_type': 'default', 'rope_theta': 1000000.0, 'mrope_section': [2, 3, 3], 'interleaved': True}
+    assert sum(rope['mrope_section']) == head_dim // 2
+    text = dict(vocab_size=len(tokenizer), hidden_size=WIDTH, intermediate_size=128, moe_intermediate_size=32,
+                num_experts=4, num_experts_per_tok=2, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=4096, rope_parameters=rope,
+                pad_token_id=ids['<|endoftext|>'], bos_token_id=ids['<|endoftext|>'], eos_token_id=ids['<|im_end|>'])
+    thinker = dict(
+        audio_config=dict(num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
+                          d_model=WIDTH, output_dim=WIDTH, n_window=50, n_window_infer=800, conv_chunksize=500,
+                          downsample_hidden_size=32, max_source_positions=1500),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=WIDTH,
+                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[1]),
+        text_config=text, audio_token_id=ids['<|audio_pad|>'], image_token_id=ids['<|image_pad|>'],
+        video_token_id=ids['<|video_pad|>'], audio_start_token_id=ids['<|audio_start|>'],
+        vision_start_token_id=ids['<|vision_start|>'], user_token_id=_single_id(tokenizer, 'user'),
+        position_id_per_seconds=13)
+    # the top-level role token ids only steer the talker, which is not built (thinker only)
+    config = Qwen3OmniMoeConfig(thinker_config=thinker, enable_audio_output=False,
+                                im_start_token_id=ids['<|im_start|>'], im_end_token_id=ids['<|im_end|>'])
+    torch.manual_seed(SEED)
+    model = Qwen3OmniMoeForConditionalGeneration(config).float().eval()
+    seed_bigram_chain(model.thinker.get_input_embeddings(), model.thinker.lm_head, tokenizer)
+    # At std 0.02 the encoder's convolution stack shrinks the mel features ~300x, so its sinusoidal
+    # position embedding swamps them: a tone and noise reach the text model as the same embeddings and
+    # move the logits by ~3e-5. He-initialised convolutions and projections keep the audio at unit scale
+    # (the transformer layers stay at 0.02), so the audio is audible, as in the other two checkpoints.
+    g = torch.Generator().manual_seed(SEED)
+    tower = model.thinker.audio_tower
+    with torch.no_grad():
+        for layer in (tower.conv2d1, tower.conv2d2, tower.conv2d3, tower.conv_out, tower.proj1, tower.proj2):
+            fan_in = layer.weight[0].numel()
+            layer.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=g)
+    pixels = dict(min_pixels=32 * 32 * 4, max_pixels=32 * 32 * 64, patch_size=16, merge_size=2, temporal_patch_size=2)
+    processor = Qwen3OmniMoeProcessor(image_processor=Qwen2VLImageProcessor(**pixels),
+                                      video_processor=Qwen2VLVideoProcessor(**pixels),
+                                      feature_extractor=_whisper(chunk_length=30), tokenizer=tokenizer,
+                                      chat_template=QWEN3_OMNI_CHAT_TEMPLATE)
+    ids_end = [ids['<|im_end|>'], ids['<|endoftext|>']]
+    model.generation_config.update(bos_token_id=ids['<|endoftext|>'], eos_token_id=ids_end,
+                                   pad_token_id=ids['<|endoftext|>'], do_sample=True, temperature=1.0, top_k=0,
+                                   top_p=1.0)
+    model.save_pretrained(dst, safe_serialization=True)
+    processor.save_pretrained(dst)
+
+
+BUILDERS = {'qwen2-audio': build_qwen2_audio, 'qwen2.5-omni': build_qwen2_5_omni, 'qwen3-omni': build_qwen3_omni}
 
 
 def _fingerprint() -> str:

@@ -61,3 +61,16 @@ def atar_reward(is_think: bool, is_correct: bool, g: Gammas) -> float:
     if is_correct:
         return 2.0 * g.no_think
     return -g.no_think - 2.0 * (1.0 - g.no_think)
+
+
+# Eq. 5 with both balancing factors fixed at 1 (the naive case rewards): ATAR without Eq. 1–4.
+UNBALANCED = Gammas(think=1.0, no_think=1.0)
+
+
+def atar_unbalanced_reward(is_think: bool, is_correct: bool) -> float:
+    """Eq. 5 with γ_think = γ_no-think = 1 (Eq. 1–4 off): the naive case rewards {+1, 0, +2, −1}.
+
+    The ablation of the paper's own addition: the same per-case rewards ATAR reaches at the end of
+    training (s = T), from the first step and whatever the batch's think ratio λ.
+    """
+    return atar_reward(is_think, is_correct, UNBALANCED)

@@ -18,13 +18,15 @@ judged completion, no token ids) is written as null, not 0: "no data" must not
 read as "0 % accurate". Counts (judge calls, failures) are 0 then.
 
 The same callback runs the judge circuit breaker after every optimisation step
-(``swift_plugins/judge_breaker.py``).
+(``swift_plugins/judge_breaker.py``) and saves on preemption (``swift_plugins/preemption.py``: on SIGTERM,
+a checkpoint at the end of the current step, then the run stops).
 """
 from __future__ import annotations
 
 import logging
+import sys
 
-from swift_plugins import batch, judge_breaker
+from swift_plugins import batch, judge_breaker, preemption
 from swift_plugins.judge.client import CAUSES
 from swift_plugins.step_timing import StepTimer
 
@@ -149,6 +151,12 @@ def register_callback() -> None:
             self.timer = StepTimer()  # stage seconds per optimizer step (swift_plugins/step_timing.py)
             self.timer.wrap(trainer)
             logging.getLogger("transformers.integrations.integration_utils").addFilter(_DropOurNullScalars())
+            try:
+                self.preemption = preemption.Preemption(preemption.grace_s())
+            except ValueError as err:
+                print(f"error: audio-thinker: {err}", file=sys.stderr, flush=True)
+                raise SystemExit(2) from None
+            self.preemption.install()
 
         def on_init_end(self, args, state, control, **kwargs):
             # Run first in on_log, so that the keys reach TensorBoard and the other report_to
@@ -163,9 +171,14 @@ def register_callback() -> None:
         def on_step_end(self, args, state, control, **kwargs):
             self.timer.step_end()
             judge_breaker.on_step_end(args, state, control)
+            self.preemption.step_end(control)
+
+        def on_save(self, args, state, control, **kwargs):
+            self.preemption.saved()
 
         def on_train_end(self, args, state, control, **kwargs):
             judge_breaker.on_train_end(args, state, control)
+            self.preemption.train_end()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if report(logs) == batch.TRAIN:

@@ -40,6 +40,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -137,6 +138,48 @@ def _no_weights(args):
     return Finding(f"--reward_funcs {' '.join(names)} without --reward_weights",
                    f"ms-swift then weights every reward 1, not Eq. 7; give the weights, e.g. the paper's "
                    f"--reward_weights {shown} ({named}; W: yours)")
+
+
+def ms_swift_reward_names() -> set[str] | None:
+    """The reward names ms-swift resolves (``swift.rewards.orms``): the live table inside ``swift rlhf`` (with
+    every plugin's registrations), else the keys of its literal in ``swift/rewards/orm.py``, read without
+    importing ms-swift (tens of seconds; the launcher decides before anything loads). None: not readable."""
+    live = sys.modules.get("swift.rewards")
+    if live is not None and isinstance(getattr(live, "orms", None), dict):
+        return set(live.orms)
+    import ast
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("swift")
+        source = Path(next(iter(spec.submodule_search_locations))) / "rewards" / "orm.py"
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (ImportError, AttributeError, StopIteration, TypeError, OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "orms" for t in node.targets) \
+                and isinstance(node.value, ast.Dict):
+            return {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    return None
+
+
+@rule("reward_funcs", verdict=REFUSED, when="a name that neither this plugin nor ms-swift registers",
+      reason="ms-swift would stop on it only after the model has loaded")
+def _unknown_reward(args):
+    names = [str(n) for n in _listed(_arg(args, "reward_funcs"))]
+    plugins = [Path(str(p)).name for p in _listed(_arg(args, "external_plugins"))]
+    theirs = ms_swift_reward_names()
+    if theirs is None or ("swift.rewards" not in sys.modules and any(
+            p not in ("rewards.py", "compat_plugin.py", "cpu_deepspeed.py") for p in plugins)):
+        return None   # not readable, or another plugin may register names: ms-swift itself decides
+    known = sorted(set(registry.BY_NAME) | theirs)
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return None
+    import difflib
+    hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
+             for n in unknown]
+    return Finding(f"--reward_funcs {' '.join(hints)}", "no such reward in swift_plugins/registry.py or ms-swift's "
+                   "swift.rewards.orms; ms-swift would stop on it only after the model has loaded")
 
 
 @rule("reward_funcs", verdict=WARNED, when="a reward that is not ours, weighted ≠ 0",

@@ -46,6 +46,10 @@ REWARDS: tuple[Reward, ...] = (
     Reward("atar", "AdaptiveThinkAccuracy", -2, 2, False,
            "R_a ∈ [−2, 2], Eq. 1–5, λ over the global batch, annealed by s/T, s = `global_step` + 1 (docs/rewards.md §3)", "Eq. 1–5",
            weight=1.0),
+    # ATAR with γ ≡ 1: the naive case rewards {+1, 0, +2, −1}, whatever λ and the step (an ablation row's)
+    Reward("atar_unbalanced", "AdaptiveThinkAccuracyUnbalanced", -1, 2, False,
+           "R_a of Eq. 5 with γ_think = γ_no-think = 1 (Eq. 1–4 off): {+1, 0, +2, −1}; the ablation of batch balancing",
+           "Eq. 5, γ ≡ 1", weight=1.0),
     Reward("think_consistency", "ThinkConsistency", -2, 2, True,
            "R_a · R_c ∈ [−2, 2] (weight 0.5 gives Eq. 7's consistency term); judge-backed", "Eq. 6–7",
            weight=0.5),
@@ -55,8 +59,8 @@ REWARDS: tuple[Reward, ...] = (
            "1 think mode / 0 no-think; weight 0 puts the think ratio on the dashboard", weight=0.0),
 )
 BY_NAME = {reward.name: reward for reward in REWARDS}
-# The reward that already pays for a correct answer: beside it, ``choice_accuracy`` is a monitor (weight 0).
-_ACCURACY_TERM = "atar"
+# The rewards that already pay for a correct answer: beside one, ``choice_accuracy`` is a monitor (weight 0).
+_ACCURACY_TERMS = ("atar", "atar_unbalanced")
 
 
 def paper_weights(names: Sequence[str]) -> list[float | None]:
@@ -64,7 +68,7 @@ def paper_weights(names: Sequence[str]) -> list[float | None]:
     ours). Eq. 7 is ``--reward_funcs atar think_consistency adaptive_format think_quality --reward_weights 1
     0.5 0.5 1``; ``choice_accuracy`` weighs 1 in the plain GRPO rows and 0 beside ``atar``, which already
     contains the accuracy (the recipes add it at 0 as a dashboard monitor)."""
-    beside_atar = _ACCURACY_TERM in names
+    beside_atar = any(term in names for term in _ACCURACY_TERMS)
     return [None if name not in BY_NAME else 0.0 if (name == "choice_accuracy" and beside_atar)
             else BY_NAME[name].weight for name in names]
 

@@ -35,8 +35,8 @@ from swift.rewards import ORM, AsyncORM, orms  # noqa: E402
 import swift_plugins.compat  # noqa: E402,F401  (Qwen2-Audio fix + clean process-group teardown)
 from audio_thinker.rows import question_of  # noqa: E402
 from audio_thinker.tags import parse_completion  # noqa: E402
-from swift_plugins import batch, options_guard, registry, rules  # noqa: E402
-from swift_plugins.atar import atar_reward  # noqa: E402
+from swift_plugins import batch, decision_token, options_guard, registry, rules  # noqa: E402
+from swift_plugins.atar import atar_reward, atar_unbalanced_reward  # noqa: E402
 from swift_plugins.judge.client import CAUSES  # noqa: E402
 from swift_plugins.judge.settings import settings_from_env  # noqa: E402
 from swift_plugins.judge_rewards import consistency_scores, quality_scores  # noqa: E402
@@ -63,6 +63,7 @@ class _AudioThinkerReward:
         batch.configure_output(getattr(args, "output_dir", None))
         # Before step 1 (ms-swift builds the rewards inside the trainer's constructor); see docs/rewards.md §10.
         options_guard.check_trainer_args(args, batch.STATE.trainer)
+        decision_token.configure(args)  # a row's decoupled decision-token term (docs/rewards.md §11), if set
         batch.prepare_collectives(getattr(args, "ddp_timeout", None))
 
     @staticmethod
@@ -128,6 +129,15 @@ class AdaptiveThinkAccuracy(_AudioThinkerReward, ORM):
     def __call__(self, completions, **kwargs) -> list[float]:
         facts = self._graded(completions, kwargs)
         return [atar_reward(p.is_think, ok, facts.stats.factors) for p, ok in zip(facts.parsed, facts.correct)]
+
+
+class AdaptiveThinkAccuracyUnbalanced(_AudioThinkerReward, ORM):
+    """R_a without batch balancing: Eq. 5 with γ_think = γ_no-think = 1 (Eq. 1–4 off), the ablation of ATAR's
+    balancing factors; ``atar`` itself is unchanged."""
+
+    def __call__(self, completions, **kwargs) -> list[float]:
+        facts = self._graded(completions, kwargs)
+        return [atar_unbalanced_reward(p.is_think, ok) for p, ok in zip(facts.parsed, facts.correct)]
 
 
 class ThinkRate(_AudioThinkerReward, ORM):

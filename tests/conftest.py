@@ -65,7 +65,7 @@ def local_judge(tmp_path_factory) -> LocalJudge:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints() -> Path:
-    """<repo>/.cache/tiny/{qwen2-audio,qwen2.5-omni}, built by scripts/build_tiny_checkpoints.py (a no-op
+    """<repo>/.cache/tiny/{qwen2-audio,qwen2.5-omni,qwen3-omni}, built by scripts/build_tiny_checkpoints.py (a no-op
     when already built)."""
     subprocess.run([sys.executable, str(REPO / "scripts" / "build_tiny_checkpoints.py"), "--out", str(CACHE / "tiny")],
                    check=True, cwd=REPO, stdout=subprocess.DEVNULL)

@@ -26,6 +26,8 @@ COMMANDS = {
     "eval.export_mmau_test":   ('"output"', ["model_output", "model_prediction"]),
     "eval.infer":              ('"id"', ['output', "mode", "infer"]),
     "mini.claims":        ('"items"', ["claims.json", "figures/"]),
+    "eval.mode_signal":        ('"advantages"', ["by_difficulty", "windows", "contrast_groups", "decision_push"]),
+    "mini.trace_curves":  ('"completion"', ["trace_curves.json", "trace_curves.png"]),
     "eval.plot_training":      ("audio_thinker/think_ratio", ["PNG", "note:"]),
     "eval.report":             ("mmau.json", ["markdown"]),
     "eval.score":              ("model_output", ["95 % interval", "--out FILE"]),

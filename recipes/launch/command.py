@@ -119,6 +119,8 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
         argv = ["swift", "sft", *common, "--dataset", s["DATA"], "--num_train_epochs", s["EPOCHS"],
                 "--external_plugins", str(PLUGINS / "compat_plugin.py"), *extra_plugins,
                 "--learning_rate", s["LR"], "--max_steps", s["MAX_STEPS"]]
+    # the row's own ms-swift options (a variant's --loss_type ...), before EXTRA_ARGS: the user's word is last
+    argv += [word for name, value in row.swift_args for word in (f"--{name}", value)]
     argv += [*extra_args, *extra]
 
     judge = judge_check = None
@@ -140,5 +142,6 @@ def build(cat: Catalogue, row: Row, settings: Mapping[str, str], python: str, ju
     env = {"NPROC_PER_NODE": s["NPROC_PER_NODE"], "NNODES": s["NNODES"]}
     if s.get("ENABLE_AUDIO_OUTPUT"):
         env["ENABLE_AUDIO_OUTPUT"] = s["ENABLE_AUDIO_OUTPUT"]
+    env.update(row.env)   # the row's plugin switches (AUDIO_THINKER_*)
     return Launch(row, dict(s), output_dir, env, tuple(argv), tuple(preflight) if preflight else None, judge,
                   judge_check, layout, tuple(notes))

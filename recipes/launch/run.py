@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+from audio_thinker import model_source
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 
 from swift_plugins import options_guard
@@ -95,6 +96,10 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
     launch = plan(row, root, environ, table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
+    unloadable = None if dry else model_source.problem(launch.option("--model"), environ)
+    if unloadable:   # refused before the lock, so no output folder is left behind
+        raise UsageError(f"MODEL={launch.option('--model')}: {unloadable} (set MODEL to a checkpoint folder or a "
+                         f"hub id)")
     # Several nodes run the same command into one (shared) output directory: the first node (NODE_RANK 0) holds
     # the lock and settles the directory; the others only read it, so they start the same way.
     leader = launch.settings["NNODES"] == "1" or (environ.get("NODE_RANK") or "0") == "0"

@@ -1,12 +1,14 @@
 """A media placeholder that the policy *generates* is taken out of the loss instead of killing the run.
 
 Qwen2-Audio and Qwen2.5-Omni mark where audio features go with a special token (``<|AUDIO|>``; Omni also
-``<|IMAGE|>`` and ``<|VIDEO|>``). A sampled completion can contain one: the tiny checkpoints' policies did
-after 11–19 GRPO steps of the learning benchmark, and nothing stops a 7B policy from doing the same.
+``<|IMAGE|>`` and ``<|VIDEO|>``); Qwen3-Omni with ``<|audio_start|><|audio_pad|><|audio_end|>`` (and
+``<|image_pad|>``, ``<|video_pad|>``; all five are masked, as its rope index also reads the start token).
+A sampled completion can contain one: the tiny checkpoints' policies did after 11–19 GRPO steps of the
+learning benchmark, and nothing stops a 7B policy from doing the same.
 ms-swift encodes the sampled token ids as they are (``encode_sample`` in ``swift/rlhf_trainers/utils.py``),
 so the template then finds one placeholder more than there are clips: Qwen2-Audio stops with "1 audio
 clip(s) but 2 <|AUDIO|> placeholder(s)", Qwen2.5-Omni with a feature/mask size mismatch in the forward
-pass. Either ends a 1000-step run.
+pass, Qwen3-Omni with an ``IndexError`` in ms-swift's ``_extend_tokens``. Any of them ends a 1000-step run.
 
 Fix: right after ms-swift's base ``Template._encode`` (which every model template calls before it expands
 placeholders), each placeholder id at a *response* position (label ≠ −100) becomes the pad token with label
@@ -19,7 +21,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-PLACEHOLDERS = ('<|AUDIO|>', '<|IMAGE|>', '<|VIDEO|>')
+PLACEHOLDERS = ('<|AUDIO|>', '<|IMAGE|>', '<|VIDEO|>',  # Qwen2-Audio, Qwen2.5-Omni
+                '<|audio_start|>', '<|audio_pad|>', '<|audio_end|>', '<|image_pad|>', '<|video_pad|>')  # Qwen3-Omni
 IGNORE_INDEX = -100  # ms-swift's and transformers' "not in the loss" label
 _PATCHED_ATTR = '_audio_thinker_masks_generated_placeholders'
 logger = logging.getLogger(__name__)

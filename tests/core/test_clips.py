@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_thinker.clips import MIN_SECONDS, MIN_TOKENS, audio_tokens, audio_window, mel_frames, read_wav_header, \
-    tokens_for_seconds
+from audio_thinker.clips import MIN_SECONDS, MIN_TOKENS, QWEN3_OMNI, audio_tokens, audio_window, mel_frames, \
+    qwen3_omni_audio_tokens, read_wav_header, tokens_for_seconds
 from tests.helpers.paths import CACHE
 
 
@@ -24,6 +24,28 @@ from tests.helpers.paths import CACHE
 ])
 def test_tokens_per_clip(samples, tokens):
     assert audio_tokens(mel_frames(samples)) == tokens
+
+
+@pytest.mark.parametrize("seconds, tokens", [
+    (0.0, 0),
+    (0.01, 1),     # 1 frame: every non-empty window gives a token
+    (0.2, 3),      # the default minimum
+    (1.0, 13),     # one full window of 100 frames
+    (2.5, 33),     # 2 x 13 + 7
+    (30.0, 390),   # about half of Qwen2-Audio's 750
+    (40.0, 520),   # not truncated: all of it
+])
+def test_qwen3_omni_tokens_per_clip(seconds, tokens):
+    assert tokens_for_seconds(seconds, QWEN3_OMNI) == tokens
+
+
+def test_qwen3_omni_tokens_are_transformers_own():
+    """The rule is the one transformers' Qwen3-Omni processor uses to expand the placeholder, frame by frame."""
+    import torch
+    from transformers.models.qwen3_omni_moe.processing_qwen3_omni_moe import _get_feat_extract_output_lengths
+
+    frames = torch.arange(0, 3001)
+    assert _get_feat_extract_output_lengths(frames).tolist() == [qwen3_omni_audio_tokens(f) for f in range(3001)]
 
 
 def test_the_default_minimum_leaves_a_margin():
@@ -48,6 +70,17 @@ def test_the_tiny_checkpoints_hear_5_s():
     if not (CACHE / "tiny" / "qwen2-audio").is_dir():
         pytest.skip("tiny checkpoints not built")
     assert audio_window(CACHE / "tiny" / "qwen2-audio")[0] == audio_window(CACHE / "tiny" / "qwen2.5-omni")[0] == 5.0
+
+
+def test_qwen3_omni_has_no_window(tmp_path):
+    """Its feature extractor says 30 s, but ms-swift's qwen3_omni template does not truncate: no window,
+    and the answer names the file it was read from (config.json's model_type)."""
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"chunk_length": 30}))
+    assert audio_window(tmp_path)[0] == 30.0
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": QWEN3_OMNI}))
+    assert audio_window(tmp_path) == (None, tmp_path / "config.json")
+    (tmp_path / "preprocessor_config.json").unlink()
+    assert audio_window(tmp_path) is None  # no feature extractor: not a model folder we can read
 
 
 @pytest.mark.parametrize("keep, declared, present", [

@@ -125,8 +125,9 @@ def test_air_bench_foundation_layout(tmp_path):
 
 def test_invalid_record_is_an_error(tmp_path):
     meta = tmp_path / "m.json"
-    meta.write_text(json.dumps([{"id": "x", "audio_path": "a.wav", "question": "Q", "choices": ["a"],
-                                 "answer": "a"}]))
+    good = {"id": "w", "audio_path": "a.wav", "question": "Q", "choices": ["a", "b"], "answer": "a"}
+    meta.write_text(json.dumps([good, {**good, "id": "x", "choices": ["a"]}]))
     proc = subprocess.run([sys.executable, "-m", "data_prep.benchmarks", "mmar", "--meta", str(meta),
                            "--out", str(tmp_path / "o.jsonl")], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 2 and "invalid record" in proc.stderr
+    # the second item is item 2, as eval.convert and eval.score number items (it was "record 1")
+    assert proc.returncode == 2 and "1 invalid item(s): item 2: 'x': needs >= 2 string choices" in proc.stderr

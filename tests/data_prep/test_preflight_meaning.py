@@ -119,6 +119,27 @@ def test_a_long_clip_can_be_kept_with_a_warning(folder, capsys):
     assert summary == f"preflight: {data}: 1 row(s), 0 bad (header check)"
 
 
+@pytest.mark.parametrize("model_type, status", [("qwen3_omni_moe", 0), ("qwen2_5_omni", 2)])
+def test_the_window_rule_follows_the_backbone(tmp_path, capsys, model_type, status):
+    """A 31 s clip with the same 30 s feature extractor: Qwen3-Omni hears it whole (ms-swift does not
+    truncate its audio), Qwen2.5-Omni keeps 30 s of it, so the pre-flight refuses it there."""
+    from tests.helpers.paths import CACHE
+
+    source = CACHE / "tiny" / "qwen3-omni"
+    if not (source / "config.json").is_file():
+        pytest.skip("tiny checkpoints not built")
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(source / "processor_config.json", model / "processor_config.json")
+    config = json.loads((source / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "model_type": model_type}))
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps(row(tone(tmp_path / "c.wav", 31.0, 8000), "1")) + "\n")
+    assert cli_run(preflight.main, [str(data), "--model", str(model)]) == status
+    err = capsys.readouterr().err
+    assert ("longer than the model's 30 s audio window" in err) is (status == 2), err
+
+
 @pytest.mark.parametrize("seconds, ok", [
     (1.0, True), (4.0, True),   # what a synthetic task writes: accepted
     (0.2, True),                # the default minimum itself

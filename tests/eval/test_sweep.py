@@ -153,3 +153,43 @@ def test_table_and_plot(tmp_path):
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     sweep.plot(rows, tmp_path / "again.png", "model-c")
     assert (tmp_path / "again.png").read_bytes() == first  # no timestamp: a resumed sweep redraws the same file
+
+
+@pytest.fixture
+def real_bench(tmp_path):
+    """Two MMAU-format rows with real WAV clips, and their metadata."""
+    import numpy as np
+    import soundfile as sf
+
+    rows, meta = tmp_path / "rows.jsonl", tmp_path / "meta.json"
+    items = []
+    for i in range(2):
+        clip = tmp_path / f"clip{i}.wav"
+        sf.write(clip, (0.1 * np.sin(np.arange(16000) / 10)).astype("float32"), 16000, subtype="PCM_16")
+        items.append({"id": f"q{i}", "messages": [{"role": "user", "content": "<audio>What is it? (A) dog (B) cat"}],
+                      "audios": [str(clip)]})
+    rows.write_text("".join(json.dumps(item) + "\n" for item in items))
+    meta.write_text(json.dumps([{"id": f"q{i}", "question": "What is it?", "choices": ["dog", "cat"], "answer": "dog",
+                                 "task": "sound", "difficulty": "easy"} for i in range(2)]))
+    return rows, meta
+
+
+@pytest.mark.parametrize("spoil, named", [
+    (lambda rows, meta: rows.write_text(rows.read_text().splitlines()[0] + "\n{not json\n"), "rows.jsonl:2:"),
+    (lambda rows, meta: meta.write_text(json.dumps([{"question": "q", "choices": ["a"], "answer": "a"}])),
+     "meta.json: item 1 is not mmau metadata: no 'id'"),
+])
+def test_the_benchmark_files_are_checked_before_any_inference(tmp_path, real_bench, spoil, named):
+    rows, meta = real_bench
+    spoil(rows, meta)
+    done = run_cli("--base-model", "/nope/base", "--out", str(tmp_path / "o"), "--benchmark", "mmau", str(rows),
+                   str(meta))
+    assert done.returncode == 2 and named in done.stderr.strip().splitlines()[-1], done.stderr
+    assert not (tmp_path / "o" / "base").exists()                  # nothing ran
+
+
+def test_a_failing_step_s_own_error_line_is_repeated(tmp_path, real_bench):
+    done = run_cli("--base-model", "/nope/base", "--out", str(tmp_path / "o"), "--benchmark", "mmau",
+                   *map(str, real_bench))
+    assert done.returncode == 1
+    assert "error: base x mmau: eval.infer exited 2: --model: /nope/base: no such folder (log: " in done.stderr

@@ -16,6 +16,7 @@ SR = 16000
 BACKBONES = {  # tiny checkpoint dir name -> ms-swift model_type
     'qwen2-audio': 'qwen2_audio',
     'qwen2.5-omni': 'qwen2_5_omni',
+    'qwen3-omni': 'qwen3_omni_moe',
 }
 QUESTION = '<audio>Is this a tone or noise? Output the final answer in <answer> </answer>.'
 
@@ -34,8 +35,12 @@ def write_wavs(dirpath: Path, seconds: float = 2.0) -> dict[str, str]:
     return paths
 
 
-def expected_audio_tokens(mel_frames: int) -> int:
-    """Encoder output length of both backbones (conv stride 2, then pooling stride 2)."""
+def expected_audio_tokens(mel_frames: int, model_type: str = 'qwen2_audio') -> int:
+    """Encoder output length: Qwen2-Audio and Qwen2.5-Omni (conv stride 2, then pooling stride 2), or
+    Qwen3-Omni (audio_thinker.clips, which tests/core/test_clips.py checks against transformers)."""
+    if model_type == 'qwen3_omni_moe':
+        from audio_thinker.clips import qwen3_omni_audio_tokens
+        return qwen3_omni_audio_tokens(mel_frames)
     return (((mel_frames - 1) // 2 + 1) - 2) // 2 + 1
 
 
@@ -51,8 +56,9 @@ def load(ckpt_dir: Path, model_type: str):
 
 
 def audio_token_id(processor) -> int:
+    """The placeholder the encoder's outputs replace: ``<|AUDIO|>``, Qwen3-Omni's ``<|audio_pad|>``."""
     tok = getattr(processor, 'tokenizer', processor)
-    return tok.convert_tokens_to_ids('<|AUDIO|>')
+    return tok.convert_tokens_to_ids(getattr(tok, 'audio_token', None) or '<|AUDIO|>')
 
 
 def encode_batch(template, wav_paths: list[str]):
@@ -63,8 +69,8 @@ def encode_batch(template, wav_paths: list[str]):
 
 
 def check_batch_carries_audio(template, processor, wav_paths: list[str]) -> dict:
-    """Every sample has features, a non-empty feature mask, and as many <|AUDIO|> tokens as its
-    audio length implies.  Returns the batch."""
+    """Every sample has features, a non-empty feature mask, and as many audio placeholder tokens as its
+    audio length implies on this backbone.  Returns the batch."""
     batch = encode_batch(template, wav_paths)
     n = len(wav_paths)
     assert 'input_features' in batch, f'no input_features in the batch: keys {sorted(batch)}'
@@ -73,7 +79,7 @@ def check_batch_carries_audio(template, processor, wav_paths: list[str]) -> dict
     frames = mask.sum(-1).tolist()
     assert all(f > 0 for f in frames), f'empty feature attention mask: {frames}'
     counts = (batch['input_ids'] == audio_token_id(processor)).sum(-1).tolist()
-    want = [expected_audio_tokens(int(f)) for f in frames]
+    want = [expected_audio_tokens(int(f), template.model_meta.model_type) for f in frames]
     assert counts == want, f'<|AUDIO|> tokens per sample {counts}, audio lengths imply {want}'
     return batch
 

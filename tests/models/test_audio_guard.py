@@ -1,4 +1,4 @@
-"""The audio guard (docs/backbones.md): for each backbone, the encoded training batch (ms-swift template.encode +
+"""The audio guard (docs/backbones.md): for each backbone (Qwen2-Audio, Qwen2.5-Omni, Qwen3-Omni), the encoded training batch (ms-swift template.encode +
 data_collator, as the trainer builds it) carries audio for every sample, and the audio changes the
 model's logits.  The last test proves the guard is not vacuous: on unpatched ms-swift it fails."""
 from __future__ import annotations
@@ -29,6 +29,22 @@ def test_batch_carries_audio_for_every_sample(backbone, wavs):
     assert batch['input_features'].shape[0] == len(clips)
 
 
+def test_a_lost_clip_is_caught(backbone, wavs, monkeypatch):
+    """A row whose clip goes missing on the way to the template (ms-swift then keeps ``<audio>`` as text and
+    trains on the row without a word): the guard must refuse the batch, on every backbone."""
+    _, _, processor, template = backbone
+    encode, calls = template.encode, []
+
+    def losing_the_second_clip(row, *args, **kwargs):
+        calls.append(row)
+        return encode({**row, 'audios': []} if len(calls) == 2 else row, *args, **kwargs)
+
+    monkeypatch.setattr(template, 'encode', losing_the_second_clip)
+    with pytest.raises(AssertionError):
+        audio_guard.check_batch_carries_audio(template, processor, [wavs['tone'], wavs['noise']])
+    assert len(calls) == 2
+
+
 def test_changing_the_audio_changes_the_logits(backbone, wavs):
     _, model, processor, template = backbone
     assert audio_guard.check_audio_changes_logits(model, template, processor, wavs) > 1e-4
@@ -36,15 +52,17 @@ def test_changing_the_audio_changes_the_logits(backbone, wavs):
 
 def test_placeholders_follow_clip_length(backbone, tmp_path):
     """A 1 s and a 3 s clip get different token counts (the count is computed, not constant)."""
-    _, _, processor, template = backbone
+    name, _, processor, template = backbone
     counts = []
     for seconds in (1.0, 3.0):
         (tmp_path / str(seconds)).mkdir()
         clip = audio_guard.write_wavs(tmp_path / str(seconds), seconds=seconds)['tone']
         batch = audio_guard.encode_batch(template, [clip])
         counts.append(int((batch['input_ids'] == audio_guard.audio_token_id(processor)).sum()))
-    # 100 mel frames per second of audio
-    assert counts == [audio_guard.expected_audio_tokens(100), audio_guard.expected_audio_tokens(300)]
+    # 100 mel frames per second of audio: 25 tokens per second, 13 on Qwen3-Omni
+    model_type = audio_guard.BACKBONES[name]
+    assert counts == [audio_guard.expected_audio_tokens(100, model_type), audio_guard.expected_audio_tokens(300, model_type)]
+    assert counts == ([13, 39] if model_type == 'qwen3_omni_moe' else [25, 75])
 
 
 def test_hf_processor_takes_audio_keyword(tiny_checkpoints):

@@ -20,7 +20,7 @@ def _sha(path):
 
 
 def test_build_is_complete_and_idempotent(tiny_checkpoints):
-    for name in ('qwen2-audio', 'qwen2.5-omni'):
+    for name in ('qwen2-audio', 'qwen2.5-omni', 'qwen3-omni'):
         info = json.loads((tiny_checkpoints / name / 'BUILD_INFO.json').read_text())
         assert all((tiny_checkpoints / name / f).exists() for f in info['files'])
     before = (tiny_checkpoints / 'qwen2-audio' / 'model.safetensors').stat().st_mtime_ns
@@ -70,6 +70,31 @@ def test_qwen2_5_omni_shape(tiny_checkpoints):
                         ('vision_bos_token', '<|vision_bos|>'), ('audio_bos_token', '<|audio_bos|>')]:
         assert getattr(tok, attr) == token
     assert cfg.thinker_config.audio_token_id == tok.convert_tokens_to_ids('<|AUDIO|>')
+
+
+def test_qwen3_omni_shape(tiny_checkpoints):
+    """The thinker only, MoE text model, Qwen3-Omni's own media tokens, and the ids the model reads."""
+    from safetensors import safe_open
+
+    cfg = AutoConfig.from_pretrained(tiny_checkpoints / 'qwen3-omni')
+    assert cfg.architectures == ['Qwen3OmniMoeForConditionalGeneration'] and cfg.enable_audio_output is False
+    thinker = cfg.thinker_config
+    text = thinker.text_config
+    assert (text.num_hidden_layers, text.hidden_size, text.num_experts, text.num_experts_per_tok) == (2, 64, 4, 2)
+    assert thinker.audio_config.encoder_layers == 2 and thinker.vision_config.depth == 2
+    assert sum(text.rope_parameters['mrope_section']) == text.hidden_size // text.num_attention_heads // 2
+    with safe_open(tiny_checkpoints / 'qwen3-omni' / 'model.safetensors', 'pt') as f:
+        assert {k.split('.')[0] for k in f.keys()} == {'thinker'}  # no talker, no code2wav
+    proc = AutoProcessor.from_pretrained(tiny_checkpoints / 'qwen3-omni')
+    tok = proc.tokenizer
+    for attr, token in [('audio_token', '<|audio_pad|>'), ('audio_bos_token', '<|audio_start|>'),
+                        ('audio_eos_token', '<|audio_end|>'), ('image_token', '<|image_pad|>'),
+                        ('video_token', '<|video_pad|>'), ('vision_bos_token', '<|vision_start|>')]:
+        assert getattr(tok, attr) == token
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ('<|audio_pad|>', '<|audio_start|>', '<|vision_start|>')}
+    assert (thinker.audio_token_id, thinker.audio_start_token_id, thinker.vision_start_token_id) == tuple(ids.values())
+    prompt = tok.apply_chat_template([{'role': 'user', 'content': 'hi'}], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith('<|im_start|>assistant\n')  # the Instruct layout: nothing prefilled
 
 
 def test_tags_are_plain_text(tiny_checkpoints):

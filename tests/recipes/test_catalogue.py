@@ -20,6 +20,7 @@ from recipes import catalogue
 from tests.helpers.paths import REPO
 
 CAT = catalogue.load()
+VARIANTS = ["model-a-tok", "model-a-nostd", "model-a-tok-nostd", "model-a-nobal", "model-a-thinkless"]
 CODE = ("recipes", "eval", "swift_plugins", "audio_thinker", "data_prep", "scripts")
 
 
@@ -31,9 +32,11 @@ def code_files():
 
 
 def test_the_shipped_catalogue_has_every_row_of_the_paper_in_order():
+    """The paper's rows in its order, then the study's variants of model-a (none in a paper table)."""
     assert list(CAT.rows) == ["qwen2-audio", "sft-a", "sft-b", "grpo-a", "grpo-b", "model-a", "model-b",
                               "model-c", "qwen2.5-omni", "sft-c", "sft-d", "grpo-c", "grpo-d", "model-d",
-                              "model-e", "model-f"]
+                              "model-e", "model-f", *VARIANTS]
+    assert all(CAT.row(v).parent == "model-a" and CAT.row(v).tables == ("study",) for v in VARIANTS)
     assert CAT.table("table2").rows == ("qwen2-audio", "model-c", "qwen2.5-omni", "model-f")
     assert CAT.table("all").rows == CAT.table("table1").rows
     assert [r.name for r in CAT.rows.values() if r.needs_judge] == ["model-b", "model-c", "model-e", "model-f"]
@@ -81,6 +84,8 @@ def test_each_row_s_facts_are_in_the_catalogue_only():
     ({"parent": "model-z"}, "parent 'model-z' is not a row above it"),  # a parent below or nowhere
     ({"tables": ["table9"]}, "tables ['table9'] are not in tables"),
     ({"reward": {"atar": 1}}, "unknown keys ['reward']"),                # a misspelt key is not ignored
+    ({"swift_args": {"max_steps": 5}}, "swift_args ['max_steps'] are not options a row may set"),  # the launcher's
+    ({"swift_args": {"--loss_type": "dapo"}}, "swift_args ['--loss_type'] are not options"),  # a name, no dashes
 ])
 def test_a_bad_entry_is_refused_with_what_is_wrong(change, message):
     data = yaml.safe_load(catalogue.PATH.read_text())
@@ -99,6 +104,37 @@ def test_a_run_is_identified_by_its_own_settings():
     assert CAT.identify({**args, "reward_weights": [1, 0.5, 1, 0, 0]}) is None     # another weight: no row
     sft = {"model_type": "qwen2_audio", "system": (REPO / "swift_plugins/prompts/always_think.txt").read_text()}
     assert CAT.identify(sft).name == "sft-b"
+
+
+def test_a_variant_s_run_is_told_from_its_parent_s_by_its_swift_args():
+    """model-a's variants share its prompt and rewards; the options in their args.json tell them apart (ms-swift
+    writes every option there, defaults included)."""
+    args = {"model_type": "qwen2_audio", "rlhf_type": "grpo",
+            "system": (REPO / "swift_plugins/prompts/adaptive_think.txt").read_text(),
+            "reward_funcs": ["atar", "adaptive_format", "choice_accuracy", "think_rate"],
+            "reward_weights": [1.0, 0.5, 0.0, 0.0], "loss_type": "grpo", "scale_rewards": "group"}
+    assert CAT.identify(args).name == "model-a"
+    assert CAT.identify({**args, "loss_type": "dapo"}).name == "model-a-tok"
+    assert CAT.identify({**args, "scale_rewards": "none"}).name == "model-a-nostd"
+    assert CAT.identify({**args, "loss_type": "dapo", "scale_rewards": "none"}).name == "model-a-tok-nostd"
+    assert CAT.identify({**args, "reward_funcs": ["atar_unbalanced", "adaptive_format", "choice_accuracy",
+                                                  "think_rate"]}).name == "model-a-nobal"
+
+
+def test_swift_args_reach_the_command_after_the_row_s_own_options_and_before_extra_args():
+    """A YAML true is ms-swift's true; the user's EXTRA_ARGS come last, so they still win."""
+    data = yaml.safe_load(catalogue.PATH.read_text())
+    data["rows"]["model-a-tok"]["swift_args"] = {"loss_type": "dapo", "log_entropy": True}
+    row = catalogue.parse(data).row("model-a-tok")
+    assert row.swift_args == (("loss_type", "dapo"), ("log_entropy", "true"))
+    env = {"DRY_RUN": "1", "MODEL": "/m", "DATA": "/d.jsonl", "PROFILE": "cpu", "EXTRA_ARGS": "--loss_type bnpo",
+           "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "recipes.launch", "model-a-tok-nostd"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    words = shlex.split(out.stdout.splitlines()[-1])
+    tail = words[words.index("--log_completions") + 2:]
+    assert tail == ["--loss_type", "dapo", "--scale_rewards", "none", "--loss_type", "bnpo"]
 
 
 # ---- a new row is one entry ----------------------------------------------------------------------------

@@ -12,10 +12,13 @@ from tests.recipes.dry_run_cases import CASES, FIXTURE, run_case
 
 RECORDED = json.loads(FIXTURE.read_text(encoding="utf-8"))
 
-# case -> (field, recorded text, text now, why): the only differences allowed. None today: the one deliberate
-# change of the move (table.sh's usage line lists the catalogue's tables instead of "table1|...|table6|all")
-# landed with the catalogue, before the fixture was last recorded from main's shell recipes.
-DELIBERATE: dict[str, tuple[str, str, str, str]] = {}
+# case -> (field, recorded text, text now, why): the only differences allowed. (The move's own change, table.sh's
+# usage line listing the catalogue's tables instead of "table1|...|table6|all", landed with the catalogue,
+# before the fixture was last recorded from main's shell recipes.)
+DELIBERATE: dict[str, tuple[str, str, str, str]] = {
+    "table unknown": ("stderr", "|all|mini [ROW ...]", "|all|mini|study [ROW ...]",
+                      "the usage line lists the catalogue's tables, and the study of model-a's variants is one"),
+}
 
 
 # Every row's pre-flight line names the row's model (the --model of the swift command that follows it), so

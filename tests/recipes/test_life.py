@@ -145,10 +145,10 @@ def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_director
     must not be refused by node 0's lock, nor move or cut anything itself."""
     from audio_thinker.cli import UsageError
     from recipes.launch import run
-    from tests.helpers.paths import REPO
+    from tests.helpers.paths import CACHE, REPO
 
-    env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path), "MODEL": "/m",
-           "DATA": "/d.jsonl", "FRESH": "1"}
+    env = {"PROFILE": "cpu", "NNODES": "2", "NPROC_PER_NODE": "2", "OUTPUT_ROOT": str(tmp_path),
+           "MODEL": str(CACHE / "tiny" / "qwen2-audio"), "DATA": "/d.jsonl", "FRESH": "1"}
     a_run(tmp_path / "grpo-a")
     held = life.acquire(tmp_path / "grpo-a", "grpo-a")           # node 0 is training
     try:

@@ -44,6 +44,11 @@ REFUSED = [
     (dict(reward_weights=None), "--reward_weights 1 0.5 0.5 1 ("),
     (dict(reward_funcs=["atar", "adaptive_format", "choice_accuracy", "think_rate"], reward_weights=None),
      "--reward_weights 1 0.5 0 0 ("),                     # monitors beside atar: 0
+    # a misspelt name: ms-swift stops on it only after the model has loaded; the closest name is offered
+    (dict(reward_funcs=["atar", "adaptive_fromat"], reward_weights=[1, 0.5]),
+     "--reward_funcs adaptive_fromat (did you mean adaptive_format?)"),
+    (dict(reward_funcs=[*EQ7, "acuracy"], reward_weights=[1, 0.5, 0.5, 1, 0]),   # ms-swift's own names count
+     "--reward_funcs acuracy (did you mean accuracy?)"),
     (dict(reward_model=["/models/rm"]), "--reward_model /models/rm"),            # one more reward column
     (dict(reward_model_plugin=["genrm"]), "--reward_model_plugin genrm"),
     (dict(use_gym_env=True), "--use_gym_env true"),                              # the env's total_reward joins

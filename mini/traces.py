@@ -1,0 +1,88 @@
+"""What the task judge makes of a checkpoint's sampled think traces: R_c's consistency verdict (Eq. 6) and
+R_t's quality score (docs/rewards.md §5) for every think reply, asked through the project's own judge
+client, prompts and parsers (the same path as training), summarised overall and per difficulty.
+
+Every think trace is judged for consistency, correct or not: the warm start's consistency rate says how
+much there is for R_c to fix. ``consistent_when_correct`` is the rate R_c itself sees (the judge is asked
+only about correct answers in training).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+
+from audio_thinker.rows import question_of
+from audio_thinker.tags import parse_completion
+from eval.stats import Z95, wilson_interval
+from swift_plugins.judge.client import judge_many
+from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
+                                         parse_quality)
+from swift_plugins.judge.settings import JudgeSettings
+from swift_plugins.rules import is_correct
+
+
+def judge_completions(settings: JudgeSettings, questions: Sequence[str],
+                      completions: Sequence[str]) -> list[tuple[float | None, float | None] | None]:
+    """(consistency verdict, quality score) of each think completion, None for a no-think one; a failed
+    judgment is None in its place (left out of the rates, counted as failed)."""
+    parsed = [parse_completion(c or "") for c in completions]
+    think = [i for i, p in enumerate(parsed) if p.is_think]
+    consistency = [build_consistency_prompt(questions[i], parsed[i].reasoning or "", parsed[i].answer or "",
+                                            settings.reasoning_chars) for i in think]
+    quality = [build_quality_prompt(questions[i], parsed[i].reasoning or "", settings.reasoning_chars) for i in think]
+
+    async def ask():
+        return await asyncio.gather(judge_many(settings, consistency, parse_consistency),
+                                    judge_many(settings, quality, parse_quality))
+
+    verdicts, scores = asyncio.run(ask()) if think else ([], [])
+    out: list[tuple[float | None, float | None] | None] = [None] * len(parsed)
+    for i, v, s in zip(think, verdicts, scores):
+        out[i] = (v.value, s.value)
+    return out
+
+
+def judge_rows(rows: Sequence[dict], settings: JudgeSettings) -> list[dict]:
+    """One record per think reply among ``rows`` (``eval.infer`` prediction rows): difficulty, correct,
+    consistent (0/1 or None when the judgment failed) and quality (0-1 or None)."""
+    judged = judge_completions(settings, [question_of(r.get("messages")) for r in rows],
+                               [r.get("output") or "" for r in rows])
+    return [{"difficulty": row.get("difficulty"),
+             "correct": is_correct(parse_completion(row.get("output") or ""), row.get("solution"), row.get("choices")),
+             "consistent": j[0], "quality": j[1]}
+            for row, j in zip(rows, judged) if j is not None]
+
+
+def _mean_interval(values: Sequence[float]) -> list[float] | None:
+    """Normal-approximation 95 % interval of a mean (None below 2 values)."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = Z95 * sd / math.sqrt(n)
+    return [round(mean - half, 4), round(mean + half, 4)]
+
+
+def summary(judged: Sequence[dict]) -> dict:
+    """Consistency rate (percent, Wilson interval), mean R_t (normal interval), the consistency rate among
+    correct answers and the count of failed judgments."""
+    verdicts = [j["consistent"] for j in judged if j["consistent"] is not None]
+    correct = [j["consistent"] for j in judged if j["consistent"] is not None and j["correct"]]
+    scores = [j["quality"] for j in judged if j["quality"] is not None]
+    return {"traces": len(judged),
+            "consistent": round(100.0 * sum(verdicts) / len(verdicts), 2) if verdicts else None,
+            "consistent_ci": wilson_interval(int(sum(verdicts)), len(verdicts)),
+            "consistent_when_correct": round(100.0 * sum(correct) / len(correct), 2) if correct else None,
+            "consistent_when_correct_ci": wilson_interval(int(sum(correct)), len(correct)),
+            "correct": len(correct),
+            "quality": round(sum(scores) / len(scores), 4) if scores else None,
+            "quality_ci": _mean_interval(scores),
+            "failed": sum(j["consistent"] is None for j in judged) + sum(j["quality"] is None for j in judged)}
+
+
+def summarise(judged: Sequence[dict], difficulties: Sequence[str]) -> dict:
+    """``summary`` overall and per difficulty."""
+    return {"overall": summary(judged),
+            "by_difficulty": {d: summary([j for j in judged if j["difficulty"] == d]) for d in difficulties}}
