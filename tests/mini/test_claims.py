@@ -119,3 +119,13 @@ def test_every_row_on_every_seed_is_expected_unless_told_otherwise(tmp_path):
     got = mini_claims.evaluate(table(tmp_path), ["1", "2"], list(GOOD))["claims"]["a"]
     assert got["met"] is False and got["rows_planned"] == 10
     assert got["missing"] == ["grpo-a seed 2", "model-b seed 2", "model-c seed 2"]
+
+
+def test_the_report_opens_with_what_the_miniature_is_and_five_lines_of_findings(tmp_path):
+    doc = mini_claims.evaluate(table(tmp_path), ["1", "2"], list(GOOD), seed_rows=SEED_ROWS)
+    head = mini_claims.render(doc, {}).split("\n## Accuracy")[0]
+    assert head.startswith("# The mini table") and "not MMAU, no paper numbers" in head
+    findings = [line for line in head.splitlines() if line.startswith("- ")]
+    assert len(findings) == 5 and [f[:6] for f in findings[:4]] == ["- (a) ", "- (b) ", "- (c) ", "- (d) "]
+    assert "(b) model-a thinks more on hard than on easy items (≥ 0.3, greedy): met; hard − easy seed 1 +0.83" in head
+    assert "paper" not in head.replace("no paper numbers", "")
