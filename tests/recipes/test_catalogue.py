@@ -262,6 +262,7 @@ def test_a_table_of_existing_rows_with_shared_overrides(tmp_path):
     assert "rows sft-a grpo-a;" in out.stdout
     swift = {shlex.split(line)[line.split().index("swift") + 1]: shlex.split(line)
              for line in out.stdout.splitlines() if " swift " in line}
+    assert sorted(swift) == ["rlhf", "sft"]  # both rows' commands: sft-a's and grpo-a's
     for sub, argv in swift.items():
         opts = dict(zip(argv, argv[1:]))
         assert opts["--model"] == "/m/tiny" and opts["--max_steps"] == "2" and opts["--use_cpu"] == "true"

@@ -22,23 +22,6 @@ DELIBERATE: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-# Every row's pre-flight line names the row's model (the --model of the swift command that follows it), so
-# that clips longer than the model's audio window are bad rows (docs/bad-input.md); made on purpose, after the
-# recording.
-_PREFLIGHT_CHECK = re.compile(r"^(<PYTHON> -m data_prep\.preflight .*?--check \S+ )")
-_SWIFT_MODEL = re.compile(r" swift \S+ .*?--model (\S+)")
-
-
-def with_preflight_model(stdout: str) -> str:
-    lines = stdout.split("\n")
-    for i, line in enumerate(lines):
-        check = _PREFLIGHT_CHECK.match(line)
-        model = next((m.group(1) for later in lines[i + 1:] if (m := _SWIFT_MODEL.search(later))), None)
-        if check and model and " --model " not in line:   # a recording made before the change lacks it
-            lines[i] = f"{check.group(1)}--model {model} " + line[check.end():]
-    return "\n".join(lines)
-
-
 # Every GRPO command with vLLM carries the rollout settings of the catalogue (the media limit, model length,
 # tensor parallelism, weight-sync batching and offload; docs/at-scale.md, "Memory plans"), made on purpose after
 # the recording: with colocated vLLM all of them after --sleep_level, with a rollout server only the weight-sync
@@ -68,7 +51,7 @@ def with_rollout_settings(stdout: str) -> str:
 def expected(name: str) -> dict:
     want = dict(RECORDED[name])
     if "stdout" in want:
-        want["stdout"] = with_rollout_settings(with_preflight_model(want["stdout"]))
+        want["stdout"] = with_rollout_settings(want["stdout"])
     if name in DELIBERATE:
         field, before, after, _ = DELIBERATE[name]
         assert before in want[field], f"{name}: the recorded output no longer holds {before!r}"
