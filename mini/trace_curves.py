@@ -136,7 +136,29 @@ def held_out(root: Path, seeds: Sequence[str], rows: Sequence[str]) -> dict[str,
             if lo in found and hi in found:
                 differences.append({"a": lo, "b": hi, **{key: _difference(found[hi], found[lo], key)
                                                           for key in ("consistent", "consistent_when_correct", "quality")}})
-    return {"runs": found, "differences": differences}
+    return {"runs": found, "differences": differences, "pooled": pooled(differences)}
+
+
+def pooled(differences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each comparison's seeds together: the mean of the seeds' differences, its interval half-width the
+    root sum of their squared half-widths over the seed count (independent seeds)."""
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for d in differences:
+        key = (d["a"].split("-seed")[0], d["b"].split("-seed")[0])
+        by_pair.setdefault(key, []).append(d)
+    out = []
+    for (a, b), ds in by_pair.items():
+        entry: dict[str, Any] = {"a": a, "b": b, "seeds": len(ds)}
+        for key in ("consistent", "consistent_when_correct", "quality"):
+            values = [d[key] for d in ds if d[key] is not None]
+            if len(values) != len(ds):
+                entry[key] = None
+                continue
+            mean = sum(v["delta"] for v in values) / len(values)
+            half = math.sqrt(sum(((v["ci95"][1] - v["ci95"][0]) / 2) ** 2 for v in values)) / len(values)
+            entry[key] = {"delta": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)]}
+        out.append(entry)
+    return out
 
 
 def plot(doc: dict[str, Any], path: Path) -> None:
@@ -211,9 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{first['consistent_when_correct']} -> {last['consistent_when_correct']} %), R_t {first['quality']} -> "
               f"{last['quality']}, think traces {first['think']} -> {last['think']} per {doc['window']} steps")
     fmt = lambda d: f"{d['delta']:+} [{d['ci95'][0]:+}, {d['ci95'][1]:+}]" if d else "-"  # noqa: E731
-    for d in doc["held_out"]["differences"]:
-        print(f"held out, {d['b']} - {d['a']}: consistent {fmt(d['consistent'])} points, among correct answers "
-              f"{fmt(d['consistent_when_correct'])}, R_t {fmt(d['quality'])}")
+    for d in doc["held_out"]["differences"] + doc["held_out"]["pooled"]:
+        seeds = f" ({d['seeds']} seeds pooled)" if "seeds" in d else ""
+        print(f"held out, {d['b']} - {d['a']}{seeds}: consistent {fmt(d['consistent'])} points, among correct "
+              f"answers {fmt(d['consistent_when_correct'])}, R_t {fmt(d['quality'])}")
     return 0
 
 

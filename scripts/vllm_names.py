@@ -15,7 +15,7 @@ reports, for the pinned vLLM or any other (so that a version bump shows what bre
    and ``PyNcclCommunicator``, and the engine methods the rollout calls (``wake_up(tags=...)``, ``sleep``,
    ``reset_*_cache``, ``collective_rpc``): accepted or not by the installed signatures. A keyword ms-swift only
    passes after checking the signature (``if key in parameters`` / ``hasattr``) is reported as optional: it
-   is dropped with a warning, which matters for ``enable_sleep_mode`` and ``logprobs_mode`` (sleep mode and
+   is left out (EngineArgs: with a warning), which would matter for ``enable_sleep_mode`` and ``logprobs_mode`` (sleep mode and
    the rollout importance-sampling correction).
 
 Exit status 1 when a name or keyword on the GRPO rollout path is missing, else 0. docs/backbones.md records
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
             if args.all or not ok:
                 state = "ok  " if ok else ("MISS" if required else "drop")
                 why = "" if ok else (" (passed unconditionally: a TypeError)" if required else
-                                     " (ms-swift checks first and drops it with a warning)")
+                                     " (ms-swift checks the signature first and leaves it out)")
                 print(f"  {state} {label}({key}=...){why}")
         print(f"  {label}: {sum(k in names or var_kw for k in keys)}/{len(keys)} keywords accepted")
 

@@ -98,3 +98,12 @@ def test_held_out_differences_by_hand(root):
     assert d["consistent_when_correct"]["delta"] == 20.0
     assert d["quality"]["delta"] == pytest.approx(0.1)
     assert d["quality"]["ci95"][1] - d["quality"]["ci95"][0] == pytest.approx(2 * (0.03 ** 2 + 0.04 ** 2) ** 0.5, abs=1e-3)
+
+
+def test_pooled_over_seeds_by_hand():
+    diff = lambda a, b, delta, half: {"a": a, "b": b, "consistent": {"delta": delta, "ci95": [delta - half, delta + half]},  # noqa: E731
+                                      "consistent_when_correct": None, "quality": None}
+    (p,) = trace_curves.pooled([diff("model-a-seed1", "model-b-seed1", 6.0, 9.0),
+                                diff("model-a-seed2", "model-b-seed2", 8.0, 12.0)])
+    assert (p["a"], p["b"], p["seeds"], p["consistent_when_correct"]) == ("model-a", "model-b", 2, None)
+    assert p["consistent"]["delta"] == 7.0 and p["consistent"]["ci95"] == [7.0 - 7.5, 7.0 + 7.5]  # sqrt(81+144)/2
