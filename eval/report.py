@@ -26,6 +26,10 @@ it goes to a table of its own, by item set, with accuracy per difficulty and
 the share of think replies, and no paper row, difference or paired step. The
 report opens with a summary of at most five lines: each row's overall accuracy
 and where it was measured.
+
+Rows beyond the paper (the Qwen3-Omni rows, catalogue table ``qwen3``) are kept
+out of the paper's tables and get a table of their own after them, laid out
+like Table 1, with a sentence saying why no paper number stands beside them.
 """
 from __future__ import annotations
 
@@ -63,6 +67,14 @@ TABLES = {
     "table6": ("Table 6: MMAR by modality",
                [(c, "mmar", None, c, c) for c in ("Sound", "Music", "Speech", "Sound-Music", "Sound-Speech",
                                                   "Music-Speech", "Sound-Music-Speech", "Avg")]),
+    "qwen3": ("Qwen3-Omni rows (beyond the paper): MMAU test-mini (v0325), MMAR, AIR-Bench Foundation",
+              _MMAU_T1 + _MMAR_T1 + [("AIR Avg", "air", None, "Avg", "air_avg")]),
+}
+# Tables of rows the paper did not run (catalogue tables of the same name), and what the report says in place of
+# the paper's line. Their rows appear in no paper table.
+BEYOND_THE_PAPER = {
+    "qwen3": "No paper numbers: Audio-Thinker's paper trains Qwen2-Audio and Qwen2.5-Omni only, so these rows have "
+             "no paper figure to sit beside (docs/backbones.md, \"Qwen3-Omni\").",
 }
 
 
@@ -119,16 +131,25 @@ def _cell(results, row: str, bench: str, version: str | None, column: str) -> di
     return None
 
 
+def _shown_in(key: str, label: str, aliases: dict[str, str]) -> bool:
+    """A row beyond the paper goes to its own table only; every other row to the paper's tables."""
+    row = our_row(label, catalogue.load(), aliases)
+    beyond = [t for t in (row.tables if row else ()) if t in BEYOND_THE_PAPER]
+    return key in beyond if key in BEYOND_THE_PAPER else not beyond
+
+
 def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any],
                 aliases: dict[str, str]) -> str | None:
     title, columns = TABLES[key]
     rows_out = []
     for row in dict.fromkeys(r for r, _ in results):
+        if not _shown_in(key, row, aliases):
+            continue
         ours = [_cell(results, row, bench, version, column) for _, bench, version, column, _ in columns]
         if all(v is None for v in ours):
             continue
         rows_out.append([f"**{row}** (ours{unfinished_mark(results, row)})", *[fmt_accuracy(v) for v in ours]])
-        entry = paper_row(paper, key, row, aliases)
+        entry = None if key in BEYOND_THE_PAPER else paper_row(paper, key, row, aliases)
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
@@ -136,7 +157,8 @@ def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict
                                              else "-" for o, t in zip(ours, theirs)]])
     if not rows_out:
         return None
-    return f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
+    text = f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
+    return text + "\n\n" + BEYOND_THE_PAPER[key] if key in BEYOND_THE_PAPER else text
 
 
 def item_set(result: dict[str, Any]) -> str:

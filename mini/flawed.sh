@@ -10,7 +10,10 @@
 # 2. the table               mini/table.sh with MINI_MODEL = that checkpoint, MINI_ROWS = MINI_SEED_ROWS =
 #                            "model-a model-b model-c", MINI_ROOT = output/mini-flawed (base evaluated under
 #                            the adaptive prompt; mini.claims' paired differences, claim (d))
-# 3. the traces over training  python -m mini.trace_curves (consistency rate and R_t of every sampled think
+# 3. the traces held out     python -m mini.traces: MINI_TRACES (300) held-out items sampled under the
+#                            always-think prompt at temperature 1 from the warm start and from every run's
+#                            last checkpoint, each trace judged (-> MINI_ROOT/traces/<run>/traces.json)
+# 4. the traces over training  python -m mini.trace_curves (consistency rate and R_t of every sampled think
 #                            trace per window of steps, judged again by the task judge; the runs' logged means)
 #
 # MINI_FLAWS (0.35: the rate whose precondition was measured to hold), MINI_FLAW_MIX (mini.task's default
@@ -33,6 +36,18 @@ build=("$PYTHON" -m mini.build --out "$(dirname "$MINI_MODEL")" --flaws "$MINI_F
 echo "+ ${build[*]}"
 [ "${DRY_RUN:-0}" = 1 ] || "${build[@]}"
 bash mini/table.sh
+held=("$PYTHON" -m mini.traces --task "$MINI_ROOT/task" --samples "${MINI_TRACES:-300}")
+echo "+ ${held[*]} --model $MINI_MODEL --out $MINI_ROOT/traces/base"
+[ "${DRY_RUN:-0}" = 1 ] || [ -s "$MINI_ROOT/traces/base/traces.json" ] || \
+  "${held[@]}" --model "$MINI_MODEL" --out "$MINI_ROOT/traces/base"
+for seed in $MINI_SEEDS; do
+  for row in $MINI_ROWS; do
+    out=$MINI_ROOT/traces/$row-seed$seed
+    echo "+ ${held[*]} --model $MINI_ROOT/seed-$seed/$row/last-checkpoint --out $out"
+    [ "${DRY_RUN:-0}" = 1 ] || [ -s "$out/traces.json" ] || \
+      "${held[@]}" --model "$MINI_ROOT/seed-$seed/$row/last-checkpoint" --out "$out" || echo "  ($row seed $seed: no traces)"
+  done
+done
 curves=("$PYTHON" -m mini.trace_curves --root "$MINI_ROOT" --seeds $MINI_SEEDS --rows $MINI_ROWS
         --out "$MINI_ROOT/figures")
 echo "+ ${curves[*]}"

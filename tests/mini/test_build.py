@@ -75,7 +75,12 @@ def test_ms_swift_loads_it_and_answers(mini, tmp_path):
                           env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 3 and all(isinstance(r['output'], str) and 'error' not in r for r in rows)
+    items = [json.loads(line) for line in paths['test'].read_text().splitlines()]
+    assert [r['id'] for r in rows] == [it['id'] for it in items] and len(rows) == 3
+    for row, item in zip(rows, items):  # each answer is a reply to its own item's prompt: its question, its clip
+        assert row['messages'] == item['messages'] and row['audios'] == item['audios']
+        assert 'error' not in row and isinstance(row['output'], str) and row['output'].strip(), row
+    # (two SFT steps do not teach the reduced build the think format; the full build's precondition checks it)
 
 
 def test_flawed_warm_start_is_its_own_build(mini, tmp_path):
