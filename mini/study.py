@@ -266,8 +266,9 @@ def plot_propensity(doc: dict[str, Any], rows: Sequence[str], path: Path) -> Non
 
 
 def plot_mode_signal(doc: dict[str, Any], rows: Sequence[str], path: Path) -> None:
-    """Per row (first seed): the mean advantage of think and of no-think completions per difficulty over the
-    windows of steps, and the think share, from eval.mode_signal."""
+    """Per row (first seed), from eval.mode_signal: the mean advantage of think and of no-think completions per
+    difficulty over the windows of steps (top), and the net push on the decision token (bottom; > 0 towards
+    thinking, under the run's loss type)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -287,19 +288,19 @@ def plot_mode_signal(doc: dict[str, Any], rows: Sequence[str], path: Path) -> No
                 entry = (w.get("by_difficulty") or {}).get(d)
                 if not entry:
                     continue
-                xs.append((w.get("first_step", 0) + w.get("last_step", 0)) / 2)
+                xs.append(sum(w["steps"]) / 2)   # the window's first and last logged step
                 think.append(entry.get("think_advantage"))
                 plain.append(entry.get("no_think_advantage"))
-                share.append(entry.get("think_share"))
+                share.append(entry.get("decision_push"))
             axes[0][col].plot(xs, think, "-", color=colours[d], label=f"think, {d}")
             axes[0][col].plot(xs, plain, "--", color=colours[d], label=f"no-think, {d}")
             axes[1][col].plot(xs, share, "-", color=colours[d], label=d)
         axes[0][col].axhline(0, color="grey", lw=0.5)
         axes[0][col].set_title(f"{row} (seed 1)", fontsize=9)
         axes[1][col].set_xlabel("step")
-        axes[1][col].set_ylim(0, 1)
+        axes[1][col].axhline(0, color="grey", lw=0.5)
     axes[0][0].set_ylabel("mean advantage")
-    axes[1][0].set_ylabel("think share, sampled")
+    axes[1][0].set_ylabel("push on the decision token")
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=6)
     fig.tight_layout()
@@ -316,7 +317,8 @@ def report(root: Path, seeds: Sequence[str], rows: Sequence[str], references: Se
     figures["think propensity by difficulty over training, per variant"] = "figures/propensity_over_training.png"
     plot_mode_signal(doc, rows, fig_dir / "mode_signal.png")
     if (fig_dir / "mode_signal.png").exists():
-        figures["the mode signal: advantage of each mode and think share per difficulty"] = "figures/mode_signal.png"
+        figures["the mode signal: advantage of each mode and push on the decision token per difficulty"] = \
+            "figures/mode_signal.png"
     out.write_text(render(doc, seeds, figures), encoding="utf-8")
     write_json(out.with_name("study.json"), doc)
     return doc
