@@ -71,14 +71,17 @@ def _run_key(root: Path, run: Path) -> tuple[str, str]:
     return run.parent.name, run.name
 
 
-def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> list[tuple[Path, list[str]]]:
+def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int,
+                 python: str) -> list[tuple[Path, list[str]]]:
     """(output, command) of every measurement not made yet: think propensity at each checkpoint (the last one
-    on every held-out item, the earlier ones on the first ``items``: a third per difficulty), on the warm start
-    under each prompt the runs use, and the mode signal of each run."""
+    on the first ``final_items`` held-out items, the earlier ones on the first ``items``; the held-out rows
+    cycle through the difficulties, so a third of each is per difficulty), on the warm start under each prompt
+    the runs use (``final_items``), and the mode signal of each run."""
     task = root / "task"
     cat = catalogue.load()
-    bench = [python, "-m", "eval.think_propensity", "--benchmark-file", str(task / "test.jsonl"),
-             "--meta", str(task / "test-meta.json")]
+    model_type = cat.backbones["qwen2-audio"].model_type   # the miniature's backbone (mini.build)
+    bench = [python, "-m", "eval.think_propensity", "--model-type", model_type,
+             "--benchmark-file", str(task / "test.jsonl"), "--meta", str(task / "test-meta.json")]
     jobs = []
     prompts = set()
     for run in runs:
@@ -89,7 +92,7 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> l
         ckpts = _checkpoints(run)
         for step, ckpt in ckpts:
             out = out_dir / f"propensity-{step}.json"
-            limit = [] if step == ckpts[-1][0] else ["--limit", str(items)]
+            limit = ["--limit", str(final_items if step == ckpts[-1][0] else items)]
             jobs.append((out, [*bench, "--model", str(ckpt), "--system", str(prompt), "--out", str(out), *limit]))
         if (run / "completions.jsonl").exists():
             out = out_dir / "mode_signal.json"
@@ -98,15 +101,16 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> l
     model = os.environ.get("MINI_MODEL") or str(Path(__file__).resolve().parent.parent / ".cache/mini/qwen2-audio")
     for prompt in sorted(prompts):
         out = root / "measure" / "base" / f"propensity-{prompt.stem}.json"
-        jobs.append((out, [*bench, "--model", model, "--system", str(prompt), "--out", str(out)]))
+        jobs.append((out, [*bench, "--model", model, "--system", str(prompt), "--out", str(out),
+                           "--limit", str(final_items)]))
     return [(out, cmd) for out, cmd in jobs if not out.exists()]
 
 
-def measure(root: Path, runs: Sequence[Path], items: int, jobs: int) -> int:
+def measure(root: Path, runs: Sequence[Path], items: int, final_items: int, jobs: int) -> int:
     """Run the measurements, ``jobs`` at a time (one thread each); a failure is reported and the rest go on."""
     import subprocess
 
-    todo = measure_jobs(root, runs, items, sys.executable)
+    todo = measure_jobs(root, runs, items, final_items, sys.executable)
     print(f"{len(todo)} measurements to make", flush=True)
     failed = 0
     running: list[tuple[Path, subprocess.Popen]] = []
@@ -334,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = sub.add_parser("measure", help="think propensity per checkpoint and mode signal per run")
     m.add_argument("--root", type=Path, required=True)
     m.add_argument("--runs", nargs="+", type=Path, required=True)
-    m.add_argument("--items", type=int, default=150, help="held-out items at the earlier checkpoints")
+    m.add_argument("--items", type=int, default=90, help="held-out items at the earlier checkpoints")
+    m.add_argument("--final-items", type=int, default=300, help="held-out items at the last checkpoint")
     m.add_argument("--jobs", type=int, default=2)
     r = sub.add_parser("report", help="the study's report and figures")
     r.add_argument("--root", type=Path, required=True)
@@ -344,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     args = cli.parse_args(argv)
     if args.command == "measure":
-        return measure(args.root, args.runs, args.items, args.jobs)
+        return measure(args.root, args.runs, args.items, args.final_items, args.jobs)
     if args.command == "report":
         report(args.root, args.seeds, args.rows, args.references, args.out)
         print(args.out)
