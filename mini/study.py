@@ -71,12 +71,13 @@ def _run_key(root: Path, run: Path) -> tuple[str, str]:
     return run.parent.name, run.name
 
 
-def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int,
-                 python: str) -> list[tuple[Path, list[str]]]:
+def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int, python: str,
+                 curves: Sequence[str] | None = None) -> list[tuple[Path, list[str]]]:
     """(output, command) of every measurement not made yet: think propensity at each checkpoint (the last one
     on the first ``final_items`` held-out items, the earlier ones on the first ``items``; the held-out rows
     cycle through the difficulties, so a third of each is per difficulty), on the warm start under each prompt
-    the runs use (``final_items``), and the mode signal of each run."""
+    the runs use (``final_items``), and the mode signal of each run. With ``curves``, only the runs of those
+    groups (``seed-1``, ``long``) are measured at every checkpoint, the others at their last."""
     task = root / "task"
     cat = catalogue.load()
     model_type = cat.backbones["qwen2-audio"].model_type   # the miniature's backbone (mini.build)
@@ -90,6 +91,8 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int,
         prompts.add(prompt)
         out_dir = root / "measure" / group / row
         ckpts = _checkpoints(run)
+        if curves is not None and group not in curves:
+            ckpts = ckpts[-1:]   # the end of training only: the curves come from the groups named
         for step, ckpt in ckpts:
             out = out_dir / f"propensity-{step}.json"
             limit = ["--limit", str(final_items if step == ckpts[-1][0] else items)]
@@ -106,11 +109,12 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int,
     return [(out, cmd) for out, cmd in jobs if not out.exists()]
 
 
-def measure(root: Path, runs: Sequence[Path], items: int, final_items: int, jobs: int) -> int:
+def measure(root: Path, runs: Sequence[Path], items: int, final_items: int, jobs: int,
+            curves: Sequence[str] | None = None) -> int:
     """Run the measurements, ``jobs`` at a time (one thread each); a failure is reported and the rest go on."""
     import subprocess
 
-    todo = measure_jobs(root, runs, items, final_items, sys.executable)
+    todo = measure_jobs(root, runs, items, final_items, sys.executable, curves)
     print(f"{len(todo)} measurements to make", flush=True)
     failed = 0
     running: list[tuple[Path, subprocess.Popen]] = []
@@ -341,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--items", type=int, default=90, help="held-out items at the earlier checkpoints")
     m.add_argument("--final-items", type=int, default=300, help="held-out items at the last checkpoint")
     m.add_argument("--jobs", type=int, default=2)
+    m.add_argument("--curves", nargs="*", help="groups (seed-1, long) measured at every checkpoint; the others "
+                   "at their last only (default: every run at every checkpoint)")
     r = sub.add_parser("report", help="the study's report and figures")
     r.add_argument("--root", type=Path, required=True)
     r.add_argument("--seeds", nargs="+", required=True)
@@ -349,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     args = cli.parse_args(argv)
     if args.command == "measure":
-        return measure(args.root, args.runs, args.items, args.final_items, args.jobs)
+        return measure(args.root, args.runs, args.items, args.final_items, args.jobs, args.curves)
     if args.command == "report":
         report(args.root, args.seeds, args.rows, args.references, args.out)
         print(args.out)
