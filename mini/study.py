@@ -250,6 +250,9 @@ def plot_propensity(doc: dict[str, Any], rows: Sequence[str], path: Path) -> Non
     import matplotlib.pyplot as plt
 
     base = doc["base"].get("adaptive_think")
+    rows = [row for row in rows if any(r["row"] == row and r["propensity_curve"] for r in doc["runs"].values())]
+    if not rows:   # nothing measured yet: no figure rather than empty panels
+        return
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.2), squeeze=False, sharey=True)
     colours = dict(zip(DIFFICULTIES, ("tab:green", "tab:orange", "tab:red")))
     styles = {"seed-1": "-", "seed-2": "--", "seed-3": "-.", "long": ":"}
@@ -322,7 +325,8 @@ def report(root: Path, seeds: Sequence[str], rows: Sequence[str], references: Se
     fig_dir = out.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     plot_propensity(doc, rows, fig_dir / "propensity_over_training.png")
-    figures["think propensity by difficulty over training, per variant"] = "figures/propensity_over_training.png"
+    if (fig_dir / "propensity_over_training.png").exists():
+        figures["think propensity by difficulty over training, per variant"] = "figures/propensity_over_training.png"
     plot_mode_signal(doc, rows, fig_dir / "mode_signal.png")
     if (fig_dir / "mode_signal.png").exists():
         figures["the mode signal: advantage of each mode and push on the decision token per difficulty"] = \
