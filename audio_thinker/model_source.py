@@ -22,14 +22,15 @@ def offline(environ=None) -> bool:
     return any(environ.get(name, "").strip().lower() in TRUE for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def _hub_id(model: str) -> bool:
+def hub_id(model: str) -> bool:
     """``org/name`` as the hubs spell a model, not a path (absolute, relative with ./ or ~, or deeper)."""
     parts = model.split("/")
     return len(parts) == 2 and all(parts) and not model.startswith((".", "~")) and not Path(model).exists()
 
 
 def cached_folders(model: str, environ=None) -> list[Path]:
-    """The local folders holding the hub id ``model`` (each with a config), from the caches above."""
+    """The local folders holding the hub id ``model`` (each with a config), from the caches above (also where
+    the pre-flight looks for a hub id's feature-extractor config)."""
     environ = os.environ if environ is None else environ
     org, name = model.split("/")
     home = Path.home() / ".cache"
@@ -55,7 +56,7 @@ def problem(model: str, environ=None) -> str | None:
         return f"a folder without {' or '.join(CONFIGS)}: not a checkpoint"
     if path.exists():
         return "a file, not a checkpoint folder"
-    if not _hub_id(model):
+    if not hub_id(model):
         return "no such folder"
     if cached_folders(model, environ) or not offline(environ):
         return None

@@ -39,6 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
+from audio_thinker import model_source
 from audio_thinker.clips import MIN_SECONDS, audio_window, read_wav_header
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import atomic_write_text, write_jsonl
@@ -161,20 +162,7 @@ def model_limits(model: str | None, min_seconds: float = MIN_SECONDS, max_second
 def _model_folders(model: str) -> list[Path]:
     if Path(model).is_dir():
         return [Path(model)]
-    folders = []
-    try:  # a hub id already in the Hugging Face cache: no network (the file or nothing)
-        from huggingface_hub import try_to_load_from_cache
-
-        for name in ("preprocessor_config.json", "processor_config.json"):
-            hit = try_to_load_from_cache(model, name)
-            if isinstance(hit, str):
-                folders.append(Path(hit).parent)
-    except Exception:  # noqa: BLE001 - no cache, no library, a malformed id: not found
-        pass
-    for root in (os.environ.get("MODELSCOPE_CACHE"), Path.home() / ".cache" / "modelscope" / "hub"):
-        if root:
-            folders += [Path(root) / model, Path(root) / "models" / model]
-    return [f for f in folders if f.is_dir()]
+    return model_source.cached_folders(model) if model_source.hub_id(model) else []
 
 
 def _run_checks(paths: list[str], full: bool, workers: int) -> list[Clip]:

@@ -3,7 +3,7 @@
     python -m eval.plot_training RUN_DIR --out curves.png
 
 RUN_DIR is the directory ms-swift wrote ``logging.jsonl`` into (``output/model-c/`` or its
-``vN-<timestamp>/`` child; either works). Five panels over the global step:
+``vN-<timestamp>/`` child; either works). Up to five panels over the global step:
 
     rewards       the total reward and every term, ``rewards/<Class>/mean``
     think mode    λ (``audio_thinker/think_ratio``), γ_think, γ_no-think (Eq. 1–4)
@@ -11,9 +11,11 @@ RUN_DIR is the directory ms-swift wrote ``logging.jsonl`` into (``output/model-c
     length        mean completion length per mode (tokens) and the no-think ``<answer>`` length (chars)
     judge         judge calls and failures, per kind and per cause (timeout, HTTP error, unparsable)
 
-A curve whose key the run never logged (a row without a judge, an older plugin) is skipped and named in a
-note on stdout; a panel with no curve at all says so on the figure. A logged ``null`` (a mode with no
-completions in that logging window) is a gap in the line, not a zero.
+A curve whose key the run never logged (an older plugin), logged only as ``null``, or, for the judge's
+counters, only as 0 (a row without a judge asks none) is left out and named in a note on stdout; a panel
+left without curves is left out of the figure. A logged ``null`` among values (a mode with no completions
+in that logging window) is a gap in the line, not a zero. The title names the catalogue row the run was
+trained as (from its ``args.json``; a run of one's own keeps its folder's name) and the run's folder.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser, run
 from audio_thinker.jsonl import BadLine, read_jsonl
+from recipes import catalogue
 from swift_plugins.judge.client import CAUSES
 from swift_plugins.metrics_callback import JUDGE_KINDS, PREFIX, TRAIN_KEYS
 
@@ -56,6 +59,7 @@ PANELS: dict[str, list[tuple[str, str]]] = {
                                                 *(f"judge_{kind}_failures" for kind in JUDGE_KINDS),
                                                 *(f"judge_{kind}_calls" for kind in JUDGE_KINDS))],
 }
+COUNTERS = {"judge"}  # panels of counts: a curve that stays 0 throughout means the run never used it
 _STEP = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -117,8 +121,17 @@ def curves(rows: list[tuple[int, dict]], notes: list[str]) -> dict[str, list[tup
                 matched = []
                 notes.append(f"{key} is not in this run's log: skipped in '{title}'")
             for k, lab in matched:
-                drawn.append((lab, steps, [_number(row.get(k)) for _, row in rows]))
-        panels[title] = drawn
+                values = [_number(row.get(k)) for _, row in rows]
+                if all(math.isnan(v) for v in values):
+                    notes.append(f"{k} is null at every step of this run: skipped in '{title}'")
+                elif title in COUNTERS and all(math.isnan(v) or v == 0 for v in values):
+                    notes.append(f"{k} is 0 at every step of this run: skipped in '{title}'")
+                else:
+                    drawn.append((lab, steps, values))
+        if drawn:
+            panels[title] = drawn
+        else:
+            notes.append(f"no data for the panel '{title}' in this run: left out")
     return panels
 
 
@@ -128,14 +141,11 @@ def draw(panels: dict, out: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.3 * len(panels)), sharex=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.2 + 2.3 * len(panels)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
     for ax, (name, lines) in zip(axes, panels.items()):
         ax.set_title(name, fontsize=10, loc="left")
         ax.grid(alpha=0.3)
-        if not lines:
-            ax.text(0.5, 0.5, "not logged in this run", ha="center", va="center", transform=ax.transAxes,
-                    color="grey")
-            continue
         for label, xs, ys in lines:
             marker = "o" if len(xs) <= 30 else None
             ax.plot(xs, ys, label=label, marker=marker, markersize=3)
@@ -149,13 +159,23 @@ def draw(panels: dict, out: Path, title: str) -> None:
     plt.close(fig)
 
 
+def run_name(run_dir: Path) -> str:
+    """"model-a, run output/mini/seed-1/model-a": the catalogue row the run's ``args.json`` says it was trained
+    as (a run of one's own: its folder's name), and the run's folder."""
+    from .provenance import run_args
+
+    args = run_args(run_dir, "")
+    row = catalogue.load().identify(args) if args else None
+    return f"{row.name if row else run_dir.name}, run {run_dir}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = parser("eval.plot_training", __doc__,
                 reads="a run directory (RUN_DIR) holding ms-swift's logging.jsonl, one JSON object per logging step",
                 example=('{"loss": 0.01, "reward": 0.83, "rewards/AdaptiveThinkAccuracy/mean": 0.42, "audio_thinker/think_ratio": 0.6, "global_step/max_steps": "1/2", ...}\n'
                          '{"loss": 0.02, "reward": 0.97, "rewards/AdaptiveThinkAccuracy/mean": 0.51, "audio_thinker/think_ratio": 0.7, "global_step/max_steps": "2/2", ...}'),
-                writes="--out: one PNG with five panels (rewards, think mode, accuracy, length, judge); a note:\n"
-                       "line on stdout for each key the run did not log")
+                writes="--out: one PNG with up to five panels (rewards, think mode, accuracy, length, judge), titled with\n"
+                       "the run's row and folder; a note: line on stdout for each key or panel left out")
     ap.add_argument("run_dir", metavar="RUN_DIR", help="an ms-swift output directory with logging.jsonl")
     ap.add_argument("--out", required=True, help="PNG file to write")
     args = ap.parse_args(argv)
@@ -166,7 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = find_log(Path(args.run_dir), notes)
     rows = training_rows(log, notes)
     panels = curves(rows, notes)
-    draw(panels, out, f"{log.parent}  ({len(rows)} logged steps)")
+    if not panels:
+        raise UsageError("no curve with data to plot (every key is absent, null or 0)", log)
+    draw(panels, out, f"{run_name(log.parent)}  ({len(rows)} logged steps)")
     for note in notes:
         print(f"note: {note}")
     print(f"plot: {out}")

@@ -19,8 +19,17 @@ two rows), and a last table gives every result's denominator (n, missing,
 unparsable).
 
 MMAU results go to Tables 1-2 when scored on the v0325 file and to Table 5
-when on v05.15.25 (the version is in the result, detected from the metadata);
-a result of unknown version is shown in Tables 1-2 marked with a dagger.
+when on v05.15.25 (the version is in the result, detected from the metadata).
+A result on any other MMAU-format item set (a miniature such as the mini task's
+held-out items, a subset, an edited file) has no paper number to stand beside:
+it goes to a table of its own, by item set, with accuracy per difficulty and
+the share of think replies, and no paper row, difference or paired step. The
+report opens with a summary of at most five lines: each row's overall accuracy
+and where it was measured.
+
+Rows beyond the paper (the Qwen3-Omni rows, catalogue table ``qwen3``) are kept
+out of the paper's tables and get a table of their own after them, laid out
+like Table 1, with a sentence saying why no paper number stands beside them.
 """
 from __future__ import annotations
 
@@ -58,6 +67,14 @@ TABLES = {
     "table6": ("Table 6: MMAR by modality",
                [(c, "mmar", None, c, c) for c in ("Sound", "Music", "Speech", "Sound-Music", "Sound-Speech",
                                                   "Music-Speech", "Sound-Music-Speech", "Avg")]),
+    "qwen3": ("Qwen3-Omni rows (beyond the paper): MMAU test-mini (v0325), MMAR, AIR-Bench Foundation",
+              _MMAU_T1 + _MMAR_T1 + [("AIR Avg", "air", None, "Avg", "air_avg")]),
+}
+# Tables of rows the paper did not run (catalogue tables of the same name), and what the report says in place of
+# the paper's line. Their rows appear in no paper table.
+BEYOND_THE_PAPER = {
+    "qwen3": "No paper numbers: Audio-Thinker's paper trains Qwen2-Audio and Qwen2.5-Omni only, so these rows have "
+             "no paper figure to sit beside (docs/backbones.md, \"Qwen3-Omni\").",
 }
 
 
@@ -88,14 +105,15 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
     return provenance.label_results(found, catalogue.load())
 
 
-def _slot(result: dict[str, Any], version: str | None) -> tuple[bool, bool]:
-    """(belongs in a column of this version, shown with a dagger)."""
-    if version is None:
-        return True, False
-    have = result.get("version", "unknown")
-    if have == version:
-        return True, False
-    return (version == V0325 and have not in (V0325, V2025)), True
+def beside_the_paper(result: dict[str, Any]) -> bool:
+    """Whether the paper's numbers apply: any MMAR / AIR result (one official file each), an MMAU result only
+    when scored on one of the official test-mini files."""
+    return result["benchmark"] != "mmau" or result.get("version") in (V0325, V2025)
+
+
+def _fits(result: dict[str, Any], version: str | None) -> bool:
+    """Whether a result belongs in a paper column of this MMAU version (None: a benchmark without versions)."""
+    return version is None or result.get("version") == version
 
 
 def paper_row(paper: dict[str, Any], table: str, label: str, aliases: dict[str, str] | None = None
@@ -104,41 +122,88 @@ def paper_row(paper: dict[str, Any], table: str, label: str, aliases: dict[str, 
     return paper_entry(paper, table, our_row(label, catalogue.load(), aliases or {}))
 
 
-def _cell(results, row: str, bench: str, version: str | None, column: str) -> tuple[dict[str, Any] | None, bool]:
-    """Our figures (accuracy, ci95, ...) for one column of one row, and whether it needs a dagger."""
+def _cell(results, row: str, bench: str, version: str | None, column: str) -> dict[str, Any] | None:
+    """Our figures (accuracy, ci95, ...) for one column of one row."""
     for r, res in results:
-        if r != row or res["benchmark"] != bench:
-            continue
-        fits, dagger = _slot(res, version)
-        if fits:
+        if r == row and res["benchmark"] == bench and _fits(res, version):
             fig = res["paper_columns"].get(column)
-            return (fig, dagger) if fig and fig.get("accuracy") is not None else (None, False)
-    return None, False
+            return fig if fig and fig.get("accuracy") is not None else None
+    return None
+
+
+def _shown_in(key: str, label: str, aliases: dict[str, str]) -> bool:
+    """A row beyond the paper goes to its own table only; every other row to the paper's tables."""
+    row = our_row(label, catalogue.load(), aliases)
+    beyond = [t for t in (row.tables if row else ()) if t in BEYOND_THE_PAPER]
+    return key in beyond if key in BEYOND_THE_PAPER else not beyond
 
 
 def build_table(key: str, results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any],
                 aliases: dict[str, str]) -> str | None:
     title, columns = TABLES[key]
-    rows_out, daggers = [], False
+    rows_out = []
     for row in dict.fromkeys(r for r, _ in results):
-        ours = [_cell(results, row, bench, version, column) for _, bench, version, column, _ in columns]
-        if all(v is None for v, _ in ours):
+        if not _shown_in(key, row, aliases):
             continue
-        daggers |= any(d for v, d in ours if v is not None)
-        rows_out.append([f"**{row}** (ours{unfinished_mark(results, row)})", *[fmt_accuracy(v) + ("†" if d and v is not None else "")
-                                                 for v, d in ours]])
-        entry = paper_row(paper, key, row, aliases)
+        ours = [_cell(results, row, bench, version, column) for _, bench, version, column, _ in columns]
+        if all(v is None for v in ours):
+            continue
+        rows_out.append([f"**{row}** (ours{unfinished_mark(results, row)})", *[fmt_accuracy(v) for v in ours]])
+        entry = None if key in BEYOND_THE_PAPER else paper_row(paper, key, row, aliases)
         if entry:
             theirs = [entry["values"].get(paper_key) for *_, paper_key in columns]
             rows_out.append([f"paper: {entry['name']} (l. {entry['line']})", *[fmt(v) for v in theirs]])
             rows_out.append(["difference", *[fmt(round(o["accuracy"] - t, 2)) if o is not None and t is not None
-                                             else "-" for (o, _), t in zip(ours, theirs)]])
+                                             else "-" for o, t in zip(ours, theirs)]])
     if not rows_out:
         return None
     text = f"### {title}\n\n" + markdown_table(["row", *[h for h, *_ in columns]], rows_out)
-    if daggers:
-        text += "\n\n† MMAU version unknown (not an official metadata file): compare with care."
-    return text
+    return text + "\n\n" + BEYOND_THE_PAPER[key] if key in BEYOND_THE_PAPER else text
+
+
+def item_set(result: dict[str, Any]) -> str:
+    """The item set a result was scored on: its metadata file's name (or the input's)."""
+    return Path(str(result.get("reference") or result.get("input") or "?")).name
+
+
+def own_item_sets_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The results the paper's numbers do not apply to, one table per item set: accuracy with its interval,
+    per difficulty, and the share of think replies among the answered ones."""
+    own = [(row, res) for row, res in results if not beside_the_paper(res)]
+    if not own:
+        return None
+    parts = ["### Results on item sets of our own (no paper numbers)",
+             "Scored on MMAU-format metadata that is not an official MMAU file (a miniature, a subset): the "
+             "paper's figures do not apply, so none is shown and no difference is taken."]
+    for name in dict.fromkeys(item_set(res) for _, res in own):
+        members = [(row, res) for row, res in own if item_set(res) == name]
+        levels = [d for d in ("easy", "medium", "hard")
+                  if any(d in (res.get("breakdowns") or {}).get("difficulty", {}) for _, res in members)]
+        lines = []
+        for row, res in members:
+            modes = res.get("by_mode") or {}
+            answered = sum((modes.get(m) or {}).get("n", 0) for m in ("think", "no_think"))
+            think = (modes.get("think") or {}).get("n", 0)
+            mark = unfinished_mark(results, row)
+            lines.append([f"**{row}**" + (f" ({mark.removeprefix(', ')})" if mark else ""),
+                          res["total"]["n"], fmt_accuracy(res["total"]),
+                          *[fmt_accuracy(res["breakdowns"]["difficulty"].get(d)) for d in levels],
+                          f"{100 * think / answered:.0f}" if answered else "-"])
+        parts.append(f"Items: `{name}`\n\n" + markdown_table(
+            ["row", "n", "accuracy % (95 % CI)", *levels, "think replies %"], lines))
+    return "\n\n".join(parts)
+
+
+def summary(results: list[tuple[str, dict[str, Any]]]) -> str:
+    """At most five lines: each result's overall accuracy, with its interval, and the items it was measured on."""
+    lines = [f"- **{row}**: {fmt(res['total']['accuracy'])} % right (95 % CI {fmt_interval(res['total'].get('ci95'))}) "
+             f"of {res['total']['n']} items, "
+             + (f"{res['benchmark'].upper()} {res.get('version') or ''}".strip() if beside_the_paper(res)
+                else f"own item set `{item_set(res)}` (no paper numbers)")
+             for row, res in results]
+    if len(lines) > 5:
+        lines = lines[:4] + [f"- … and {len(lines) - 4} more results in the tables below"]
+    return "## Summary\n\n" + "\n".join(lines)
 
 
 def steps(res: dict[str, Any]) -> str:
@@ -207,11 +272,6 @@ def controls_section(results: list[tuple[str, dict[str, Any]]]) -> str | None:
 def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any] | None = None,
                  aliases: dict[str, str] | None = None, pairs: list[tuple[str, str]] = ()) -> str:
     paper = paper or yaml.safe_load(PAPER_NUMBERS.read_text(encoding="utf-8"))
-    parts = ["# Results beside the paper",
-             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong), with its "
-             "95 % interval in parentheses (docs/evaluation.md, \"Reading the intervals\"). "
-             f"Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
-             "inconsistencies in the paper's tables."]
     cat = catalogue.load()
     rank = {name: i for i, name in enumerate(cat.rows)}
 
@@ -220,12 +280,22 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
         return rank[row.name] if row else len(rank)
     results = sorted(results, key=lambda item: in_catalogue_order(item[0]))  # the paper's order; stable
     everything, results = results, [(row, res) for row, res in results if not res.get("control_run")]
+    official = [(row, res) for row, res in results if beside_the_paper(res)]
+    parts = ["# Results beside the paper" if official else "# Results",
+             summary(results),
+             "Accuracy in percent of *all* items (missing and unparsable replies count as wrong), with its "
+             "95 % interval in parentheses (docs/evaluation.md, \"Reading the intervals\")."
+             + (f" Paper numbers: `eval/paper_numbers.yaml` (from {paper['source']}); its notes list known "
+                "inconsistencies in the paper's tables." if official else "")]
     for key in TABLES:
-        table = build_table(key, results, paper, aliases or {})
+        table = build_table(key, official, paper, aliases or {})
         if table:
             parts.append(table)
-    paired = paired_section(everything, paper, aliases or {}, TABLES["table1"][1], lambda res, v: _slot(res, v)[0],
-                            pairs)
+    own = own_item_sets_section(results)
+    if own:
+        parts.append(own)
+    paired = paired_section([(row, res) for row, res in everything if beside_the_paper(res)], paper,
+                            aliases or {}, TABLES["table1"][1], _fits, pairs)
     if paired:
         parts.append(paired)
     controls = controls_section(everything)

@@ -153,6 +153,22 @@ def plot(analyses: dict[str, dict[str, Any]], path: str) -> None:
     plt.close(fig)
 
 
+def default_labels(inputs: Sequence[str]) -> list[str]:
+    """Each input named after the catalogue row whose run it evaluates (:mod:`eval.provenance`: a result of
+    ``eval.sweep`` is traced to its run's ``args.json``, any other by its folder), with its checkpoint; where
+    two inputs would still share a name, each also gets its folder. Never the file's name ("mmau")."""
+    from recipes import catalogue
+
+    from .provenance import source_of
+
+    cat = catalogue.load()
+    sources = [source_of(Path(p).resolve(), cat) for p in inputs]
+    labels = [f"{s.row} ({s.step})" if s.step else s.row for s in sources]
+    if len(set(labels)) < len(labels):
+        labels = [f"{label}, {Path(p).parent}" for label, p in zip(labels, inputs)]
+    return labels
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli_parser("eval.think_analysis", __doc__,
                         reads="eval.score result JSON(s) (--input; or prediction files in a benchmark's own format,\n"
@@ -162,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
                                "the token savings); --plot FILE: a PNG like the paper's Figure 2; --out FILE: the figures\n"
                                "as JSON")
     parser.add_argument("--input", nargs="+", required=True, help="eval.score result JSON or prediction file(s)")
-    parser.add_argument("--label", nargs="*", help="one label per input (default: file names)")
+    parser.add_argument("--label", nargs="*", help="one label per input (default: the row each result evaluates, "
+                                                   "as eval.report names it, with its checkpoint or folder where two "
+                                                   "inputs would share a name)")
     parser.add_argument("--plot", help="write a PNG like the paper's Figure 2")
     parser.add_argument("--out", "--output", dest="output", help="write the figures as JSON")
     args = parser.parse_args(argv)
-    labels = args.label or [Path(p).stem for p in args.input]
+    labels = args.label or default_labels(args.input)
     if len(labels) != len(args.input):
         raise UsageError(f"{len(labels)} label(s) for {len(args.input)} input(s); give one per --input",
                          option="--label")

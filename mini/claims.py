@@ -337,10 +337,37 @@ def _comparison_line(c: dict[str, Any]) -> str:
             f"{c['delta']:+.1f} | {_ci(c['ci95'])} | {_p(c['p'])} |")
 
 
+def summary(doc: dict[str, Any]) -> list[str]:
+    """The report's opening: what the miniature is, and five lines of what it found (claims (a)-(d) and the
+    best held-out accuracy)."""
+    claims, atar = doc["claims"], doc["roles"].get("atar", "?")
+
+    def verdict(key: str) -> str:
+        return "met" if claims[key]["met"] else "not met"
+
+    beat = sum(1 for c in claims["a"]["cases"] if c["delta"] > 0 and (c.get("p") if c.get("p") is not None else 1) < 0.05)
+    b = "; ".join(f"seed {c['seed']} {c['difference']:+.2f} {_ci(c['ci95'])}" for c in claims["b"]["cases"]) or "no result"
+    c_ = "; ".join(f"seed {c['seed']} {c['accuracy']['delta']:+.1f} points, tokens saved "
+                   + ("–" if c["token_saving"] is None else f"{100 * c['token_saving']:.0f} %")
+                   for c in claims["c"]["cases"]) or "no result"
+    d = "; ".join(f"{c['b']} − {c['a']} {c['delta']:+.1f} points (p = {_p(c['p'])})"
+                  for c in claims["d"]["cases"]) or "rows missing"
+    scored = [(f["all"]["accuracy"], run) for run, f in doc["figures"].items() if f["all"]["accuracy"] is not None]
+    best = max(scored) if scored else None
+    return ["# The mini table (the miniature's tone task, held-out items: not MMAU, no paper numbers)", "",
+            "## Summary", "",
+            f"- (a) every GRPO run beats the warm start: {verdict('a')} ({beat} of {claims['a']['rows_planned']} "
+            "planned runs significantly better)",
+            f"- (b) {atar} thinks more on hard than on easy items (≥ 0.3, greedy): {verdict('b')}; hard − easy {b}",
+            f"- (c) {atar} within 2 points of always-think with ≥ 30 % fewer tokens: {verdict('c')}; {c_}",
+            f"- (d) what R_c and R_t add: {d}",
+            f"- best held-out accuracy: {best[1]}, {best[0]:.1f} %" if best else "- no held-out result", ""]
+
+
 def render(doc: dict[str, Any], figures: dict[str, str]) -> str:
     role = doc["roles"]
     atar, always, answer_only = role.get("atar", "?"), role.get("always_think", "?"), role.get("answer_only", "?")
-    lines = ["## Accuracy, think rate and completion length per difficulty (held-out items)", "",
+    lines = [*summary(doc), "## Accuracy, think rate and completion length per difficulty (held-out items)", "",
              "| run | n | accuracy % (all) | easy | medium | hard | think rate easy / medium / hard | "
              "mean tokens easy / medium / hard |", "|---|---|---|---|---|---|---|---|"]
     for run, f in doc["figures"].items():
@@ -455,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_by_difficulty(doc, "mean_tokens", "mean completion tokens", figs / "tokens_by_difficulty.png")
     figures["completion tokens by difficulty"] = "figures/tokens_by_difficulty.png"
     # Figure 2 as eval.think_analysis draws it (no-thinking rate), for the first seed's rows
-    first = [(f"{row}", args.root / f"seed-{args.seeds[0]}" / args.table / "results" / row / "mmau.json")
+    first = [(f"{row} seed {args.seeds[0]}", args.root / f"seed-{args.seeds[0]}" / args.table / "results" / row / "mmau.json")
              for row in args.rows]
     analyses = {label: think_analysis.analyse(think_analysis.load_items(str(p))) for label, p in first if p.exists()}
     if analyses:

@@ -18,7 +18,8 @@ start") as well: N held-out items answered once more under the always-think prom
 (GRPO's sampling), every think trace judged by the task judge (``mini.judge``, served on loopback unless
 ``--judge-url`` names one) through the project's judge client (``mini.traces``). The
 checks (the exit status) are then the flawed warm start's own three: always-think above answer-only on hard
-items, 60-85 % of the sampled traces consistent, mean R_t at most 0.8; the clean warm start's are printed
+items, 60-85 % of the sampled traces with a correct answer consistent (those R_c judges), mean R_t at most 0.8
+(over all traces); the consistency over all traces is reported beside it; the clean warm start's are printed
 beside them.
 """
 from __future__ import annotations
@@ -108,8 +109,10 @@ def flawed_checks(groups: dict[str, dict[str, dict]], traces: dict) -> dict[str,
     return {
         "hard: always-think > answer-only": groups["always_think"]["hard"]["accuracy"]
         > groups["answer_only"]["hard"]["accuracy"],
-        "sampled think traces: 60-85 % consistent (task judge)": overall["consistent"] is not None
-        and 60.0 <= overall["consistent"] <= 85.0,
+        # among correct answers: the traces R_c judges (Eq. 6 asks only about those), and the rate the training
+        # log's judge_consistency_rate reports (0.99 on the clean warm start)
+        "sampled think traces with a correct answer: 60-85 % consistent (task judge)":
+            overall["consistent_when_correct"] is not None and 60.0 <= overall["consistent_when_correct"] <= 85.0,
         "sampled think traces: mean R_t <= 0.8 (task judge)": overall["quality"] is not None
         and overall["quality"] <= 0.8,
     }
@@ -137,12 +140,12 @@ def judge_sampled(args, preds: Path) -> dict:
 
 def trace_lines(traces: dict) -> list[str]:
     lines = ["", "Sampled think traces (always-think prompt, temperature 1), task judge:", "",
-             "| difficulty | traces | consistent % [95 % CI] | consistent when correct % (n) | mean R_t [95 % CI] |",
+             "| difficulty | traces | consistent % [95 % CI] | consistent when correct % [95 % CI] (n) | mean R_t [95 % CI] |",
              "|---|---|---|---|---|"]
     ci = lambda c, f: f"[{c[0]:{f}}, {c[1]:{f}}]" if c else ""  # noqa: E731
     for name, t in [*traces["by_difficulty"].items(), ("all", traces["overall"])]:
         lines.append(f"| {name} | {t['traces']} | {t['consistent']} {ci(t['consistent_ci'], '.1f')} | "
-                     f"{t['consistent_when_correct']} ({t['correct']}) | {t['quality']} {ci(t['quality_ci'], '.3f')} |")
+                     f"{t['consistent_when_correct']} {ci(t['consistent_when_correct_ci'], '.1f')} ({t['correct']}) | {t['quality']} {ci(t['quality_ci'], '.3f')} |")
     if traces["overall"]["failed"]:
         lines.append(f"\n{traces['overall']['failed']} judgments failed (left out of the rates)")
     return lines

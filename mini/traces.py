@@ -9,12 +9,12 @@ only about correct answers in training).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 
 from audio_thinker.rows import question_of
 from audio_thinker.tags import parse_completion
-from eval.stats import Z95, wilson_interval
+from eval.stats import wilson_interval
+from eval.think_propensity import t_interval
 from swift_plugins.judge.client import judge_many
 from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
                                          parse_quality)
@@ -54,19 +54,8 @@ def judge_rows(rows: Sequence[dict], settings: JudgeSettings) -> list[dict]:
             for row, j in zip(rows, judged) if j is not None]
 
 
-def _mean_interval(values: Sequence[float]) -> list[float] | None:
-    """Normal-approximation 95 % interval of a mean (None below 2 values)."""
-    n = len(values)
-    if n < 2:
-        return None
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = Z95 * sd / math.sqrt(n)
-    return [round(mean - half, 4), round(mean + half, 4)]
-
-
 def summary(judged: Sequence[dict]) -> dict:
-    """Consistency rate (percent, Wilson interval), mean R_t (normal interval), the consistency rate among
+    """Consistency rate (percent, Wilson interval), mean R_t (Student-t interval), the consistency rate among
     correct answers and the count of failed judgments."""
     verdicts = [j["consistent"] for j in judged if j["consistent"] is not None]
     correct = [j["consistent"] for j in judged if j["consistent"] is not None and j["correct"]]
@@ -75,9 +64,10 @@ def summary(judged: Sequence[dict]) -> dict:
             "consistent": round(100.0 * sum(verdicts) / len(verdicts), 2) if verdicts else None,
             "consistent_ci": wilson_interval(int(sum(verdicts)), len(verdicts)),
             "consistent_when_correct": round(100.0 * sum(correct) / len(correct), 2) if correct else None,
+            "consistent_when_correct_ci": wilson_interval(int(sum(correct)), len(correct)),
             "correct": len(correct),
             "quality": round(sum(scores) / len(scores), 4) if scores else None,
-            "quality_ci": _mean_interval(scores),
+            "quality_ci": t_interval(scores),
             "failed": sum(j["consistent"] is None for j in judged) + sum(j["quality"] is None for j in judged)}
 
 
@@ -85,3 +75,34 @@ def summarise(judged: Sequence[dict], difficulties: Sequence[str]) -> dict:
     """``summary`` overall and per difficulty."""
     return {"overall": summary(judged),
             "by_difficulty": {d: summary([j for j in judged if j["difficulty"] == d]) for d in difficulties}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Sample N replies of a checkpoint under the always-think prompt at temperature 1 and judge their traces
+    (the precondition's sampled pass, for any checkpoint: a GRPO run's final one, say)."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from mini import precondition
+    ap = argparse.ArgumentParser(prog="python -m mini.traces", description=main.__doc__)
+    ap.add_argument("--model", required=True, help="checkpoint directory")
+    ap.add_argument("--task", type=Path, required=True, help="mini.task output folder (test.jsonl, test-meta.json)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the sampled replies and traces.json")
+    ap.add_argument("--samples", type=int, default=600, help="held-out items to sample (the first N)")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--judge-url", help="an OpenAI-compatible task judge (default: mini.judge on loopback)")
+    args = ap.parse_args(argv)
+    if args.samples < 1:
+        ap.error("--samples must be >= 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    precondition.evaluate(args.model, args.task, args.out, "always_think", args.samples, args.batch_size,
+                          temperature=1.0)
+    traces = precondition.judge_sampled(args, args.out / "always_think-sampled" / "preds.jsonl")
+    (args.out / "traces.json").write_text(json.dumps({"model": args.model, **traces}, indent=1))
+    print("\n".join(precondition.trace_lines(traces)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

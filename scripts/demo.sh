@@ -76,7 +76,8 @@ for row in model-c sft-a; do
   "$PYTHON" -m eval.score mmau --input "$DEMO/eval/$row/mmau_predictions.json" --meta "$DEMO/data/test-meta.json" \
     --output "$DEMO/eval/$row/mmau.json"
 done
-"$PYTHON" -m eval.think_analysis --input "$DEMO/eval/model-c/mmau.json" --plot "$DEMO/eval/think_rate.png"
+"$PYTHON" -m eval.think_analysis --input "$DEMO/eval/model-c/mmau.json" "$DEMO/eval/sft-a/mmau.json" \
+  --plot "$DEMO/eval/think_rate.png"  # one legend entry per row (model-c, sft-a)
 "$PYTHON" -m eval.report --results "$DEMO/eval" --out "$DEMO/report.md" > /dev/null
 
 stamp "done"
@@ -90,5 +91,5 @@ Offline demo finished in $(( $(date +%s) - start )) s. Where things are:
   SFT row                                                $DEMO/runs/sft-a/
   scores by difficulty (JSON)                            $DEMO/eval/{model-c,sft-a}/mmau.json
   think rate by difficulty (Figure 2 style)              $DEMO/eval/think_rate.png
-  paper-layout report                                    $DEMO/report.md
+  report (the tone task's own table: no paper numbers)    $DEMO/report.md
 EOF

@@ -3,6 +3,7 @@ broken; every page is in the navigation; and every command a tutorial page (docs
 order, on the tiny checkpoints, so the tutorials cannot drift from the code."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from audio_thinker.jsonl import read_jsonl
 from tests.helpers.paths import REPO
 from tests.helpers.swift import swift_env
 
@@ -19,13 +21,28 @@ TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
 RUN = "bash"                              # a tutorial block with this info string is run by the test
 NOT_RUN = 'bash title="needs a GPU node"'  # the one marker that keeps a tutorial command block from running
 NOT_COMMANDS = ("json", "text")           # file contents and printed output, not commands
-# What the tutorial view of the checkout links to: the code and the tiny checkpoints, nothing it writes.
 # What each tutorial must have written when its last command returns (relative to where it ran).
 EXPECTED = {
     "cpu-row.md": ["data/mine/train.jsonl", "output/model-a/logging.jsonl", "output/model-a/checkpoint-4",
                    "output/model-a/curves.png", "output/eval/model-a/sweep.csv",
                    "output/eval/model-a/checkpoint-4/mmau.json"],
 }
+
+
+def cpu_row_ran(root: Path) -> None:
+    """What cpu-row.md promises beyond the files: the four GRPO steps of PROFILE=cpu, each logged
+    (LOGGING_STEPS 1), and every item of the 4-item benchmark scored."""
+    steps = [row["global_step/max_steps"] for row in read_jsonl(root / "output/model-a/logging.jsonl")
+             if "reward" in row]  # the training rows (the last line is the run's summary)
+    assert steps == ["1/4", "2/4", "3/4", "4/4"], steps
+    items = json.loads((root / "data/demo/mmau-demo.json").read_text(encoding="utf-8"))
+    scored = json.loads((root / "output/eval/model-a/checkpoint-4/mmau.json").read_text(encoding="utf-8"))
+    assert scored["total"]["n"] == len(items) == 4, scored["total"]
+
+
+# What each tutorial's outputs must hold when its last command returns.
+RAN = {"cpu-row.md": cpu_row_ran}
+# What the tutorial view of the checkout links to: the code and the tiny checkpoints, nothing it writes.
 CHECKOUT = ("audio_thinker", "swift_plugins", "data_prep", "eval", "recipes", "scripts", ".cache", "pyproject.toml")
 
 
@@ -132,3 +149,4 @@ def test_tutorial_commands_run(page, tmp_path):
                           timeout=900)
     assert proc.returncode == 0, f"{page.name}: exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert [f for f in EXPECTED[page.name] if not (tmp_path / f).exists()] == []
+    RAN[page.name](tmp_path)

@@ -67,4 +67,17 @@ def resolve(cat: Catalogue, row: Row, root: Path, environ: Mapping[str, str] | N
     for switch in ("USE_CPU", "PREFLIGHT_DROP_BAD", "FRESH"):
         if settings[switch] not in ("0", "1"):
             raise SettingsError(f"{switch}={settings[switch]} must be 0 or 1")
+    refuse_thinking_variant(row, settings["MODEL"], backbone.model)
     return settings
+
+
+ADAPTIVE_PROMPT = "adaptive_think"  # the rows whose policy decides per question whether to think (ATAR)
+
+
+def refuse_thinking_variant(row: Row, model: str, instruct: str) -> None:
+    """A "Thinking" model (Qwen3-Omni-30B-A3B-Thinking) opens every reply with ``<think>``: on an adaptive row
+    the decision to think (what ATAR, Eq. 5, rewards) would be made for the policy, leaving nothing to learn."""
+    if row.prompt == ADAPTIVE_PROMPT and "thinking" in Path(model.rstrip("/")).name.lower():
+        raise SettingsError(f"MODEL={model} is a Thinking model, which starts every reply with <think>: row "
+                            f"{row.name} trains the decision whether to think (ATAR), so the policy must make "
+                            f"it; use an Instruct model ({instruct})")

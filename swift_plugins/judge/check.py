@@ -8,8 +8,9 @@ minutes). Some answers are final at once: an HTTP 4xx (a wrong path, e.g. a URL 
 the server refuses), a body that is not an OpenAI model list, or a list without the configured model.
 Then it asks one consistency and one quality judgment of an easy example.
 
-Exit status: 0 the judge answers in format; 1 it did not come up within --wait, or answered out of
-format; 2 a setting is wrong (no URL/model, wrong path or model, a server that is not the one started).
+Exit status: 0 the judge answers in format; 1 it did not come up within --wait (timeouts, 5xx), or
+answered out of format; 2 a setting is wrong (no URL/model, nothing listening at the URL for the whole wait,
+wrong path or model, a server that is not the one started).
 ``recipes/judge.sh`` passes --server-pid: waiting stops when that server process has exited, and the
 process listening on the URL's port must belong to it (not an older server left on that port).
 """
@@ -99,6 +100,11 @@ def wait_for_server(settings: JudgeSettings, wait_s: float, server_pid: int | No
             last = str(err)
         now = time.monotonic()
         if now >= deadline:
+            if server_pid is None and "refused" in last:   # nothing there at all: the address is the problem
+                raise UsageError(f"nothing listens at {settings.url} (connection refused for {wait_s:.0f} s): start "
+                                 f"the judge (bash recipes/judge.sh) and export the AUDIO_THINKER_JUDGE_URL it "
+                                 f"prints; nothing was started, so the same command then resumes the run",
+                                 option="AUDIO_THINKER_JUDGE_URL")
             print(f"judge check: no server answering at {settings.url} after {wait_s:.0f} s (last: {last})",
                   file=sys.stderr)
             return None

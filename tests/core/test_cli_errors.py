@@ -43,9 +43,10 @@ CASES = [
     ("eval.think_analysis", ["--input", "{bad}"], ()),
     ("eval.report", ["--results", "{bad}", "--out", "{tmp}/r.md"], ("directory",)),  # a folder is searched
     ("eval.export_mmau_test", ["--meta", "{bad}", "--predictions", "{tmp}/good.json", "--out", "{tmp}/s.json"], ()),
-    # the model path does not exist: reaching the model would fail differently, so these prove the order
-    ("eval.infer", ["--model", "{tmp}/no-model", "--benchmark-file", "{bad}", "--out", "{tmp}/p.jsonl"], ()),
-    ("eval.infer", ["--model", "{tmp}/no-model", "--benchmark-file", "{tmp}/good.jsonl", "--system", "{bad}",
+    # the model is a folder with an empty config: it passes the path check, and loading it would fail
+    # differently, so these prove that the inputs are checked before the model loads
+    ("eval.infer", ["--model", "{tmp}/model", "--benchmark-file", "{bad}", "--out", "{tmp}/p.jsonl"], ()),
+    ("eval.infer", ["--model", "{tmp}/model", "--benchmark-file", "{tmp}/good.jsonl", "--system", "{bad}",
                     "--out", "{tmp}/p.jsonl"], ("malformed_line", "wrong_shape")),  # any text is a prompt
 ]
 
@@ -72,6 +73,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, module, argv, exempt, ki
     sf.write(wav, np.zeros(4000, dtype="float32"), 16000)  # 0.25 s: over the 0.2 s the encoder needs
     row = {"id": "a", "messages": [{"role": "user", "content": "<audio>q"}], "audios": [str(wav)], "solution": "x"}
     (tmp_path / "good.jsonl").write_text(json.dumps(row) + "\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
     bad = make_bad(tmp_path, kind, row)
     main = importlib.import_module(module).main
     code = cli_run(main, [a.replace("{bad}", str(bad)).replace("{tmp}", str(tmp_path)) for a in argv])

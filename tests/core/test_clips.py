@@ -10,7 +10,6 @@ import soundfile as sf
 
 from audio_thinker.clips import MIN_SECONDS, MIN_TOKENS, QWEN3_OMNI, audio_tokens, audio_window, mel_frames, \
     qwen3_omni_audio_tokens, read_wav_header, tokens_for_seconds
-from tests.helpers.paths import CACHE
 
 
 @pytest.mark.parametrize("samples, tokens", [
@@ -66,10 +65,9 @@ def test_audio_window_from_the_feature_extractor_config(tmp_path, config, second
     assert (found[0] if found else None) == seconds
 
 
-def test_the_tiny_checkpoints_hear_5_s():
-    if not (CACHE / "tiny" / "qwen2-audio").is_dir():
-        pytest.skip("tiny checkpoints not built")
-    assert audio_window(CACHE / "tiny" / "qwen2-audio")[0] == audio_window(CACHE / "tiny" / "qwen2.5-omni")[0] == 5.0
+def test_the_tiny_checkpoints_hear_5_s(tiny_checkpoints):
+    assert audio_window(tiny_checkpoints / "qwen2-audio")[0] == audio_window(tiny_checkpoints / "qwen2.5-omni")[0] \
+        == 5.0
 
 
 def test_qwen3_omni_has_no_window(tmp_path):

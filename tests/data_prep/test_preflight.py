@@ -126,3 +126,16 @@ def test_relative_paths_resolve_like_ms_swift(tmp_path, monkeypatch):
     assert [p.what for p in preflight.preflight(data).problems] == ["a.wav: no such file"]
     monkeypatch.setenv("ROOT_IMAGE_DIR", str(tmp_path))
     assert preflight.preflight(data).problems == []
+
+
+def test_a_hub_id_finds_its_audio_window_in_the_local_cache_offline(tmp_path, monkeypatch):
+    """The pre-flight looks a hub id up where audio_thinker.model_source does (never the network)."""
+    from data_prep.preflight import model_limits
+
+    snapshot = tmp_path / "hf" / "models--Qwen--Qwen2-Audio-7B-Instruct" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (snapshot / "preprocessor_config.json").write_text(json.dumps({"n_samples": 480000, "sampling_rate": 16000}))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert model_limits("Qwen/Qwen2-Audio-7B-Instruct").max_seconds == 30.0

@@ -124,3 +124,15 @@ def test_paper_numbers_equal_the_cells_of_the_cited_lines():
             assert cells[0] == row["name"]
             numbers = [float(c) for c in cells[1:] if c.replace(".", "", 1).isdigit()]
             assert [v for v in row["values"].values() if v is not None] == numbers, row["line"]
+
+
+def test_think_analysis_names_inputs_by_row_not_by_file(tmp_path):
+    """Legends name the row each result evaluates (its folder, for a result without eval.sweep's trail), never
+    the file name "mmau"; two inputs of the same row also get their folders."""
+    paths = []
+    for folder in ("demo/eval/model-c", "demo/eval/sft-a", "other/model-c"):
+        (tmp_path / folder).mkdir(parents=True)
+        paths.append(str(tmp_path / folder / "mmau.json"))
+    assert think_analysis.default_labels(paths[:2]) == ["model-c", "sft-a"]
+    labels = think_analysis.default_labels([paths[0], paths[2]])
+    assert labels == [f"model-c, {tmp_path / 'demo/eval/model-c'}", f"model-c, {tmp_path / 'other/model-c'}"]

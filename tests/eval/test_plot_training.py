@@ -93,3 +93,40 @@ def test_plotted_keys_are_the_callbacks_keys():
     assert drawn == {PREFIX + name for name in TRAIN_KEYS}
     with pytest.raises(KeyError, match="TRAIN_KEYS"):
         plot_training.logged("think_rate")  # a name the callback does not log
+
+
+def test_panels_without_data_are_left_out_and_the_title_names_row_and_run(tmp_path):
+    """A model-a run logs the judge's counters as 0 and its rates as null at every step: no judge panel, no
+    empty curve; the figure is titled with the catalogue row its args.json names, and the run's folder."""
+    from recipes import catalogue
+
+    cat = catalogue.load()
+    model_a = cat.rows["model-a"]
+    judge = {f"audio_thinker/{k}": 0 for k in ("judge_consistency_calls", "judge_quality_calls",
+                                                 "judge_consistency_failures", "judge_failures_timeout")}
+    rows = [row(s, **{"audio_thinker/think_ratio": 0.5 / s, "audio_thinker/think_accuracy": 0.5,
+                      "audio_thinker/no_think_accuracy": 0.25, "audio_thinker/judge_consistency_rate": None,
+                      "audio_thinker/think_quality_mean": None, **judge}) for s in (1, 2)]
+    run = tmp_path / "seed-1" / "model-a"
+    write_log(run, rows)
+    (run / "args.json").write_text(json.dumps({
+        "rlhf_type": "grpo", "model_type": cat.backbones[model_a.backbone].model_type,
+        "system": model_a.prompt_file().read_text(), "reward_funcs": [n for n, _ in model_a.rewards],
+        "reward_weights": [w for _, w in model_a.rewards]}))
+    notes = []
+    panels = plot_training.curves(plot_training.training_rows(run / "logging.jsonl", notes), notes)
+    assert "judge" not in panels and [label for label, _, _ in panels["accuracy per mode"]] == ["think", "no-think"]
+    assert any("judge_consistency_calls is 0 at every step" in n for n in notes)
+    assert any("judge_consistency_rate is null at every step" in n for n in notes)
+    assert plot_training.run_name(run) == f"model-a, run {run}"
+    (run / "args.json").write_text("{}")  # a run of one's own: its folder's name
+    assert plot_training.run_name(run) == f"model-a, run {run}"
+    other = tmp_path / "mine"
+    write_log(other, rows)
+    assert plot_training.run_name(other) == f"mine, run {other}"
+    done = cli(run, "--out", tmp_path / "c.png")
+    import matplotlib.image as mpimg
+
+    assert done.returncode == 0, done.stderr
+    assert mpimg.imread(tmp_path / "c.png").shape[0] == round(80 * (1.2 + 2.3 * len(panels)))
+    assert "no data for the panel 'judge' in this run: left out" in done.stdout

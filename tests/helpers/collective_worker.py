@@ -1,5 +1,6 @@
 """One rank of tests/rewards/test_collectives.py:
-``python -m tests.helpers.collective_worker RANK WORLD PORT OUT [SCENARIO]``.
+``python -m tests.helpers.collective_worker RANK WORLD PORT OUT [SCENARIO]``
+(SCENARIO ``absent``, ``evalscope``, ``exit``: see each function).
 
 SCENARIO ``threads`` (the default):
 Real gloo process group of two CPU processes, with stand-ins for what a GPU node
@@ -111,6 +112,55 @@ def evalscope(rank: int, world: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
+def at_exit(rank: int, world: int, port: int, out: str) -> None:
+    """The plugin's gloo groups at interpreter exit: this rank makes them and uses them, then returns, and the
+    atexit teardown a run installs (swift_plugins/compat/teardown.py) must have destroyed them and dropped
+    every reference before the interpreter finalises. A hook registered before the teardown runs after it
+    and writes what is left: the groups ``swift_plugins.batch`` still holds and those still alive (weak
+    references: a group lives as long as anything, torch's own group registry included, holds it).
+    The default group reports NCCL, as on a GPU node (and as in ``main``): the teardown then leaves the
+    trainer's group to torch, so only the plugin's own release can destroy its groups (destroying a gloo
+    default group would take every group with it and hide a release that only forgot them)."""
+    import atexit
+    import gc
+    import importlib.util
+    import weakref
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    real_get_backend = dist.get_backend
+    dist.get_backend = lambda group=None: ("nccl" if group is None or group is dist.GroupMember.WORLD
+                                           else real_get_backend(group))
+    refs: list = []
+
+    def report() -> None:  # registered first, so atexit runs it last
+        from swift_plugins import batch
+
+        gc.collect()
+        with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
+            json.dump({"groups": len(refs), "held": len(batch._groups), "alive": sum(r() is not None for r in refs),
+                       "trainer_group_kept": dist.is_initialized()}, fh)
+        dist.destroy_process_group()  # the trainer's own group: torch's exit path on NCCL, not the plugin's
+
+    atexit.register(report)
+    # the teardown module as ms-swift's plugin import installs it, loaded on its own: the compat package's
+    # other patches import ms-swift, which would only slow this down
+    from tests.helpers.paths import REPO
+
+    spec = importlib.util.spec_from_file_location("teardown", REPO / "swift_plugins" / "compat" / "teardown.py")
+    teardown = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(teardown)
+    teardown.install()
+    from swift_plugins import batch
+
+    batch.prepare_collectives(18_000_000)
+    assert batch.all_reduce_sum([rank + 1.0], channel=batch.QUALITY) == [3.0]
+    refs.extend(weakref.ref(group) for group in batch._groups.values())
+
+
 if __name__ == "__main__":
-    scenario = {"threads": main, "absent": absent, "evalscope": evalscope}[sys.argv[5] if len(sys.argv) > 5 else "threads"]
+    scenario = {"threads": main, "absent": absent, "evalscope": evalscope, "exit": at_exit}[
+        sys.argv[5] if len(sys.argv) > 5 else "threads"]
     scenario(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

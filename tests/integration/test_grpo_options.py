@@ -67,5 +67,8 @@ def test_refused_options_stop_swift_rlhf_before_step_1(run, tiny_qwen2_audio, au
     for line, option in zip(lines, named):
         assert option in line and "is refused" in line, (option, line)
     assert "Traceback" not in proc.stderr
+    # before the model loads: ms-swift logs "model_info: ..." right after loading the policy (SwiftSft's
+    # _prepare_model_tokenizer); a refusal only at the first reward call would come after it
+    assert "model_info:" not in proc.stdout + proc.stderr
     log = tmp_path / "out" / "logging.jsonl"
     assert not log.exists() or not any("reward" in json.loads(x) for x in log.read_text().splitlines() if x.strip())

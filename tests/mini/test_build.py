@@ -75,4 +75,29 @@ def test_ms_swift_loads_it_and_answers(mini, tmp_path):
                           env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 3 and all(isinstance(r['output'], str) and 'error' not in r for r in rows)
+    items = [json.loads(line) for line in paths['test'].read_text().splitlines()]
+    assert [r['id'] for r in rows] == [it['id'] for it in items] and len(rows) == 3
+    for row, item in zip(rows, items):  # each answer is a reply to its own item's prompt: its question, its clip
+        assert row['messages'] == item['messages'] and row['audios'] == item['audios']
+        assert 'error' not in row and isinstance(row['output'], str) and row['output'].strip(), row
+    # (two SFT steps do not teach the reduced build the think format; the full build's precondition checks it)
+
+
+def test_flawed_warm_start_is_its_own_build(mini, tmp_path):
+    """--flaws: the same builder on flawed rows; BUILD_INFO says so and counts each flaw, and neither build
+    passes for the other (the clean fixture is not complete for a flawed build)."""
+    from mini import build as mini_build
+    from mini.task import FLAW_KINDS, NO_FLAW, Flaws
+    env = {**os.environ, 'PYTHONPATH': str(REPO), 'HF_HUB_OFFLINE': '1', 'CUDA_VISIBLE_DEVICES': ''}
+    proc = subprocess.run([sys.executable, str(BUILDER), '--out', str(tmp_path), '--reduced', '--flaws', '1'],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    info = json.loads((tmp_path / 'qwen2-audio' / 'BUILD_INFO.json').read_text())
+    assert info['flaws'] == Flaws(1.0).describe() and info['sft_loss'] is not None
+    counts = info['flaw_counts']
+    assert set(counts) <= {NO_FLAW, *FLAW_KINDS} and sum(counts.values()) == mini_build.SIZES['reduced'].sft_items
+    assert counts.get(NO_FLAW, 0) < sum(counts.values())  # rate 1: every think row is flawed
+    assert mini_build.is_complete(tmp_path / 'qwen2-audio', 'reduced', Flaws(1.0))
+    assert not mini_build.is_complete(tmp_path / 'qwen2-audio', 'reduced')
+    assert not mini_build.is_complete(tmp_path / 'qwen2-audio', 'reduced', Flaws(0.5))
+    assert not mini_build.is_complete(mini / 'qwen2-audio', 'reduced', Flaws(1.0))

@@ -119,3 +119,24 @@ def test_every_row_on_every_seed_is_expected_unless_told_otherwise(tmp_path):
     got = mini_claims.evaluate(table(tmp_path), ["1", "2"], list(GOOD))["claims"]["a"]
     assert got["met"] is False and got["rows_planned"] == 10
     assert got["missing"] == ["grpo-a seed 2", "model-b seed 2", "model-c seed 2"]
+
+
+def test_seed_rows_must_be_among_the_rows(tmp_path, capsys):
+    from audio_thinker.cli import run as cli_run
+
+    argv = ["--root", str(tmp_path), "--seeds", "1", "2", "--rows", "grpo-a", "grpo-b", "--seed-rows", "model-a",
+            "--out", str(tmp_path / "report.md")]
+    assert cli_run(mini_claims.main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seed-rows" in err[0] and "model-a" in err[0], err
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_the_report_opens_with_what_the_miniature_is_and_five_lines_of_findings(tmp_path):
+    doc = mini_claims.evaluate(table(tmp_path), ["1", "2"], list(GOOD), seed_rows=SEED_ROWS)
+    head = mini_claims.render(doc, {}).split("\n## Accuracy")[0]
+    assert head.startswith("# The mini table") and "not MMAU, no paper numbers" in head
+    findings = [line for line in head.splitlines() if line.startswith("- ")]
+    assert len(findings) == 5 and [f[:6] for f in findings[:4]] == ["- (a) ", "- (b) ", "- (c) ", "- (d) "]
+    assert "(b) model-a thinks more on hard than on easy items (≥ 0.3, greedy): met; hard − easy seed 1 +0.83" in head
+    assert "paper" not in head.replace("no paper numbers", "")

@@ -29,7 +29,8 @@ def root(tmp_path):
     run = tmp_path / "seed-1" / "model-b"
     run.mkdir(parents=True)
     tables = [{"step": [str(s) for s, _, _ in table], "prompt": [prompt(k) for _, k, _ in table],
-               "completion": [c for _, _, c in table]},
+               "completion": [c for _, _, c in table],
+               "ChoiceAccuracy": [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0]},  # the repeated step answered wrong here
               {"step": ["3"], "prompt": ["<|im_start|>user\nsomething else<|im_end|>"], "completion": [clean[0]]}]
     (run / "completions.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tables))
     (run / "logging.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
@@ -48,11 +49,12 @@ def test_windows_of_judged_traces_by_hand(root, tmp_path):
     # steps 1-2: 5 completions, 4 traces: clean, clean, missing (inconsistent), repeated (consistent, R_t 0.8);
     # step 3: missing (inconsistent), clean
     assert (w1["from"], w1["to"], w1["completions"], w1["think"], w1["consistent"]) == (1, 2, 5, 4, 75.0)
+    assert (w1["correct"], w1["consistent_when_correct"]) == (3, pytest.approx(200 / 3, abs=0.01))
     missing_hard = 0.5  # item 2 is hard (5 tones): 0.4 * 4/5 + 0.2 = 0.52 -> 0.5
     assert w1["quality"] == pytest.approx((1.0 + 1.0 + missing_hard + 0.8) / 4)
     missing_medium = 0.4  # item 1 is medium; its kind has 2 tones: 0.4 * 1/2 + 0.2
     assert mini_task.make_item(5, "train", 1).kind.tones == 2
-    assert (w2["from"], w2["to"], w2["think"], w2["consistent"]) == (3, 3, 2, 50.0)
+    assert (w2["from"], w2["to"], w2["think"], w2["consistent"], w2["consistent_when_correct"]) == (3, 3, 2, 50.0, 50.0)
     assert w2["quality"] == pytest.approx((missing_medium + 1.0) / 2)
     assert doc["runs"]["model-b seed 1"]["logged"] == {"consistency": [[1, 1.0]], "quality": []}
     assert (out / "trace_curves.png").stat().st_size > 1000
@@ -78,3 +80,30 @@ def test_summary_rates_and_intervals():
     assert overall["consistent_ci"][0] < 100 / 3 < overall["consistent_ci"][1]
     assert doc["by_difficulty"]["hard"]["consistent"] == 50.0
 
+
+
+def test_held_out_differences_by_hand(root):
+    overall = lambda c, cc, n, q, ci: {"traces": 100, "consistent": c, "correct": n,  # noqa: E731
+                                       "consistent_when_correct": cc, "quality": q, "quality_ci": ci}
+    for name, summary in (("base", overall(50.0, 60.0, 80, 0.7, [0.67, 0.73])),
+                          ("model-b-seed1", overall(70.0, 80.0, 50, 0.8, [0.76, 0.84]))):
+        (root / "traces" / name).mkdir(parents=True)
+        (root / "traces" / name / "traces.json").write_text(json.dumps({"overall": summary}))
+    doc = trace_curves.held_out(root, ["1"], ["model-b"])
+    (d,) = doc["differences"]
+    assert (d["a"], d["b"]) == ("base", "model-b-seed1")
+    half = 1.959963984540054 * (0.7 * 0.3 / 100 + 0.5 * 0.5 / 100) ** 0.5
+    assert d["consistent"]["delta"] == 20.0
+    assert d["consistent"]["ci95"] == [pytest.approx(100 * (0.2 - half), abs=0.01), pytest.approx(100 * (0.2 + half), abs=0.01)]
+    assert d["consistent_when_correct"]["delta"] == 20.0
+    assert d["quality"]["delta"] == pytest.approx(0.1)
+    assert d["quality"]["ci95"][1] - d["quality"]["ci95"][0] == pytest.approx(2 * (0.03 ** 2 + 0.04 ** 2) ** 0.5, abs=1e-3)
+
+
+def test_pooled_over_seeds_by_hand():
+    diff = lambda a, b, delta, half: {"a": a, "b": b, "consistent": {"delta": delta, "ci95": [delta - half, delta + half]},  # noqa: E731
+                                      "consistent_when_correct": None, "quality": None}
+    (p,) = trace_curves.pooled([diff("model-a-seed1", "model-b-seed1", 6.0, 9.0),
+                                diff("model-a-seed2", "model-b-seed2", 8.0, 12.0)])
+    assert (p["a"], p["b"], p["seeds"], p["consistent_when_correct"]) == ("model-a", "model-b", 2, None)
+    assert p["consistent"]["delta"] == 7.0 and p["consistent"]["ci95"] == [7.0 - 7.5, 7.0 + 7.5]  # sqrt(81+144)/2

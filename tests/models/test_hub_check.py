@@ -1,6 +1,7 @@
 """A direct ``swift rlhf`` / ``swift sft`` with the plugin skips ModelScope's hub freshness check where it can
 only cost time (swift_plugins/compat/hub_check.py): offline it retried the hub's listing for 22 s."""
 import logging
+import time
 
 import pytest
 
@@ -31,9 +32,16 @@ def test_offline_the_trainer_check_asks_no_hub(tiny_qwen2_audio, monkeypatch, ca
     logged "listing failed (NetworkError), retry in 2s" four times."""
     import swift_plugins.compat  # noqa: F401  (what --external_plugins loads)
     from swift.trainers import mixin
+    from swift_plugins.compat import hub_check
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # the name ms-swift's trainer calls is the plugin's wrapper (on a networked machine the hub would answer,
+    # and the log alone could not tell the wrapper from ModelScope's own check)
+    assert getattr(mixin.check_local_model_is_latest, hub_check.MARK, False)
     with caplog.at_level(logging.WARNING):
+        start = time.perf_counter()
         mixin.check_local_model_is_latest(str(tiny_qwen2_audio), user_agent={"invoked_by": "local_trainer"})
+        seconds = time.perf_counter() - start
     logged = caplog.text + "".join(capfd.readouterr())
     assert "listing failed" not in logged
+    assert seconds < 1.0  # no request: ModelScope's listing waits 2 s between its retries offline

@@ -32,14 +32,16 @@ def code_files():
 
 
 def test_the_shipped_catalogue_has_every_row_of_the_paper_in_order():
-    """The paper's rows in its order, then the study's variants of model-a (none in a paper table)."""
+    """The paper's rows in its order, then the study's variants of model-a (none in a paper table), then the
+    Qwen3-Omni rows (beyond the paper, a table of their own)."""
     assert list(CAT.rows) == ["qwen2-audio", "sft-a", "sft-b", "grpo-a", "grpo-b", "model-a", "model-b",
                               "model-c", "qwen2.5-omni", "sft-c", "sft-d", "grpo-c", "grpo-d", "model-d",
-                              "model-e", "model-f", *VARIANTS]
+                              "model-e", "model-f", *VARIANTS, "qwen3-omni", "grpo-e", "model-g", "model-h"]
     assert all(CAT.row(v).parent == "model-a" and CAT.row(v).tables == ("study",) for v in VARIANTS)
     assert CAT.table("table2").rows == ("qwen2-audio", "model-c", "qwen2.5-omni", "model-f")
     assert CAT.table("all").rows == CAT.table("table1").rows
-    assert [r.name for r in CAT.rows.values() if r.needs_judge] == ["model-b", "model-c", "model-e", "model-f"]
+    assert [r.name for r in CAT.rows.values() if r.needs_judge] == ["model-b", "model-c", "model-e", "model-f",
+                                                                     "model-h"]
 
 
 def python_strings(path: Path) -> list[str]:
@@ -260,6 +262,7 @@ def test_a_table_of_existing_rows_with_shared_overrides(tmp_path):
     assert "rows sft-a grpo-a;" in out.stdout
     swift = {shlex.split(line)[line.split().index("swift") + 1]: shlex.split(line)
              for line in out.stdout.splitlines() if " swift " in line}
+    assert sorted(swift) == ["rlhf", "sft"]  # both rows' commands: sft-a's and grpo-a's
     for sub, argv in swift.items():
         opts = dict(zip(argv, argv[1:]))
         assert opts["--model"] == "/m/tiny" and opts["--max_steps"] == "2" and opts["--use_cpu"] == "true"

@@ -27,13 +27,17 @@ def check(url: str | None, *args: str, model: str = "scripted", timeout: float =
 
 
 def test_nothing_listening_fails_after_the_short_wait_and_says_so():
+    """A refused connection for the whole wait is a wrong address (a setting: exit 2, as docs/bad-input.md
+    promises), with what to do; it used to exit 1 like a server that is still loading."""
     url = f"http://127.0.0.1:{free_port()}/v1"
     code, _, err, _ = check(url, "--wait", "3")
     lines = err.strip().splitlines()
-    assert code == 1
+    assert code == 2
     assert lines[0] == (f"judge check: waiting up to 3 s for an OpenAI-compatible server at {url} "
                         "(model 'scripted'; --wait sets the limit)")
-    assert lines[-1].startswith(f"judge check: no server answering at {url} after 3 s (last: ") and "refused" in lines[-1]
+    assert lines[-1] == (f"error: AUDIO_THINKER_JUDGE_URL: nothing listens at {url} (connection refused for 3 s): "
+                         "start the judge (bash recipes/judge.sh) and export the AUDIO_THINKER_JUDGE_URL it prints; "
+                         "nothing was started, so the same command then resumes the run")
 
 
 def test_the_default_wait_is_short_and_configurable(monkeypatch):
@@ -41,7 +45,7 @@ def test_the_default_wait_is_short_and_configurable(monkeypatch):
     assert code == 0 and "(default: 30.0)" in " ".join(out.split())
     monkeypatch.setenv("JUDGE_CHECK_WAIT", "1")
     code, _, err, _ = check(f"http://127.0.0.1:{free_port()}/v1")
-    assert code == 1 and "waiting up to 1 s" in err
+    assert code == 2 and "waiting up to 1 s" in err
 
 
 # server behaviour, URL suffix, model asked for -> what the one line names

@@ -108,3 +108,16 @@ def test_the_collective_timeout_is_bounded_and_settable(env, ddp_timeout, expect
             batch.prepare_collectives(ddp_timeout)
     else:
         assert batch.collective_timeout_s(ddp_timeout) == expected
+
+
+
+def test_the_plugins_groups_are_destroyed_and_dropped_before_the_interpreter_exits(tmp_path):
+    """A gloo group still referenced at interpreter finalisation can abort a finished run ("terminate called
+    without an active exception"): the atexit teardown destroys the plugin's three groups and the plugin
+    drops them, on every backend (NCCL stood in: the teardown leaves the trainer's group alone)."""
+    procs = start_ranks(tmp_path, "exit")
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    for r, (p, log) in enumerate(zip(procs, logs)):
+        assert p.returncode == 0, f"rank {r} exited {p.returncode}:\n{log[-3000:]}"
+        left = json.loads((tmp_path / f"rank{r}.json").read_text())
+        assert left == {"groups": 3, "held": 0, "alive": 0, "trainer_group_kept": True}, left

@@ -38,11 +38,12 @@ def test_node_cap_keeps_the_queue_out_of_the_timeout(scripted_server, node_concu
 
     server = scripted_server(reply=obedient_judge(), latency=SERVICE_S, capacity=CAPACITY)
     results = burst(server, node_concurrency)
-    failures = sum(r["failures"] for r in results)
-    assert (failures > 0) is fails, results
-    if not fails:
+    causes = {cause for r in results for cause in r["causes"]}
+    if fails:  # the queue behind the other ranks, and nothing else, made requests miss their timeout
+        assert sum(r["failures"] for r in results) > 0 and causes == {"timeout"}, results
+    else:
+        assert sum(r["failures"] for r in results) == 0 and causes == set(), results
         assert server.max_open <= node_concurrency  # never more in flight across the processes
-        assert all(set(r["causes"]) <= {"timeout"} for r in results)
 
 
 def test_slots_are_shared_handed_over_and_never_leaked(tmp_path):

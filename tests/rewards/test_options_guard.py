@@ -5,6 +5,7 @@ The arguments are the fields ms-swift's GRPO arguments carry, with ms-swift's de
 `swift rlhf` path is in tests/integration/test_grpo_options.py, the table against ms-swift's argument
 classes in tests/rewards/test_options_table.py."""
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -161,10 +162,11 @@ def test_every_refusal_reason_fits_on_one_line():
             assert "\n" not in finding.line("is refused")
 
 
-def test_swift_rlhf_resuming_only_the_model_continues_the_annealing(tmp_path, monkeypatch, caplog):
-    """What `swift rlhf --resume_only_model true --ignore_data_skip true --resume_from_checkpoint …/checkpoint-40`
-    hands the plugin before the model loads: the annealing continues from step 40 instead of restarting at 0
-    (ms-swift restarts global_step at 0; old code annealed from s = 0 again)."""
+def test_the_pipeline_check_of_a_model_only_resume_continues_the_annealing(tmp_path, monkeypatch, caplog):
+    """The arguments `swift rlhf --resume_only_model true --ignore_data_skip true --resume_from_checkpoint
+    …/checkpoint-40` hand the plugin before the model loads, given to the guard's pipeline check directly (no
+    `swift rlhf` runs here): the annealing continues from step 40 instead of restarting at 0 (ms-swift
+    restarts global_step at 0; old code annealed from s = 0 again)."""
     from swift_plugins import batch
     from tests.helpers.reward_calls import call, rows_kwargs
 
@@ -178,7 +180,9 @@ def test_swift_rlhf_resuming_only_the_model_continues_the_annealing(tmp_path, mo
     with caplog.at_level("WARNING", logger="audio_thinker"):
         options_guard.check_pipeline_args(args)
     assert batch.STATE.resumed_from == 40 and "from the checkpoint's step 40" in caplog.text
-    # step 10 of 60 more: s/T = (40 + 9 + 1) / (40 + 60) = 0.5, so γ_think = exp(−λ/2) at λ = 1
+    # step 10 of 60 more: s/T = (40 + 9 + 1) / (40 + 60) = 0.5; one completion that thinks: λ = 1; a correct
+    # think answer earns γ_think = exp(−λ(1 − s/T)) (Eq. 3)
     got = call(plugin.AdaptiveThinkAccuracy(), ["<think>x</think><answer>Dog</answer>"],
                **rows_kwargs(1, step=9, max_steps=60))
-    assert got == [pytest.approx(0.6065306597126334)]
+    s_over_t, lam = (40 + 9 + 1) / (40 + 60), 1.0
+    assert got == [pytest.approx(math.exp(-lam * (1 - s_over_t)))]

@@ -41,8 +41,13 @@ def test_every_classified_option_exists_in_ms_swift(rlhf_arguments):
     assert sorted(classified - grpo_options(rlhf_arguments)) == sorted(options_guard.BASE_OPTIONS)
 
 
-def test_every_rule_reads_fields_the_guard_knows():
+def test_every_rule_reads_fields_the_guard_knows(rlhf_arguments):
+    """Each rule's options are fields of ms-swift's ``RLHFArguments`` (a renamed or misspelt field would be
+    read as its default by the rule and never fire)."""
+    fields = {f.name for f in dataclasses.fields(rlhf_arguments)}
+    assert len(options_guard.RULES) > 10
     for r in options_guard.RULES:
+        assert r.options and sorted(set(r.options) - fields) == [], r.options
         assert r.verdict in (options_guard.REFUSED, options_guard.WARNED)
         assert "\n" not in r.reason and r.when
 
