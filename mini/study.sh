@@ -15,7 +15,8 @@
 #    two lanes side by side: the first seed | base and the other seeds; then again for rows added meanwhile
 # 6. long runs: model-a and the best variant (python -m mini.study best), STUDY_LONG_FACTOR x the steps
 # 7. the instruments: eval.think_propensity on every checkpoint of every run (held-out items, the row's own
-#    prompt), eval.mode_signal on every run's completions.jsonl (python -m mini.study measure)
+#    prompt; the other seeds' runs at their last checkpoint only), eval.mode_signal on every run's
+#    completions.jsonl (python -m mini.study measure)
 # 8. mini.claims per variant (claims a-c with the variant as the ATAR row), python -m mini.study report
 #
 # Settings (besides the mini table's MINI_* overrides, mini/table.sh):
@@ -133,7 +134,7 @@ runs=()
 for seed in $STUDY_SEEDS; do for row in $(rows_of_seed "$seed"); do runs+=("$(seed_root "$seed")/$row"); done; done
 for row in "${long_rows[@]}"; do runs+=("$LONG_ROOT/$row"); done
 plan_note "$(( ${#runs[@]} * (MAX_STEPS / SAVE_STEPS) * 20 / 60 + 1 ))"   # ~20 s per checkpoint
-run "$PYTHON" -m mini.study measure --root "$MINI_ROOT" --runs "${runs[@]}"
+run "$PYTHON" -m mini.study measure --root "$MINI_ROOT" --runs "${runs[@]}" --curves "seed-$first_seed" long
 
 # 8. the claims per variant and the study's report
 stamp "8. claims per variant, figures, report -> $MINI_ROOT/report.md"
