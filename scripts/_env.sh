@@ -1,4 +1,4 @@
-# The prologue of every script that runs the project's commands (demo.sh, rehearse_tables.sh,
+# The prologue of every script that runs the project's commands (demo.sh, rehearse_tables.sh, gpu_check.sh,
 # recipes/_base.sh, recipes/judge.sh, recipes/table.sh, mini/common.sh, mini/flawed.sh,
 # perf/deepspeed_cpu.sh). Sourced, never run; it changes no directory (a row script resolves the paths you
 # give it from where you are).

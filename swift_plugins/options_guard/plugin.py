@@ -63,6 +63,11 @@ def check_pipeline_args(args) -> None:
     verdicts = check(view)
     refuse(verdicts.refused)
     _warn(verdicts.warned)
+    from swift_plugins.compat import versions  # here, not at the top: the launcher imports this module without ms-swift
+
+    old_vllm = versions.old_vllm_warning(bool(arg(view, "use_vllm")), versions.installed_vllm())
+    if old_vllm and _prints():
+        logger.warning("audio-thinker: %s", old_vllm)
     if arg(view, "resume_only_model") and arg(view, "ignore_data_skip"):
         from swift_plugins import batch
 
