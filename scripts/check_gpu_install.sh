@@ -32,13 +32,15 @@ import json, re, sys, tomllib
 from importlib.metadata import version
 
 report, pyproject = sys.argv[1], sys.argv[2]
-resolved = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in json.load(open(report))["install"]}
+def norm(name):  # PEP 503: ms_swift, MS-Swift and ms-swift are one distribution
+    return re.sub(r"[-_.]+", "-", name).lower()
+resolved = {norm(item["metadata"]["name"]): item["metadata"]["version"] for item in json.load(open(report))["install"]}
 project = tomllib.load(open(pyproject, "rb"))["project"]
 pins = {}
 for req in project["dependencies"] + project["optional-dependencies"]["gpu"]:
     m = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^;\s]+)", req.split("#")[0].strip())
     if m:
-        pins[m.group(1).lower()] = m.group(2)
+        pins[norm(m.group(1))] = m.group(2)
 want = {name: pins[name] for name in ("ms-swift", "transformers", "vllm", "deepspeed")}
 moved = {}
 for name, pinned in want.items():

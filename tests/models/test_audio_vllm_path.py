@@ -39,7 +39,12 @@ def row(audio_qa, tmp_path_factory):
     return {"messages": messages, "audios": [str(clip)]}
 
 
-@pytest.fixture(scope="module", params=sorted(audio_guard.BACKBONES))
+# The two backbones of the paper. Qwen3-Omni's vLLM path differs (its template trims the clip to the feature
+# extractor's hop length, 13 audio tokens per second, other placeholder tokens) and is not covered here.
+VLLM_BACKBONES = ("qwen2-audio", "qwen2.5-omni")
+
+
+@pytest.fixture(scope="module", params=VLLM_BACKBONES)
 def vllm_input(request, tiny_checkpoints, row):
     """(backbone, processor, what ms-swift hands vLLM: prompt token ids and multi_modal_data)."""
     from swift.model import get_processor
