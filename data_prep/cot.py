@@ -53,15 +53,17 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+import openai
 from tqdm import tqdm
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 from audio_thinker.jsonl import BadLine, atomic_write_text, read_jsonl, write_json, write_jsonl
 from audio_thinker.matching import match_choice
-from audio_thinker.openai_client import UNPARSABLE, Client, with_retries
-from audio_thinker.openai_client import EndpointError as RequestFailed
+from audio_thinker.endpoints import connection_error, reply_text, tls_context
+from audio_thinker.retry import AttemptFailed, with_retries
 from audio_thinker.rows import question_of
 from data_prep.cot_prompt import CAPTION_PROMPT, build_rationale_prompt
 
@@ -121,32 +123,45 @@ class EndpointError(Exception):
     """An endpoint gave no usable reply within the retries; the item is rejected, never cached."""
 
 
-async def chat(client: Client, endpoint: Endpoint, messages: list[dict], sem: asyncio.Semaphore,
+def open_client(endpoint: Endpoint) -> openai.AsyncOpenAI:
+    """The ``openai`` SDK's client of one endpoint, its own retries off: ``chat`` retries (one retry loop)."""
+    return openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0,
+                              http_client=openai.DefaultAsyncHttpxClient(verify=tls_context()))
+
+
+async def chat(client: openai.AsyncOpenAI, endpoint: Endpoint, messages: list[dict], sem: asyncio.Semaphore,
                timeout: float, retries: int) -> str:
     """One chat completion under the semaphore, with a timeout and bounded retries (the retry loop and
-    policy of ``audio_thinker/openai_client.py``); an empty reply is tried again too."""
+    policy of ``audio_thinker/retry.py``); an empty reply is tried again too."""
     attempts = 0
 
     async def attempt(_: int) -> str:
         nonlocal attempts
         attempts += 1
         async with sem:
-            reply = await client.post("chat/completions", {
-                "model": endpoint.model, "messages": messages, "max_tokens": endpoint.max_tokens,
-                "temperature": endpoint.temperature}, timeout)
-        try:
-            text = reply["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
-            raise RequestFailed(UNPARSABLE, f"not a chat completion: {str(reply)[:200]}") from None
-        if not isinstance(text, str) or not text.strip():
-            raise RequestFailed(UNPARSABLE, "empty reply")
+            try:
+                completion = await asyncio.wait_for(client.chat.completions.create(
+                    model=endpoint.model, messages=messages, max_tokens=endpoint.max_tokens,
+                    temperature=endpoint.temperature), timeout)
+            except asyncio.TimeoutError:
+                raise AttemptFailed(f"timeout after {timeout:g} s") from None
+            except openai.APIStatusError as err:  # 429 and 5xx are tried again, another 4xx is not
+                raise AttemptFailed(f"http {err.status_code}: {err.response.text[:300]}", err.status_code) from None
+            except openai.APIError as err:  # refused, reset, dropped: the transport's own words
+                raise AttemptFailed(connection_error(err)) from None
+            except ValueError as err:  # a 2xx body that is not JSON
+                raise AttemptFailed(f"unparsable body: {err}"[:300]) from None
+        text = reply_text(completion)
+        if text is None:
+            raise AttemptFailed(f"not a chat completion: {str(completion)[:200]}")
+        if not text.strip():
+            raise AttemptFailed("empty reply")
         return text
 
     try:
         return await with_retries(attempt, retries)
-    except RequestFailed as err:
-        detail = f": {err.detail}" if err.detail else ""
-        raise EndpointError(f"{err}{detail} (after {attempts} attempt(s))") from None
+    except AttemptFailed as err:
+        raise EndpointError(f"{err} (after {attempts} attempt(s))") from None
 
 
 class Cache:
@@ -191,8 +206,7 @@ class Settings:
 
 async def _generate(rows: list[dict], out_dir: Path, settings: Settings, progress: bool) -> list[dict]:
     cap_cache, cot_cache = Cache(out_dir / "cache" / "captions"), Cache(out_dir / "cache" / "rationales")
-    clients = {name: Client(ep.base_url, ep.api_key) for name, ep in (("caption", settings.caption),
-                                                                       ("llm", settings.llm))}
+    clients = {"caption": open_client(settings.caption), "llm": open_client(settings.llm)}
     sems = {"caption": asyncio.Semaphore(settings.concurrency), "llm": asyncio.Semaphore(settings.concurrency)}
     caption_tasks: dict[str, asyncio.Task] = {}
 
@@ -251,7 +265,7 @@ async def _generate(rows: list[dict], out_dir: Path, settings: Settings, progres
             return list(await asyncio.gather(*(tracked(i, r, bar) for i, r in enumerate(rows))))
     finally:
         for client in clients.values():
-            await client.aclose()
+            await client.close()
 
 
 def run(input_path: Path, out_dir: Path, settings: Settings, limit: int | None = None,
@@ -305,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     read_text(args.input)  # missing, a directory, not UTF-8: one line, before any request
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise UsageError("exists and is not a directory", option="--out-dir")
+    for option, base_url in (("--caption-base-url", args.caption_base_url), ("--llm-base-url", args.llm_base_url)):
+        url = urlparse(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise UsageError(f"not an http(s) base URL: {base_url!r} (e.g. http://127.0.0.1:8000/v1)", option=option)
     try:
         settings = Settings(
             caption=Endpoint(args.caption_base_url, args.caption_model, args.api_key, args.caption_max_tokens,

@@ -106,9 +106,12 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def beside_the_paper(result: dict[str, Any]) -> bool:
-    """Whether the paper's numbers apply: any MMAR / AIR result (one official file each), an MMAU result only
-    when scored on one of the official test-mini files."""
-    return result["benchmark"] != "mmau" or result.get("version") in (V0325, V2025)
+    """Whether the paper's numbers apply, read from the tables' columns: a benchmark whose columns name no
+    version (MMAR, AIR: one official file each) always; one whose columns name versions (MMAU) only when scored
+    on one of those official files."""
+    versions = {version for _, entries in TABLES.values() for _, name, version, _, _ in entries
+                if name == result["benchmark"]}
+    return None in versions or result.get("version") in versions
 
 
 def _fits(result: dict[str, Any], version: str | None) -> bool:

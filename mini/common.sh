@@ -3,16 +3,14 @@
 # data, mini checkpoint, task judge). The caller sets MINI_NAME (its progress lines' name) and MINI_HOME (its
 # outputs' folder under the checkout, unless MINI_ROOT says otherwise); docs/mini-experiment.md documents
 # every MINI_* variable.
-REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python, use_offline_caches
 cd "$REPO_DIR"
-source scripts/_python.sh
 use_python
-export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
-export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope} HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
+use_offline_caches
 # One thread per process: on a shared 2-core machine torch's default threads spin against each other
 # (measured on this machine under load ~7: generation 5.0 s instead of 51 s, forward+backward 3.1 s
 # instead of 20 s for 32 completions of the mini checkpoint).
-export TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 DRY_RUN=${DRY_RUN:-0}
 MINI_ROOT=$(realpath -m "${MINI_ROOT:-$REPO_DIR/$MINI_HOME}")

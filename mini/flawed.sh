@@ -19,11 +19,10 @@
 # MINI_FLAWS (0.35: the rate whose precondition was measured to hold), MINI_FLAW_MIX (mini.task's default
 # mix when empty); every other MINI_* of mini/table.sh passes through (MINI_STEPS, MINI_SEEDS, ...).
 set -euo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python
 cd "$REPO_DIR"
-source scripts/_python.sh
 use_python
-export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 MINI_FLAWS=${MINI_FLAWS:-0.35}
 export MINI_ROOT=$(realpath -m "${MINI_ROOT:-$REPO_DIR/output/mini-flawed}")

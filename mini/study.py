@@ -71,14 +71,18 @@ def _run_key(root: Path, run: Path) -> tuple[str, str]:
     return run.parent.name, run.name
 
 
-def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> list[tuple[Path, list[str]]]:
+def measure_jobs(root: Path, runs: Sequence[Path], items: int, final_items: int, python: str,
+                 curves: Sequence[str] | None = None) -> list[tuple[Path, list[str]]]:
     """(output, command) of every measurement not made yet: think propensity at each checkpoint (the last one
-    on every held-out item, the earlier ones on the first ``items``: a third per difficulty), on the warm start
-    under each prompt the runs use, and the mode signal of each run."""
+    on the first ``final_items`` held-out items, the earlier ones on the first ``items``; the held-out rows
+    cycle through the difficulties, so a third of each is per difficulty), on the warm start under each prompt
+    the runs use (``final_items``), and the mode signal of each run. With ``curves``, only the runs of those
+    groups (``seed-1``, ``long``) are measured at every checkpoint, the others at their last."""
     task = root / "task"
     cat = catalogue.load()
-    bench = [python, "-m", "eval.think_propensity", "--benchmark-file", str(task / "test.jsonl"),
-             "--meta", str(task / "test-meta.json")]
+    model_type = cat.backbones["qwen2-audio"].model_type   # the miniature's backbone (mini.build)
+    bench = [python, "-m", "eval.think_propensity", "--model-type", model_type,
+             "--benchmark-file", str(task / "test.jsonl"), "--meta", str(task / "test-meta.json")]
     jobs = []
     prompts = set()
     for run in runs:
@@ -87,9 +91,11 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> l
         prompts.add(prompt)
         out_dir = root / "measure" / group / row
         ckpts = _checkpoints(run)
+        if curves is not None and group not in curves:
+            ckpts = ckpts[-1:]   # the end of training only: the curves come from the groups named
         for step, ckpt in ckpts:
             out = out_dir / f"propensity-{step}.json"
-            limit = [] if step == ckpts[-1][0] else ["--limit", str(items)]
+            limit = ["--limit", str(final_items if step == ckpts[-1][0] else items)]
             jobs.append((out, [*bench, "--model", str(ckpt), "--system", str(prompt), "--out", str(out), *limit]))
         if (run / "completions.jsonl").exists():
             out = out_dir / "mode_signal.json"
@@ -98,15 +104,17 @@ def measure_jobs(root: Path, runs: Sequence[Path], items: int, python: str) -> l
     model = os.environ.get("MINI_MODEL") or str(Path(__file__).resolve().parent.parent / ".cache/mini/qwen2-audio")
     for prompt in sorted(prompts):
         out = root / "measure" / "base" / f"propensity-{prompt.stem}.json"
-        jobs.append((out, [*bench, "--model", model, "--system", str(prompt), "--out", str(out)]))
+        jobs.append((out, [*bench, "--model", model, "--system", str(prompt), "--out", str(out),
+                           "--limit", str(final_items)]))
     return [(out, cmd) for out, cmd in jobs if not out.exists()]
 
 
-def measure(root: Path, runs: Sequence[Path], items: int, jobs: int) -> int:
+def measure(root: Path, runs: Sequence[Path], items: int, final_items: int, jobs: int,
+            curves: Sequence[str] | None = None) -> int:
     """Run the measurements, ``jobs`` at a time (one thread each); a failure is reported and the rest go on."""
     import subprocess
 
-    todo = measure_jobs(root, runs, items, sys.executable)
+    todo = measure_jobs(root, runs, items, final_items, sys.executable, curves)
     print(f"{len(todo)} measurements to make", flush=True)
     failed = 0
     running: list[tuple[Path, subprocess.Popen]] = []
@@ -242,6 +250,9 @@ def plot_propensity(doc: dict[str, Any], rows: Sequence[str], path: Path) -> Non
     import matplotlib.pyplot as plt
 
     base = doc["base"].get("adaptive_think")
+    rows = [row for row in rows if any(r["row"] == row and r["propensity_curve"] for r in doc["runs"].values())]
+    if not rows:   # nothing measured yet: no figure rather than empty panels
+        return
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.2), squeeze=False, sharey=True)
     colours = dict(zip(DIFFICULTIES, ("tab:green", "tab:orange", "tab:red")))
     styles = {"seed-1": "-", "seed-2": "--", "seed-3": "-.", "long": ":"}
@@ -266,8 +277,9 @@ def plot_propensity(doc: dict[str, Any], rows: Sequence[str], path: Path) -> Non
 
 
 def plot_mode_signal(doc: dict[str, Any], rows: Sequence[str], path: Path) -> None:
-    """Per row (first seed): the mean advantage of think and of no-think completions per difficulty over the
-    windows of steps, and the think share, from eval.mode_signal."""
+    """Per row (first seed), from eval.mode_signal: the mean advantage of think and of no-think completions per
+    difficulty over the windows of steps (top), and the net push on the decision token (bottom; > 0 towards
+    thinking, under the run's loss type)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -287,19 +299,19 @@ def plot_mode_signal(doc: dict[str, Any], rows: Sequence[str], path: Path) -> No
                 entry = (w.get("by_difficulty") or {}).get(d)
                 if not entry:
                     continue
-                xs.append((w.get("first_step", 0) + w.get("last_step", 0)) / 2)
+                xs.append(sum(w["steps"]) / 2)   # the window's first and last logged step
                 think.append(entry.get("think_advantage"))
                 plain.append(entry.get("no_think_advantage"))
-                share.append(entry.get("think_share"))
+                share.append(entry.get("decision_push"))
             axes[0][col].plot(xs, think, "-", color=colours[d], label=f"think, {d}")
             axes[0][col].plot(xs, plain, "--", color=colours[d], label=f"no-think, {d}")
             axes[1][col].plot(xs, share, "-", color=colours[d], label=d)
         axes[0][col].axhline(0, color="grey", lw=0.5)
         axes[0][col].set_title(f"{row} (seed 1)", fontsize=9)
         axes[1][col].set_xlabel("step")
-        axes[1][col].set_ylim(0, 1)
+        axes[1][col].axhline(0, color="grey", lw=0.5)
     axes[0][0].set_ylabel("mean advantage")
-    axes[1][0].set_ylabel("think share, sampled")
+    axes[1][0].set_ylabel("push on the decision token")
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=6)
     fig.tight_layout()
@@ -313,10 +325,12 @@ def report(root: Path, seeds: Sequence[str], rows: Sequence[str], references: Se
     fig_dir = out.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     plot_propensity(doc, rows, fig_dir / "propensity_over_training.png")
-    figures["think propensity by difficulty over training, per variant"] = "figures/propensity_over_training.png"
+    if (fig_dir / "propensity_over_training.png").exists():
+        figures["think propensity by difficulty over training, per variant"] = "figures/propensity_over_training.png"
     plot_mode_signal(doc, rows, fig_dir / "mode_signal.png")
     if (fig_dir / "mode_signal.png").exists():
-        figures["the mode signal: advantage of each mode and think share per difficulty"] = "figures/mode_signal.png"
+        figures["the mode signal: advantage of each mode and push on the decision token per difficulty"] = \
+            "figures/mode_signal.png"
     out.write_text(render(doc, seeds, figures), encoding="utf-8")
     write_json(out.with_name("study.json"), doc)
     return doc
@@ -332,8 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = sub.add_parser("measure", help="think propensity per checkpoint and mode signal per run")
     m.add_argument("--root", type=Path, required=True)
     m.add_argument("--runs", nargs="+", type=Path, required=True)
-    m.add_argument("--items", type=int, default=150, help="held-out items at the earlier checkpoints")
+    m.add_argument("--items", type=int, default=90, help="held-out items at the earlier checkpoints")
+    m.add_argument("--final-items", type=int, default=300, help="held-out items at the last checkpoint")
     m.add_argument("--jobs", type=int, default=2)
+    m.add_argument("--curves", nargs="*", help="groups (seed-1, long) measured at every checkpoint; the others "
+                   "at their last only (default: every run at every checkpoint)")
     r = sub.add_parser("report", help="the study's report and figures")
     r.add_argument("--root", type=Path, required=True)
     r.add_argument("--seeds", nargs="+", required=True)
@@ -342,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     args = cli.parse_args(argv)
     if args.command == "measure":
-        return measure(args.root, args.runs, args.items, args.jobs)
+        return measure(args.root, args.runs, args.items, args.final_items, args.jobs, args.curves)
     if args.command == "report":
         report(args.root, args.seeds, args.rows, args.references, args.out)
         print(args.out)

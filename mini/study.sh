@@ -15,16 +15,17 @@
 #    two lanes side by side: the first seed | base and the other seeds; then again for rows added meanwhile
 # 6. long runs: model-a and the best variant (python -m mini.study best), STUDY_LONG_FACTOR x the steps
 # 7. the instruments: eval.think_propensity on every checkpoint of every run (held-out items, the row's own
-#    prompt), eval.mode_signal on every run's completions.jsonl (python -m mini.study measure)
+#    prompt; the other seeds' runs at their last checkpoint only), eval.mode_signal on every run's
+#    completions.jsonl (python -m mini.study measure)
 # 8. mini.claims per variant (claims a-c with the variant as the ATAR row), python -m mini.study report
 #
 # Settings (besides the mini table's MINI_* overrides, mini/table.sh):
-#   MINI_STEPS (100)  MINI_SAVE_STEPS (25: checkpoints for the propensity-over-training figure)
+#   MINI_STEPS (60)  MINI_SAVE_STEPS (15: checkpoints for the propensity-over-training figure)
 #   STUDY_SEEDS ("1 2")  STUDY_REFERENCES ("grpo-a grpo-b": on the first seed only)
 #   STUDY_LONG_FACTOR (3)  STUDY_LONG_ROWS ("model-a best": best = the variant python -m mini.study best picks)
 #   MINI_ROOT (output/study), MINI_TASK (MINI_ROOT/task), MINI_LANES (2; 1: one after the other)
 set -euo pipefail
-MINI_NAME=study MINI_HOME=output/study MINI_STEPS=${MINI_STEPS:-100} MINI_SAVE_STEPS=${MINI_SAVE_STEPS:-25}
+MINI_NAME=study MINI_HOME=output/study MINI_STEPS=${MINI_STEPS:-60} MINI_SAVE_STEPS=${MINI_SAVE_STEPS:-15}
 source "$(dirname "$0")/common.sh"   # environment, overrides, stamp/run/table, stages 1-4
 {  # the whole study is read before it starts: editing this file meanwhile cannot change a running study
 TABLE=study
@@ -132,8 +133,11 @@ stamp "7. instruments: think propensity per checkpoint, mode signal per run"
 runs=()
 for seed in $STUDY_SEEDS; do for row in $(rows_of_seed "$seed"); do runs+=("$(seed_root "$seed")/$row"); done; done
 for row in "${long_rows[@]}"; do runs+=("$LONG_ROOT/$row"); done
-plan_note "$(( ${#runs[@]} * (MAX_STEPS / SAVE_STEPS) * 20 / 60 + 1 ))"   # ~20 s per checkpoint
-run "$PYTHON" -m mini.study measure --root "$MINI_ROOT" --runs "${runs[@]}"
+# ~40 s per measurement (15 s start-up, ~0.17 s per item, measured under load 15), two at a time: every
+# checkpoint of the first seed's and the long runs, the last of the others, and the mode signals
+curve_runs=$(( $(rows_of_seed "$first_seed" | wc -w) + ${#long_rows[@]} ))
+plan_note "$(( (curve_runs * (MAX_STEPS / SAVE_STEPS) + ${#runs[@]} - curve_runs + ${#runs[@]}) * 40 / 120 + 1 ))"
+run "$PYTHON" -m mini.study measure --root "$MINI_ROOT" --runs "${runs[@]}" --curves "seed-$first_seed" long
 
 # 8. the claims per variant and the study's report
 stamp "8. claims per variant, figures, report -> $MINI_ROOT/report.md"

@@ -18,7 +18,16 @@ after (the nonce only in the last turn), since a server's prefix cache can reuse
 The timeout is scaled down with the loads (default 6 s against the 60 s default; loads are given as
 multiples of it), so that the whole comparison takes about two minutes.
 
+The client section compares the judge's HTTP client before (the standard-library client of commit
+CLIENT_BEFORE, read with git: ``tests/helpers/judge_burst.py``) and after (the ``openai`` SDK): the same
+bursts, alternately, against a server answering each request after S = --client-latency seconds with room
+for all of them (C = 32, node slots on at C, as configured by default), each process warmed up by one
+request first (the one-time cost of a process's first request is printed apart). Per client: the slowest
+rank's wall time and the CPU time per request inside a rank (the training process), for 4 requests per rank
+(the paper's step: 16 completions over 8 ranks, at most 2 judgments each; docs/at-scale.md) and for 32.
+
     python perf/bench_judge_load.py [--timeout 6] [--capacity 32] [--loads 0.5 0.9 1.5 3] [--retries 2]
+                                    [--sections slots clients prefix] [--client-latency 0.2] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +50,7 @@ from tests.helpers.loopback_server import ScriptedServer, free_port, obedient_ju
 
 RANKS, PER_RANK = 8, 32
 BEFORE = "7268a0b"  # the last commit with the nonce in the system message
+CLIENT_BEFORE = "af72bca"  # the last commit whose judge used the standard-library HTTP client
 
 
 def serve(port: int, latency: float, capacity: int, ready) -> None:
@@ -48,15 +59,27 @@ def serve(port: int, latency: float, capacity: int, ready) -> None:
     server._thread.join()
 
 
-def burst(url: str, timeout: float, retries: int, node_concurrency: int) -> list[dict]:
-    """One step's judge traffic: RANKS processes, PER_RANK requests each, started at the same instant."""
+def burst(url: str, timeout: float, retries: int, node_concurrency: int, per_rank: int = PER_RANK,
+          client: str = "-", warm: bool = False) -> list[dict]:
+    """One step's judge traffic: RANKS processes, ``per_rank`` requests each, started at the same instant
+    (``client``: a commit whose judge client to use, "-" for today's; ``warm``: one request each first)."""
     env = {**os.environ, "PYTHONPATH": str(REPO),
            **judge_env(url, timeout=timeout, max_retries=retries, node_concurrency=node_concurrency,
                        concurrency=64)}
-    start_at = time.time() + 3.0  # after every process has imported the client
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.helpers.judge_burst", str(PER_RANK), str(start_at)],
-                              env=env, stdout=subprocess.PIPE, text=True, cwd=REPO) for _ in range(RANKS)]
+    start_at = time.time() + 8.0  # after every process has imported the client (and warmed it up)
+    command = [sys.executable, "-m", "tests.helpers.judge_burst", str(per_rank + warm), str(start_at), client]
+    procs = [subprocess.Popen(command + (["--warm"] if warm else []), env=env, stdout=subprocess.PIPE, text=True,
+                              cwd=REPO) for _ in range(RANKS)]
     return [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+
+
+def start_server(latency: float, capacity: int) -> tuple[str, multiprocessing.Process]:
+    port = free_port()
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(port, latency, capacity, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    return f"http://127.0.0.1:{port}/v1", server
 
 
 def run_load(load: float, args) -> dict:
@@ -66,13 +89,9 @@ def run_load(load: float, args) -> dict:
     for name, cap in (("before", 0), ("after", args.capacity)):
         # A fresh server for each: the loopback one keeps serving requests whose client gave up (vLLM aborts
         # them), so a backlog left by one run would slow the next.
-        port = free_port()
-        ready = multiprocessing.Event()
-        server = multiprocessing.Process(target=serve, args=(port, latency, args.capacity, ready), daemon=True)
-        server.start()
-        ready.wait(30)
+        url, server = start_server(latency, args.capacity)
         try:
-            results = burst(f"http://127.0.0.1:{port}/v1", args.timeout, args.retries, cap)
+            results = burst(url, args.timeout, args.retries, cap)
         finally:
             server.terminate()
         causes: dict[str, int] = {}
@@ -82,6 +101,34 @@ def run_load(load: float, args) -> dict:
         row[name] = {"failures": sum(r["failures"] for r in results), "causes": causes,
                      "wall_s": max(r["wall_s"] for r in results)}
     return row
+
+
+def compare_clients(args) -> None:
+    """Before/after of the judge's HTTP client, alternately, ``args.repeats`` times per burst size."""
+    clients = {"stdlib": CLIENT_BEFORE, "openai SDK": "-"}
+    print(f"\nclient: {RANKS} processes, server latency S={args.client_latency:g} s with room for every request; "
+          f"stdlib = commit {CLIENT_BEFORE}, openai SDK = this checkout; {args.repeats} runs each, alternately")
+    print("requests/rank  client      | wall of the slowest rank (s)    | CPU per request in a rank (ms) | "
+          "first request (CPU ms)")
+    url, server = start_server(args.client_latency, 10 * RANKS * PER_RANK)
+    try:
+        for per_rank in (4, PER_RANK):
+            rows: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": [], "first": []} for name in clients}
+            for _ in range(args.repeats):
+                for name, commit in clients.items():
+                    results = burst(url, 60.0, args.retries, 32, per_rank, commit, warm=True)
+                    if any(r["failures"] for r in results):
+                        raise SystemExit(f"{name}: judgments failed {[r['causes'] for r in results]}; no figure")
+                    rows[name]["wall"].append(max(r["wall_s"] for r in results))
+                    rows[name]["cpu"] += [1000 * r["cpu_s"] / per_rank for r in results]
+                    rows[name]["first"] += [1000 * r["first_cpu_s"] for r in results]
+            for name, row in rows.items():
+                walls = " ".join(f"{w:.3f}" for w in row["wall"])
+                cpu, first = statistics.median(row["cpu"]), statistics.median(row["first"])
+                print(f"{per_rank:13d}  {name:10s}  | {walls:31s} | median {cpu:6.2f}{'':16s}| median {first:.0f}",
+                      flush=True)
+    finally:
+        server.terminate()
 
 
 def prefix_share(build) -> tuple[int, float]:
@@ -106,7 +153,20 @@ def main() -> None:
     parser.add_argument("--loads", type=float, nargs="+", default=[0.5, 0.9, 1.5, 3.0],
                         help="256·S/C as multiples of the timeout")
     parser.add_argument("--retries", type=int, default=2, help="AUDIO_THINKER_JUDGE_MAX_RETRIES")
+    parser.add_argument("--sections", nargs="+", choices=("slots", "clients", "prefix"),
+                        default=["slots", "clients", "prefix"], help="what to measure (default: all)")
+    parser.add_argument("--client-latency", type=float, default=0.2, help="S of the client section, seconds")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per client in the client section")
     args = parser.parse_args()
+    if "slots" in args.sections:
+        compare_slots(args)
+    if "clients" in args.sections:
+        compare_clients(args)
+    if "prefix" in args.sections:
+        compare_prefixes()
+
+
+def compare_slots(args) -> None:
     print(f"{RANKS} processes x {PER_RANK} requests, server capacity C={args.capacity}, timeout {args.timeout:g} s, "
           f"retries {args.retries}; load = 256·S/C / timeout")
     print("load  256·S/C   S      | before: failed (causes)  wall  wall/(256·S/C) | after: failed  wall  ratio")
@@ -119,6 +179,8 @@ def main() -> None:
             cells.append(f"{r['failures']:3d} ({causes}) {r['wall_s']:6.2f} s {r['wall_s'] / row['work_s']:5.2f}x")
         print(f"{load:4.1f}  {row['work_s']:6.2f} s  {row['S']:5.3f} s | " + " | ".join(cells), flush=True)
 
+
+def compare_prefixes() -> None:
     from swift_plugins.judge import prompts as after
 
     before = prompt_module_at(BEFORE)

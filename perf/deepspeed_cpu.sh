@@ -13,9 +13,8 @@
 # the same λ.
 # docs/at-scale.md has the output of a run.
 set -euo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python, use_offline_caches
 cd "$REPO_DIR"
-source scripts/_python.sh
 use_python
 WORK=${WORK_DIR:-$REPO_DIR/output/deepspeed-cpu}
 DS_VENV=${DS_VENV:-$REPO_DIR/output/deepspeed-venv}
@@ -38,8 +37,8 @@ echo "[deepspeed-cpu] $("$DS_PY" -c 'import deepspeed, torch; print("deepspeed",
 
 rm -rf "$WORK"; mkdir -p "$WORK"
 "$DS_PY" -m data_prep.synthetic --out "$WORK/data" --train 8 --eval 4 > /dev/null
-export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope} HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
-export TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1 PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
+use_offline_caches
+export OMP_NUM_THREADS=1
 
 status=0
 for stage in zero3 zero2; do

@@ -6,9 +6,6 @@
 #   DRY_RUN=1 bash recipes/<row>.sh    prints the exact command(s) and runs nothing.
 set -euo pipefail
 : "${ROW:?row script must set ROW}"
-RECIPES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$RECIPES_DIR")
-source "$REPO_DIR/scripts/_python.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python
 use_python   # $PYTHON and the `swift` beside it: the environment setup.sh installed into
-export PYTHON PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 exec "$PYTHON" -m recipes.launch "$ROW" --root "$REPO_DIR"

@@ -22,11 +22,9 @@
 #   JUDGE_LOG_DIR     where judge.log and judge.pid go (default output/judge)
 #   DRY_RUN=1         print the command only
 set -euo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python
 cd "$REPO_DIR"
-source scripts/_python.sh
 use_python
-export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 
 JUDGE_BACKEND=${JUDGE_BACKEND:-vllm}
 if [ -n "${PROFILE:-}" ]; then

@@ -29,9 +29,8 @@
 # docs/recipes.md "The life of a run"), evaluation skips finished checkpoint x benchmark pairs. A row that
 # fails is reported and the next rows go on. Exit code 1 if any row failed.
 set -uo pipefail
-REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH
 cd "$REPO_DIR"
-export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 # The interpreter that runs the table command; the commands it prints and runs keep $PYTHON as given
 # (default: python on PATH), as they always did.
 RUNNER=$(command -v "${PYTHON:-python3}" || command -v python3 || command -v python)

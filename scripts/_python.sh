@@ -1,4 +1,4 @@
-# The one Python interpreter of every script (demo.sh, setup.sh, test.sh, recipes/_base.sh, recipes/judge.sh).
+# The one Python interpreter of every script (setup.sh, test.sh, and through scripts/_env.sh the others).
 # Sourced, never run. After `use_python [create]`, $PYTHON is the interpreter and its bin directory leads
 # PATH, so `swift`, `torchrun` and `python -m ...` all come from the same environment.
 #

@@ -16,7 +16,7 @@
 # hears; a few steps do not train it much. MINI_MODEL=.cache/tiny/qwen2-audio runs the random tiny model
 # instead (no backbone build), DEMO_JUDGE_BACKEND=local the SmolLM2 judge.
 set -euo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/_env.sh"   # REPO_DIR, PYTHONPATH, use_python, use_offline_caches
 cd "$REPO_DIR"
 DEMO=${DEMO_DIR:-$REPO_DIR/output/demo}
 JUDGE_PORT=${JUDGE_PORT:-18000}
@@ -24,18 +24,16 @@ start=$(date +%s)
 stamp() { echo "[demo +$(( $(date +%s) - start ))s] $*"; }
 
 stamp "setup"
-source scripts/_python.sh
 use_python create            # one interpreter for every step below (a venv on a PEP 668 system Python)
 bash scripts/setup.sh
-export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope} HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
-export TOKENIZERS_PARALLELISM=false PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
+use_offline_caches
 rm -rf "$DEMO"; mkdir -p "$DEMO"
 
 MINI_MODEL=${MINI_MODEL:-$REPO_DIR/.cache/mini/qwen2-audio}
 if [ "$MINI_MODEL" = "$REPO_DIR/.cache/mini/qwen2-audio" ]; then
   stamp "mini backbone (built once, then cached)"
-  "$PYTHON" -m mini.build > "$DEMO/build_mini_checkpoint.log" 2>&1 \
-    || { tail -n 30 "$DEMO/build_mini_checkpoint.log"; exit 1; }
+  "$PYTHON" -m mini.build > "$DEMO/mini_build.log" 2>&1 \
+    || { tail -n 30 "$DEMO/mini_build.log"; exit 1; }
 fi
 
 stamp "tone task data"

@@ -22,12 +22,11 @@
 #                   model, recipes/judge.sh with JUDGE_BACKEND=vllm)
 #   infer:MODEL     eval.infer through vLLM (--engine vllm) on 8 test rows, for each MODEL
 set -uo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/_env.sh"   # REPO_DIR, PYTHONPATH, use_python
 cd "$REPO_DIR"
-source scripts/_python.sh
 use_python
-export PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope}
+# offline as use_offline_caches, but on the GPU (which that function hides)
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope}
 DRY=${DRY_RUN:-0}
 DIR=${GPU_CHECK_DIR:-$REPO_DIR/output/gpu-check}
 MODELS="tiny-qwen2-audio tiny-qwen2.5-omni mini"

@@ -13,7 +13,7 @@
 # The numbers mean nothing (random 2-layer models); the point is that every stage of every row runs.
 # Only MMAU is rehearsed (the synthetic set is in MMAU's format): BENCHMARKS=mmau.
 set -euo pipefail
-REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/_env.sh"   # REPO_DIR, PYTHONPATH, use_offline_caches
 cd "$REPO_DIR"
 REH=${REHEARSAL_DIR:-$REPO_DIR/output/rehearsal}
 TABLE=${1:-table1}
@@ -21,8 +21,7 @@ TABLE=${1:-table1}
 start=$(date +%s)
 stamp() { echo "[rehearsal +$(( $(date +%s) - start ))s] $*"; }
 
-export MODELSCOPE_CACHE=${MODELSCOPE_CACHE:-$REPO_DIR/.cache/modelscope} HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
-export TOKENIZERS_PARALLELISM=false PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
+use_offline_caches
 [ "${REHEARSAL_FRESH:-0}" = 1 ] && rm -rf "$REH"
 mkdir -p "$REH"
 

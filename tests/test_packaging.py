@@ -1,4 +1,4 @@
-"""What `pip install` puts on a user's sys.path: exactly the four documented top-level packages
+"""What `pip install` puts on a user's sys.path: exactly the six documented top-level packages
 (docs/layout.md), with their data files, and nothing of the checkout's tooling (tests, perf, scripts)."""
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from audio_thinker.cli import UsageError, parser, run
-from audio_thinker.openai_client import UNPARSABLE, Client, EndpointError
 from swift_plugins.judge.client import judge_many
+from swift_plugins.judge.endpoint import UNPARSABLE, EndpointError, answer, open_client
 from swift_plugins.judge.ports import describe_pids, listener_pids, process_group
 from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
                                          parse_quality)
@@ -47,11 +47,11 @@ def served_models(settings: JudgeSettings, timeout: float = 10.0) -> list[str]:
     url = settings.url + "/models"
 
     async def get():
-        async with Client(settings.url, settings.api_key) as client:
-            return await client.get("models", timeout)
+        async with open_client(settings.url, settings.api_key) as client:
+            return await answer(client.models.list(), timeout)
 
     try:
-        body = asyncio.run(get())
+        page = asyncio.run(get())
     except EndpointError as err:
         if err.status is None or err.status >= 500:  # refused, reset, timeout, DNS, 5xx: may still come up
             if err.cause == UNPARSABLE:
@@ -62,8 +62,8 @@ def served_models(settings: JudgeSettings, timeout: float = 10.0) -> list[str]:
                 "wrong path: an OpenAI-compatible base URL usually ends in /v1, e.g. http://127.0.0.1:8000/v1")
         raise UsageError(f"GET {url} answered HTTP {err.status}: {hint}", option="AUDIO_THINKER_JUDGE_URL") from None
     try:
-        models = [entry["id"] for entry in body["data"]]
-    except (KeyError, TypeError):
+        models = [entry.id for entry in page.data]
+    except (AttributeError, TypeError):  # the SDK does not validate: a body of another shape gets here
         raise UsageError(f"GET {url} answered, but not with an OpenAI model list: is this the judge server?",
                          option="AUDIO_THINKER_JUDGE_URL") from None
     return models

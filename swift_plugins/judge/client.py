@@ -15,8 +15,8 @@
   failure keys), and the reward applies the docs/rewards.md §7 fallback.
 
 ms-swift runs async rewards with ``asyncio.run`` once per step, i.e. in a new
-event loop each time, so the HTTP client is opened and closed inside each
-``judge_many`` call rather than kept across loops.
+event loop each time, so the ``openai`` SDK client (``endpoint.py``) is opened
+and closed inside each ``judge_many`` call rather than kept across loops.
 """
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from audio_thinker.openai_client import HTTP, TIMEOUT, UNPARSABLE, Client, EndpointError, RetryNow, with_retries
+import openai
+
+from audio_thinker.endpoints import reply_text
+from audio_thinker.retry import RetryNow, with_retries
+from swift_plugins.judge.endpoint import HTTP, TIMEOUT, UNPARSABLE, EndpointError, answer, open_client
 from swift_plugins.judge.node_slots import NodeSlots, node_slots
 from swift_plugins.judge.prompts import JudgePrompt
 from swift_plugins.judge.settings import JudgeSettings
@@ -61,16 +65,7 @@ def _semaphore(limit: int) -> asyncio.Semaphore:
     return sem
 
 
-def _reply_text(payload) -> str | None:
-    """``choices[0].message.content`` of an OpenAI chat completion, None if the body is not one."""
-    try:
-        content = payload["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return content if isinstance(content, str) else None
-
-
-async def _judge_one(client: Client, settings: JudgeSettings, prompt: JudgePrompt, parse: Parser,
+async def _judge_one(client: openai.AsyncOpenAI, settings: JudgeSettings, prompt: JudgePrompt, parse: Parser,
                      sem: asyncio.Semaphore, slots: NodeSlots | None) -> Judgment:
     asked = {"messages": prompt.messages, "reminded": False, "attempts": 0}
 
@@ -79,12 +74,12 @@ async def _judge_one(client: Client, settings: JudgeSettings, prompt: JudgePromp
         async with sem, (slots.slot() if slots else contextlib.nullcontext()):
             # The timeout starts once the node has a slot for the request (node_slots.py): it measures the
             # server's work, not the time spent behind the other ranks' requests.
-            payload = await client.post("chat/completions", {
-                "model": settings.model, "messages": asked["messages"],
-                "max_tokens": settings.max_tokens, "temperature": 0.0}, settings.timeout)
-        reply = _reply_text(payload)
+            completion = await answer(client.chat.completions.create(
+                model=settings.model, messages=asked["messages"], max_tokens=settings.max_tokens,
+                temperature=0.0), settings.timeout)
+        reply = reply_text(completion)
         if reply is None:  # not a chat completion at all: the server's fault, worth asking the same again
-            raise EndpointError(UNPARSABLE, f"unparsable: not a chat completion: {str(payload)[:80]!r}")
+            raise EndpointError(UNPARSABLE, f"unparsable: not a chat completion: {str(completion)[:80]!r}")
         value = parse(reply, prompt.nonce)
         if value is not None:
             return value
@@ -112,5 +107,5 @@ async def judge_many(settings: JudgeSettings, prompts: Sequence[JudgePrompt], pa
         return []
     sem = _semaphore(settings.concurrency)
     slots = node_slots(settings.url, settings.node_concurrency) if settings.node_concurrency else None
-    async with Client(settings.url, settings.api_key) as client:
+    async with open_client(settings.url, settings.api_key) as client:
         return list(await asyncio.gather(*(_judge_one(client, settings, p, parse, sem, slots) for p in prompts)))

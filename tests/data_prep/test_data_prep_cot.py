@@ -205,6 +205,21 @@ def test_cli_with_unreachable_endpoints_rejects_every_item_and_fails(tmp_path):
     assert (tmp_path / "o" / "cot_rejects.jsonl").exists()  # the rejects are written, a re-run resumes
 
 
+@pytest.mark.parametrize("option", ["--caption-base-url", "--llm-base-url"])
+def test_a_base_url_that_is_not_http_is_one_line_before_any_request(tmp_path, capsys, option):
+    """``localhost:8000/v1`` (no scheme) used to crash the hand-written client's constructor; through the SDK it
+    would fail every item at an endpoint. Either way the user learns nothing: one line naming the option."""
+    from audio_thinker.cli import run as cli_run
+
+    urls = {"--caption-base-url": "http://127.0.0.1:9/v1", "--llm-base-url": "http://127.0.0.1:9/v1",
+            option: "localhost:8000/v1"}
+    argv = ["--input", str(make_rows(tmp_path, ["good"])), "--out-dir", str(tmp_path / "o"), "--caption-model", "m",
+            "--llm-model", "m", *[a for item in urls.items() for a in item]]
+    assert cli_run(cot.main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and option in err[0] and "'localhost:8000/v1'" in err[0] and not (tmp_path / "o").exists()
+
+
 # ----------------------------------------------------------------------------- the local judge
 @pytest.mark.judge
 @pytest.mark.slow

@@ -4,6 +4,7 @@ prep's output always passes the pre-flight."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -113,14 +114,10 @@ def test_a_long_clip_can_be_kept_with_a_warning(folder, capsys):
 
 
 @pytest.mark.parametrize("model_type, status", [("qwen3_omni_moe", 0), ("qwen2_5_omni", 2)])
-def test_the_window_rule_follows_the_backbone(tmp_path, capsys, model_type, status):
+def test_the_window_rule_follows_the_backbone(tmp_path, capsys, tiny_checkpoints, model_type, status):
     """A 31 s clip with the same 30 s feature extractor: Qwen3-Omni hears it whole (ms-swift does not
     truncate its audio), Qwen2.5-Omni keeps 30 s of it, so the pre-flight refuses it there."""
-    from tests.helpers.paths import CACHE
-
-    source = CACHE / "tiny" / "qwen3-omni"
-    if not (source / "config.json").is_file():
-        pytest.skip("tiny checkpoints not built")
+    source = tiny_checkpoints / "qwen3-omni"
     model = tmp_path / "model"
     model.mkdir()
     shutil.copy(source / "processor_config.json", model / "processor_config.json")

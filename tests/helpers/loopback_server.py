@@ -17,6 +17,54 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+CLOSE = b""  # an answer of raw_server: close the connection after the answer before it, without a word
+
+
+def _read_request(stream) -> bool:
+    """Read one HTTP request (head and Content-Length body) off a connection; False when it was closed."""
+    length = None
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        length = int(value) if name.strip().lower() == "content-length" else length
+    if line == b"":
+        return False
+    stream.read(length or 0)
+    return True
+
+
+def raw_server(answers: list[bytes | None]):
+    """A server that writes raw bytes: for each request it reads, the next answer. ``None`` closes the
+    connection instead of answering; ``CLOSE`` after an answer closes that connection once it has been sent
+    (a server dropping an idle keep-alive connection). Returns (base URL, stop)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    queue = list(answers)
+
+    def serve():
+        while queue:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as requests:
+                while queue:
+                    if not _read_request(requests):
+                        break
+                    answer = queue.pop(0)
+                    if answer is None:
+                        break
+                    conn.sendall(answer)
+                    if queue and queue[0] == CLOSE:
+                        queue.pop(0)
+                        break
+                    if b"Connection: close" in answer or not (b"Content-Length" in answer or b"chunked" in answer):
+                        break  # the body ends with the connection
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/v1", sock.close
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

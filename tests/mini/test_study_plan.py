@@ -45,8 +45,8 @@ def test_every_variant_and_model_a_on_two_seeds_with_the_references_on_one(plan)
     for name in SAME:   # the mini table's overrides, the same for every run
         assert len({option(w, name) for w in runs}) == 1, name
     short = [w for w in runs if "/long/" not in option(w, "--output_dir")]
-    assert {option(w, "--max_steps") for w in short} == {"100"}
-    assert {option(w, "--save_steps") for w in short} == {"25"}   # checkpoints inside the run
+    assert {option(w, "--max_steps") for w in short} == {"60"}
+    assert {option(w, "--save_steps") for w in short} == {"15"}   # checkpoints inside the run
 
 
 def test_each_variant_carries_its_own_options(plan):
@@ -63,7 +63,7 @@ def test_each_variant_carries_its_own_options(plan):
 def test_long_runs_instruments_claims_and_an_estimate_are_planned(plan):
     lines = plan.splitlines()
     longs = [line for line in lines if "/long " in line and "recipes/table.sh study" in line]
-    assert len(longs) == 2 and all("MAX_STEPS=300" in line and "SAVE_STEPS=75" in line for line in longs)
+    assert len(longs) == 2 and all("MAX_STEPS=180" in line and "SAVE_STEPS=45" in line for line in longs)
     assert any("-m mini.study best" in line for line in lines)
     (measure,) = [line for line in lines if "-m mini.study measure" in line]
     assert measure.count("/seed-1/") == measure.count("/seed-2/") + 2   # the references on seed 1 only

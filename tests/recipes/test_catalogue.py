@@ -285,3 +285,19 @@ def test_the_report_shows_every_row_s_steps_and_marks_an_unfinished_one(tmp_path
     training = md[md.index("### Training"):md.index("### Denominators")]
     assert "| grpo-a | 4 of 30 (unfinished) |" in training and "| model-c | 4 of 4 |" in training
     assert "- **grpo-a** (unfinished: 4 of 30 steps):" in md and "- **model-c**:" in md   # the summary
+
+
+def test_the_option_guard_guards_a_variant_s_swift_args(tmp_path, monkeypatch):
+    """A variant that chose an option the guard refuses is refused before anything runs, like any command."""
+    from audio_thinker.cli import UsageError
+    from recipes.launch import run
+
+    data = yaml.safe_load(catalogue.PATH.read_text())
+    data["rows"]["model-a-tok"]["swift_args"] = {"loss_type": "real"}
+    copy = tmp_path / "catalogue.yaml"
+    copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("AUDIO_THINKER_CATALOGUE", str(copy))
+    env = {"DRY_RUN": "1", "MODEL": "/m", "DATA": "/d.jsonl", "PROFILE": "cpu"}
+    with pytest.raises(UsageError, match=re.escape("--loss_type real is refused")):
+        run.plan("model-a-tok", REPO, env)
+    assert run.plan("model-a-nostd", REPO, env).option("--scale_rewards") == "none"   # warned at run time only

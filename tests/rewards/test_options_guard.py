@@ -173,7 +173,7 @@ def test_the_pipeline_check_of_a_model_only_resume_continues_the_annealing(tmp_p
     checkpoint = tmp_path / "checkpoint-40"
     checkpoint.mkdir()
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 40, "max_steps": 100}))
-    monkeypatch.setattr(options_guard, "_pipeline_checked", False)
+    monkeypatch.setattr(options_guard.plugin, "_pipeline_checked", False)
     monkeypatch.setattr(batch.STATE, "resumed_from", 0)
     args = grpo_args(rlhf_type="grpo", resume_only_model=True, ignore_data_skip=True,
                      resume_from_checkpoint=str(checkpoint))

@@ -3,7 +3,7 @@
 The option list comes from ms-swift itself: the dataclass fields of ``RLHFArguments``' classes in
 ``swift/arguments/rlhf_args.py`` and ``swift/rlhf_trainers/args_mixin.py`` (RLHF, GRPO, rollout, vLLM,
 teacher, reward-model and PPO arguments). A new ms-swift option fails the first test until it has a rule
-or a reason in ``swift_plugins/options_guard.py``."""
+(``swift_plugins/options_guard/rules.py``) or a reason (``swift_plugins/options_guard/supported.py``)."""
 import dataclasses
 
 import pytest
@@ -30,7 +30,7 @@ def test_every_grpo_option_of_ms_swift_is_classified(rlhf_arguments):
     options = grpo_options(rlhf_arguments)
     assert len(options) > 100  # the classes were found (ms-swift 4.6 defines 160)
     classified = {option for option, _, _ in options_guard.options_table()}
-    assert sorted(options - classified) == [], "unclassified: add a rule or a reason in swift_plugins/options_guard.py"
+    assert sorted(options - classified) == [], "unclassified: add a rule (swift_plugins/options_guard/rules.py) or a reason (supported.py)"
 
 
 def test_every_classified_option_exists_in_ms_swift(rlhf_arguments):

@@ -1,5 +1,5 @@
-"""One client and one retry loop (audio_thinker/openai_client.py, policy in audio_thinker/retry.py) for the
-judge and the CoT data generator: they retry the same failures and give up on the same ones (real HTTP
+"""One retry loop and policy (audio_thinker/retry.py) for the judge and the CoT data generator, both through
+the openai SDK with its own retries off: they retry the same failures and give up on the same ones (real HTTP
 servers on 127.0.0.1)."""
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-from audio_thinker.openai_client import Client
 from audio_thinker.retry import retryable_status
 from data_prep import cot
 from swift_plugins.judge.client import judge_many
@@ -26,10 +25,11 @@ def judge_attempts(server) -> int:
 
 
 def cot_attempts(server) -> int:
+    endpoint = cot.Endpoint(server.base_url, "scripted")
+
     async def ask():
-        async with Client(server.base_url, "x") as client:
-            await cot.chat(client, cot.Endpoint(server.base_url, "scripted"), [{"role": "user", "content": "hi"}],
-                           asyncio.Semaphore(1), 5, RETRIES)
+        async with cot.open_client(endpoint) as client:
+            await cot.chat(client, endpoint, [{"role": "user", "content": "hi"}], asyncio.Semaphore(1), 5, RETRIES)
 
     with pytest.raises(cot.EndpointError):
         asyncio.run(ask())
