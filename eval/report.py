@@ -106,9 +106,12 @@ def find_results(paths: list[str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def beside_the_paper(result: dict[str, Any]) -> bool:
-    """Whether the paper's numbers apply: any MMAR / AIR result (one official file each), an MMAU result only
-    when scored on one of the official test-mini files."""
-    return result["benchmark"] != "mmau" or result.get("version") in (V0325, V2025)
+    """Whether the paper's numbers apply, read from the tables' columns: a benchmark whose columns name no
+    version (MMAR, AIR: one official file each) always; one whose columns name versions (MMAU) only when scored
+    on one of those official files."""
+    versions = {version for _, entries in TABLES.values() for _, name, version, _, _ in entries
+                if name == result["benchmark"]}
+    return None in versions or result.get("version") in versions
 
 
 def _fits(result: dict[str, Any], version: str | None) -> bool:
@@ -184,8 +187,7 @@ def own_item_sets_section(results: list[tuple[str, dict[str, Any]]]) -> str | No
             modes = res.get("by_mode") or {}
             answered = sum((modes.get(m) or {}).get("n", 0) for m in ("think", "no_think"))
             think = (modes.get("think") or {}).get("n", 0)
-            mark = unfinished_mark(results, row)
-            lines.append([f"**{row}**" + (f" ({mark.removeprefix(', ')})" if mark else ""),
+            lines.append([f"**{row}**{_unfinished(res)}",
                           res["total"]["n"], fmt_accuracy(res["total"]),
                           *[fmt_accuracy(res["breakdowns"]["difficulty"].get(d)) for d in levels],
                           f"{100 * think / answered:.0f}" if answered else "-"])
@@ -196,7 +198,7 @@ def own_item_sets_section(results: list[tuple[str, dict[str, Any]]]) -> str | No
 
 def summary(results: list[tuple[str, dict[str, Any]]]) -> str:
     """At most five lines: each result's overall accuracy, with its interval, and the items it was measured on."""
-    lines = [f"- **{row}**: {fmt(res['total']['accuracy'])} % right (95 % CI {fmt_interval(res['total'].get('ci95'))}) "
+    lines = [f"- **{row}**{_unfinished(res)}: {fmt(res['total']['accuracy'])} % right (95 % CI {fmt_interval(res['total'].get('ci95'))}) "
              f"of {res['total']['n']} items, "
              + (f"{res['benchmark'].upper()} {res.get('version') or ''}".strip() if beside_the_paper(res)
                 else f"own item set `{item_set(res)}` (no paper numbers)")
@@ -221,6 +223,12 @@ def unfinished_mark(results: list[tuple[str, dict[str, Any]]], row: str) -> str:
         if r == row and res.get("training") and not res["training"]["finished"]:
             return f", unfinished: {steps(res).removesuffix(' (unfinished)')} steps"
     return ""
+
+
+def _unfinished(res: dict[str, Any]) -> str:
+    """" (unfinished: 4 of 30 steps)" for a result of an unfinished run's checkpoint, else nothing."""
+    mark = unfinished_mark([("", res)], "")
+    return f" ({mark.removeprefix(', ')})" if mark else ""
 
 
 def training_section(results: list[tuple[str, dict[str, Any]]]) -> str:

@@ -33,9 +33,10 @@ def paper_entry(paper: dict[str, Any], table: str, row: catalogue.Row | None) ->
 
 def ablation_steps(cat: catalogue.Catalogue) -> list[tuple[catalogue.Row, catalogue.Row]]:
     """(parent, row) pairs of Table 1, in the paper's order: each row against the row it adds to, as the
-    catalogue's ``parent`` says (sft-a -> sft-b: + CoT; grpo-a -> model-a: + ATAR; the base model -> sft-a)."""
+    catalogue's ``parent`` says (sft-a -> sft-b: + CoT; grpo-a -> model-a: + ATAR; the base model -> sft-a);
+    then the variants of a Table 1 row (model-a -> model-a-tok, ...), which no paper table holds."""
     return [(cat.row(row.parent), row) for row in cat.rows.values()
-            if row.parent and STEP_TABLE in row.tables]
+            if row.parent and (STEP_TABLE in row.tables or STEP_TABLE in cat.row(row.parent).tables)]
 
 
 def our_row(label: str, cat: catalogue.Catalogue, aliases: dict[str, str]) -> catalogue.Row | None:

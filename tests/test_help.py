@@ -42,6 +42,7 @@ NO_INPUT = {
     "eval.simulate": "simulates a policy from its own arguments; prints the runs, --plot writes a PNG",
     "mini.build": "builds the mini backbone from the mini task it generates itself",
     "mini.precondition": "reads only a mini.task folder that the same project wrote",
+    "mini.study": "reads only the study folder that mini/study.sh wrote; its subcommands list what they write",
     "mini.traces": "reads only a checkpoint and a mini.task folder that the same project wrote",
 }
 

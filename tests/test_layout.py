@@ -157,3 +157,12 @@ def helper_import_breaches(root: Path) -> list[str]:
 
 def test_test_helpers_are_imported_one_way():
     assert helper_import_breaches(REPO) == []
+
+
+def test_the_shared_cache_link_is_not_tracked():
+    """Each worktree links .cache to the main checkout's shared cache; a commit that tracks that link replaces
+    the shared folder wherever it is checked out, and git deletes the built checkpoints it held."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "--", ".cache"], cwd=REPO, capture_output=True, text=True).stdout
+    assert tracked.strip() == "", "git rm --cached .cache: the link to the shared cache must not be committed"

@@ -27,6 +27,9 @@ def test_an_old_vllm_is_named_with_what_it_costs(use_vllm, installed, warned):
 def test_the_plugin_warns_before_the_model_loads(monkeypatch, caplog):
     args = SimpleNamespace(rlhf_type="grpo", reward_funcs=["atar", "adaptive_format"], reward_weights=[1, 0.5],
                            use_vllm=True)
+    # a passed pipeline check marks the process as checked (one run per process): keep that mark in this test,
+    # or every later in-process check of the trainer's arguments would be skipped
+    monkeypatch.setattr(options_guard.plugin, "_pipeline_checked", False)
     for installed, expected in (("0.8.5", 1), ("0.33.0", 0)):
         monkeypatch.setattr(versions, "installed_vllm", lambda v=installed: v)
         caplog.clear()

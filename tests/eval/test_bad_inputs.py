@@ -121,8 +121,12 @@ def bench(tmp_path):
 
 
 def infer_argv(tmp_path, bench, out, *extra):
-    # The model does not exist: every refusal below must come before the model would load.
-    return ["--model", tmp_path / "no-model", "--benchmark-file", bench, "--out", out, *extra]
+    # The model is a folder with an empty config: it passes the path check (eval.infer refuses a path that is no
+    # checkpoint first) and could not load, so every refusal below must come before the model would load.
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text("{}")
+    return ["--model", model, "--benchmark-file", bench, "--out", out, *extra]
 
 
 def test_infer_never_appends_to_or_cuts_a_file_that_is_not_its_output(tmp_path, bench, capsys):
@@ -138,7 +142,7 @@ def test_infer_never_appends_to_or_cuts_a_file_that_is_not_its_output(tmp_path, 
 def test_infer_refuses_to_mix_settings_in_one_out(tmp_path, bench, capsys):
     out = tmp_path / "p.jsonl"
     done = {"id": "q0", "output": "<answer>x</answer>", "infer": {
-        "model": str(tmp_path / "no-model"), "adapters": [], "system_file": None, "system_sha256": None,
+        "model": str(tmp_path / "model"), "adapters": [], "system_file": None, "system_sha256": None,
         "engine": "transformers", "model_type": None, "temperature": 0.0, "max_new_tokens": 1024}}
     jsonl(out, [done])
     before = out.read_text()
@@ -166,6 +170,7 @@ def test_infer_warns_when_the_training_system_prompt_is_not_given(tmp_path, benc
     model = tmp_path / "checkpoint-2"
     model.mkdir()
     (model / "args.json").write_text(json.dumps({"system": trained_with, "model": "base"}))
+    (model / "config.json").write_text("{}")   # a checkpoint folder by its path; it never loads here
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("Think first.")
     out = tmp_path / "not-ours.json"

@@ -169,3 +169,4 @@ def test_ablation_steps_pair_each_table1_row_with_the_row_it_adds_to():
                          ("grpo-a", "grpo-b"), ("grpo-a", "model-a"),  # + CoT, + ATAR
                          ("model-a", "model-b"), ("model-b", "model-c")]  # + CR, + TR
     assert ("model-e", "model-f") in steps and ("model-c", "qwen2.5-omni") not in steps
+    assert ("model-a", "model-a-thinkless") in steps   # a study variant against the row it varies

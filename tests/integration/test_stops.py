@@ -135,7 +135,8 @@ def test_every_way_a_run_stops_resumes_or_refuses_and_none_ends_finished_early(t
     steps = f"{saved.trained} of {PLANNED}"
     assert table.returncode == 1 and f"FAILED ({steps} steps)" in table.stdout, table.stdout + table.stderr[-3000:]
     report = (tmp_path / "runs" / "table1" / "report.md").read_text()
-    assert f"(ours, unfinished: {steps} steps)" in report and f"| {steps} (unfinished) |" in report
+    assert f"- **grpo-a** (unfinished: {steps} steps):" in report   # the summary; the tables mark it too
+    assert f"**grpo-a** (unfinished: {steps} steps) |" in report and f"| {steps} (unfinished) |" in report
     assert not life.finished(run)
 
     # 5. resumed to the planned step, each step logged once; then nothing to do

@@ -284,6 +284,7 @@ def test_the_report_shows_every_row_s_steps_and_marks_an_unfinished_one(tmp_path
     assert "**grpo-a** (ours, unfinished: 4 of 30 steps)" in md and "**model-c** (ours)" in md
     training = md[md.index("### Training"):md.index("### Denominators")]
     assert "| grpo-a | 4 of 30 (unfinished) |" in training and "| model-c | 4 of 4 |" in training
+    assert "- **grpo-a** (unfinished: 4 of 30 steps):" in md and "- **model-c**:" in md   # the summary
 
 
 def test_the_option_guard_guards_a_variant_s_swift_args(tmp_path, monkeypatch):

@@ -45,6 +45,7 @@ def test_dry_run_on_an_8_gpu_node_prints_commands_and_layout(row):
     assert opts["--vllm_limit_mm_per_prompt"] == ['{"audio":1,"image":0,"video":0}']
     assert opts["--vllm_tensor_parallel_size"] == ["8"] and opts["--move_model_batches"] == ["16"]
     assert opts["--offload_optimizer"] == ["true"]
+    assert opts["--ddp_timeout"] == ["3600"]  # a hung collective fails after an hour, not ms-swift's 208 days
     preflight = next(line for line in lines if "data_prep.preflight" in line)
     assert options(preflight)["--model"] == [INSTRUCT]  # the pre-flight applies this backbone's clip rules
     assert any("swift_plugins.judge.check" in " ".join(line) for line in lines) == (row == "model-h")
@@ -91,7 +92,8 @@ def test_the_report_lists_them_after_the_paper_s_tables_and_says_why_no_paper_nu
     from tests.recipes.test_catalogue import args_of, swept
 
     swept(tmp_path, "c", args_of("model-c", max_steps=4), {"checkpoint-4": 60.0})
-    swept(tmp_path, "h", args_of("model-h", max_steps=4), {"checkpoint-4": 70.0}, model_type="qwen3_omni_moe")
+    swept(tmp_path, "h", args_of("model-h", max_steps=4, ddp_timeout=3600), {"checkpoint-4": 70.0},
+          model_type="qwen3_omni_moe")
     md = report.build_report(report.find_results([str(tmp_path / "eval")]))
     paper_part, qwen3 = md.split("### Qwen3-Omni rows (beyond the paper)")
     paper_tables = paper_part[paper_part.index("### Table 1"):]
