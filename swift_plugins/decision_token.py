@@ -1,8 +1,9 @@
 """Thinkless's decoupled control-token term (DeGRPO; Fang et al. 2025, "Thinkless: LLM Learns When to Think")
 for ms-swift 4.6's GRPO loss: docs/rewards.md §11 gives the equations and why.
 
-The mode of a reply is decided by its first token (``<think>`` or ``<answer>``). Under ms-swift's loss, that
-token's share of the gradient depends on the reply's length (``--loss_type grpo``: 1/(G·T_i)) or on the
+The mode of a reply is decided by one token: its first, where ``<think>`` and ``<answer>`` are one token each,
+or the first after the prefix both openings share (a BPE that splits them as ``<`` + word + ``>``:
+:func:`decision_position`). Under ms-swift's loss, that token's share of the gradient depends on the reply's length (``--loss_type grpo``: 1/(G·T_i)) or on the
 batch's token count (``bnpo``: 1/N). DeGRPO gives it a term of its own, averaged over the completions, beside
 the token-level mean over the response tokens:
 
@@ -30,6 +31,9 @@ from importlib.metadata import version
 
 from swift_plugins.options_guard import Finding, refuse
 
+# How a reply opens in each mode (audio_thinker/tags.py's formats): their first differing token is the decision.
+THINK_OPENING, ANSWER_OPENING = "<think>", "<answer>"
+
 logger = logging.getLogger("audio_thinker")
 
 ENV = "AUDIO_THINKER_DECISION_ALPHA"
@@ -51,16 +55,28 @@ def alpha_from_env(environ=None) -> float | None:
     return alpha
 
 
-def decoupled_weights(mask, alpha: float):
-    """w_{i,t} of Eq. D1 for a boolean completion mask [B, T]: α/B on each completion's first token, 1/N_r on
-    its later tokens, 0 on padding."""
+def decision_position(tokenizer) -> int:
+    """Which completion token decides the mode: the first at which a think opening and an answer-only opening
+    tokenize differently. 0 where ``<think>`` and ``<answer>`` are one token each (the tiny and mini
+    checkpoints); 1 for a byte-level BPE that splits both as ``<`` + word + ``>`` (SmolLM2's tokenizer does):
+    the shared ``<`` decides nothing, so Eq. D1's term belongs on the token after it."""
+    think = tokenizer.encode(THINK_OPENING, add_special_tokens=False)
+    answer = tokenizer.encode(ANSWER_OPENING, add_special_tokens=False)
+    shared = 0
+    while shared < min(len(think), len(answer)) and think[shared] == answer[shared]:
+        shared += 1
+    return shared
+
+
+def decoupled_weights(mask, alpha: float, position: int = 0):
+    """w_{i,t} of Eq. D1 for a boolean completion mask [B, T]: α/B on each completion's decision token (its
+    ``position``-th real token, :func:`decision_position`), 1/N_r on its other tokens, 0 on padding."""
     import torch
 
     mask = mask.bool()
-    has_tokens = mask.any(dim=1)
-    first = torch.zeros_like(mask)
-    rows = torch.nonzero(has_tokens).squeeze(1)
-    first[rows, mask[rows].int().argmax(dim=1)] = True   # the first True of each row: the decision token
+    order = mask.int().cumsum(dim=1) - 1            # each real token's index within its completion
+    first = mask & (order == position)              # the decision token of each completion long enough to have one
+    has_tokens = first.any(dim=1)
     later = mask & ~first
     weights = torch.zeros(mask.shape, dtype=torch.float64, device=mask.device)
     weights[first] = alpha / max(int(has_tokens.sum()), 1)
@@ -68,16 +84,16 @@ def decoupled_weights(mask, alpha: float):
     return weights
 
 
-def gradient_factor(mask, alpha: float):
+def gradient_factor(mask, alpha: float, position: int = 0):
     """s_{i,t} = N · w_{i,t}: what turns bnpo's gradient ((1/N) Σ ℓ) into Eq. D1's."""
     n = max(int(mask.bool().sum()), 1)
-    return decoupled_weights(mask, alpha) * n
+    return decoupled_weights(mask, alpha, position) * n
 
 
-def attach(per_token_logps, mask, alpha: float):
+def attach(per_token_logps, mask, alpha: float, position: int = 0):
     """Scale the gradient reaching each log-probability by Eq. D1's factor (nothing when no gradient flows)."""
     if per_token_logps.requires_grad:
-        factor = gradient_factor(mask, alpha).to(per_token_logps.dtype)
+        factor = gradient_factor(mask, alpha, position).to(per_token_logps.dtype)
         per_token_logps.register_hook(lambda grad: grad * factor)
     return per_token_logps
 
@@ -133,7 +149,10 @@ def install(alpha: float) -> None:
             if tuple(mask.shape) != tuple(logps.shape):
                 raise RuntimeError(f"{ENV}: log-probabilities {tuple(logps.shape)} and completion mask "
                                    f"{tuple(mask.shape)} differ in shape: ms-swift's layout is not the one checked")
-            attach(logps, mask, alpha)
+            if getattr(self, "_audio_thinker_decision_position", None) is None:   # once: the tokenizer is fixed
+                tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+                self._audio_thinker_decision_position = decision_position(tokenizer)
+            attach(logps, mask, alpha, self._audio_thinker_decision_position)
             # on the dashboard (logging.jsonl): α at every step whose loss carried the term
             self._metrics["train"]["audio_thinker/decision_alpha"].append(alpha)
         return logps, entropies

@@ -101,3 +101,27 @@ def test_options_under_which_the_factor_is_not_eq_d1_are_refused():
     bad = types.SimpleNamespace(**{**vars(good), "loss_type": "grpo", "overlong_filter": True})
     assert [f.option for f in decision_token.refusals(bad)] == ["--loss_type grpo", "--overlong_filter true"]
     assert decision_token.alpha_from_env({}) is None   # unset: off, nothing installed
+
+
+def test_the_decision_token_can_come_after_a_shared_prefix():
+    """Completions of 1, 3 and 2 tokens with the decision at position 1 (after a shared '<'): the one-token
+    completion has no decision token and is not counted in B."""
+    mask = torch.tensor([[True, False, False], [True, True, True], [True, True, False]])
+    w = decision_token.decoupled_weights(mask, 0.5, position=1)
+    # B = 2 (rows 1 and 2), N_r = 6 - 2 = 4
+    assert w.tolist() == [[0.25, 0.0, 0.0], [0.25, 0.25, 0.25], [0.25, 0.25, 0.0]]
+
+
+@pytest.mark.judge
+def test_the_decision_position_is_where_the_two_openings_part(tiny_checkpoints):
+    """One token each (the tiny checkpoints' vocabulary): position 0. A byte-level BPE (the local judge's
+    SmolLM2 tokenizer, a real one) splits both openings as '<' + word + '>': the shared '<' decides nothing."""
+    from transformers import AutoTokenizer
+
+    from tests.helpers.paths import CACHE
+
+    tiny = AutoTokenizer.from_pretrained(tiny_checkpoints / "qwen2-audio")
+    assert decision_token.decision_position(tiny) == 0
+    bpe = AutoTokenizer.from_pretrained(CACHE / "judge" / "smollm2-135m-instruct")
+    assert bpe.tokenize("<think>")[0] == bpe.tokenize("<answer>")[0]   # the premise, as this tokenizer has it
+    assert decision_token.decision_position(bpe) == 1
