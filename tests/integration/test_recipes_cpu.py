@@ -36,6 +36,7 @@ GRPO_CASES = [
     ("model-f", "qwen2.5-omni", "lora", {}),   # Eq. 7 on Omni
     ("model-d", "qwen2.5-omni", "full", {}),   # ATAR on Omni
     ("model-h", "qwen3-omni", "full", {"PROFILE": "cpu"}),   # Eq. 7 on Qwen3-Omni, the MoE (model-c's rewards)
+    ("model-a-thinkless", "qwen2-audio", "full", {}),  # the decoupled decision-token term inside ms-swift's loss
 ]
 
 
@@ -69,6 +70,8 @@ def test_grpo_recipe_runs_on_cpu(row, backbone, tuner, settings, tiny_checkpoint
     if {"think_consistency", "think_quality"} & row_rewards:
         assert any(r.get("audio_thinker/judge_quality_calls", 0) for r in logs) or \
             all(r["rewards/ThinkRate/mean"] == 0 for r in logs)
+    if row == "model-a-thinkless":   # the row's env switched the term on, and every logged step carried it
+        assert all(abs(r["audio_thinker/decision_alpha"] - 0.1) < 1e-9 for r in logs)
     assert list(out.glob("checkpoint-2"))
 
 
