@@ -232,7 +232,11 @@ def _unfinished(res: dict[str, Any]) -> str:
 
 
 def training_section(results: list[tuple[str, dict[str, Any]]]) -> str:
-    """Every row's steps trained of steps planned at the checkpoint evaluated; an unfinished row is marked."""
+    """Every row's steps trained of steps planned at the checkpoint evaluated; an unfinished row is marked.
+    Nothing when no result carries a training trail (predictions made by eval.infer alone, as the demo's):
+    a column of dashes would read as "not trained"."""
+    if not any(res.get("training") for _, res in results):
+        return ""
     rows = [[row, steps(res)] for row, res in dict((row, res) for row, res in results).items()]
     return "### Training\n\nSteps trained (the checkpoint evaluated) of the steps planned.\n\n" + markdown_table(
         ["row", "steps trained"], rows)
@@ -309,7 +313,9 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
     controls = controls_section(everything)
     if controls:
         parts.append(controls)
-    parts.append(training_section(everything))
+    training = training_section(everything)
+    if training:
+        parts.append(training)
     parts.append(denominators(everything))
     flags = [(row, s, info) for row, res in results for s, info in (res.get("flagged_subsets") or {}).items()]
     if flags:

@@ -49,6 +49,8 @@ def test_report_puts_ours_beside_the_paper_with_the_difference(load_meta):
     assert diff[0] == "23.12"  # 100 - 76.88
     assert "### Table 5" not in md  # v0325 results stay out of the v05.15.25 table
     assert "| model-c | mmau | v0325 | 66.70 | 63.7–69.6 | 1000 | 333 | 0 | 0 |" in md  # denominators
+    # scored predictions with no eval.sweep trail (the demo's): no Training section of dashes
+    assert "### Training" not in md
 
 
 def test_think_analysis_rates_by_difficulty_and_plot(load_meta, tmp_path):
