@@ -306,8 +306,11 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
     own = own_item_sets_section(results)
     if own:
         parts.append(own)
+    # Table 1's ablation steps only beside the paper; a pair asked for with --pair on any item set (an item set
+    # of our own fits every column of its benchmark: it is the one set those rows were scored on)
     paired = paired_section([(row, res) for row, res in everything if beside_the_paper(res)], paper,
-                            aliases or {}, TABLES["table1"][1], _fits, pairs)
+                            aliases or {}, TABLES["table1"][1], _fits, pairs, pair_results_all=everything,
+                            pair_fits=lambda res, version: _fits(res, version) or not beside_the_paper(res))
     if paired:
         parts.append(paired)
     controls = controls_section(everything)

@@ -89,7 +89,8 @@ def _groups(columns) -> dict[tuple[str, str | None], list[tuple[str, str, str]]]
 
 
 def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any], aliases: dict[str, str],
-                   table_columns, fits, pairs: list[tuple[str, str]] = ()) -> str | None:
+                   table_columns, fits, pairs: list[tuple[str, str]] = (), pair_results_all=None,
+                   pair_fits=None) -> str | None:
     """Markdown for the paired ablation steps and the requested row pairs (None when there is none).
     ``table_columns`` are Table 1's (header, benchmark, version, column, paper key); ``fits(result,
     version)`` says whether a result belongs in a column of that MMAU version."""
@@ -110,10 +111,11 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
                 return round(y - x, 2) if x is not None and y is not None else None
             lines += _step_lines(label, _result(results, ours_a, bench, version, fits),
                                  _result(results, ours_b, bench, version, fits), columns, paper_delta)
-    for a_row, b_row in pairs:
+    for a_row, b_row in pairs:   # asked for by name: paired on the items both were scored on, whatever the set
+        pair_results = everything if pair_results_all is None else pair_results_all
         for (bench, version), columns in _groups(table_columns).items():
-            lines += _step_lines(f"{a_row} → {b_row}", _result(everything, a_row, bench, version, fits),
-                                 _result(everything, b_row, bench, version, fits), columns, None)
+            lines += _step_lines(f"{a_row} → {b_row}", _result(pair_results, a_row, bench, version, pair_fits or fits),
+                                 _result(pair_results, b_row, bench, version, pair_fits or fits), columns, None)
     if not lines:
         return None
     return ("### Paired differences\n\n"

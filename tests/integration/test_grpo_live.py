@@ -57,4 +57,7 @@ def test_grpo_with_all_rewards_and_live_judge(tiny_qwen2_audio, audio_qa, local_
     drawn = {title: {label for label, _, _ in lines} for title, lines in panels.items()}
     assert {"total reward", *classes} <= drawn["rewards"]
     assert drawn["think mode (Eq. 1–4)"] == {"λ think ratio", "γ_think", "γ_no-think"}
-    assert {"judge_quality_calls", "judge_quality_failures"} <= drawn["judge"]
+    assert "judge_quality_calls" in drawn["judge"]
+    # a counter that stays 0 at every step is left out of the figure (eval.plot_training): failures only if any
+    failed = any(row.get("audio_thinker/judge_quality_failures") for row in logs)
+    assert ("judge_quality_failures" in drawn["judge"]) == failed
