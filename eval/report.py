@@ -23,7 +23,8 @@ when on v05.15.25 (the version is in the result, detected from the metadata).
 A result on any other MMAU-format item set (a miniature such as the mini task's
 held-out items, a subset, an edited file) has no paper number to stand beside:
 it goes to a table of its own, by item set, with accuracy per difficulty and
-the share of think replies, and no paper row, difference or paired step. The
+the share of think replies, and no paper row, difference or Table 1 ablation
+step (a pair asked for with ``--pair`` is still compared on its items). The
 report opens with a summary of at most five lines: each row's overall accuracy
 and where it was measured.
 
