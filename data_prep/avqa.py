@@ -48,7 +48,6 @@ no duplicate row, and the resumed outputs equal a clean run's byte for byte.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
 import re
 import signal
@@ -66,6 +65,7 @@ from audio_thinker.jsonl import Journal, read_journal, read_records, write_json,
 from audio_thinker.row_checks import choices_problem
 from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
+from data_prep.pool import worker_pool
 from data_prep.snr import estimate_snr_db
 from data_prep.text import rewrite_question
 
@@ -234,16 +234,6 @@ def batch_tasks(tasks: list, workers: int, max_size: int = 16) -> list[list]:
     return batches
 
 
-def _worker_init() -> None:
-    # Die with the parent (Linux): a killed run leaves no worker writing behind.
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort, not on this platform
-        pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 @dataclass
 class Summary:
     input: int
@@ -337,10 +327,7 @@ def run(video_dir: Path, annotations: list[Path], out_dir: Path, workers: int = 
             for task in tasks:
                 record(process_video(task))
         else:
-            ctx = mp.get_context("forkserver" if sys.platform != "win32" else "spawn")
-            if ctx.get_start_method() == "forkserver":  # import numpy/av/soxr once, fork workers from it
-                ctx.set_forkserver_preload(["data_prep.audio", "data_prep.snr"])
-            with ctx.Pool(processes=workers, initializer=_worker_init) as pool:
+            with worker_pool(workers) as pool:
                 for results in pool.imap_unordered(process_batch, batch_tasks(tasks, workers)):
                     for result in results:
                         record(result)
@@ -449,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(str(exc), option="--max-seconds" if "max_" in str(exc) else "--min-duration") from None
     # SIGTERM unwinds through the pool's ``with`` (terminate, join) and the journal's, as Ctrl-C does; left to
     # its default it killed this process alone, and the workers then wrote their results into a closed pipe
-    # (BrokenPipeError tracebacks) and the semaphores were never released ("leaked semaphore" warnings).
+    # (BrokenPipeError tracebacks) and the semaphores were never released ("leaked semaphore" warnings). The
+    # workers ignore it: this process stops them (data_prep.pool says why).
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,

@@ -46,7 +46,7 @@ from audio_thinker.jsonl import atomic_write_text
 from recipes import catalogue
 
 from . import audio_control, provenance
-from .report_paired import our_row, paired_section, paper_entry
+from .report_paired import ablation_step_lines, our_row, paired_section, paper_entry, requested_pair_lines
 from .tables import fmt, fmt_accuracy, fmt_interval, markdown_table
 
 PAPER_NUMBERS = Path(__file__).with_name("paper_numbers.yaml")
@@ -309,9 +309,11 @@ def build_report(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any
         parts.append(own)
     # Table 1's ablation steps only beside the paper; a pair asked for with --pair on any item set (an item set
     # of our own fits every column of its benchmark: it is the one set those rows were scored on)
-    paired = paired_section([(row, res) for row, res in everything if beside_the_paper(res)], paper,
-                            aliases or {}, TABLES["table1"][1], _fits, pairs, pair_results_all=everything,
-                            pair_fits=lambda res, version: _fits(res, version) or not beside_the_paper(res))
+    paired = paired_section(
+        ablation_step_lines([(row, res) for row, res in everything if beside_the_paper(res)], paper, aliases or {},
+                            TABLES["table1"][1], _fits)
+        + requested_pair_lines(everything, pairs, TABLES["table1"][1],
+                               lambda res, version: _fits(res, version) or not beside_the_paper(res)))
     if paired:
         parts.append(paired)
     controls = controls_section(everything)

@@ -88,13 +88,12 @@ def _groups(columns) -> dict[tuple[str, str | None], list[tuple[str, str, str]]]
     return out
 
 
-def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any], aliases: dict[str, str],
-                   table_columns, fits, pairs: list[tuple[str, str]] = (), pair_results_all=None,
-                   pair_fits=None) -> str | None:
-    """Markdown for the paired ablation steps and the requested row pairs (None when there is none).
+def ablation_step_lines(results: list[tuple[str, dict[str, Any]]], paper: dict[str, Any], aliases: dict[str, str],
+                        table_columns, fits) -> list[list[Any]]:
+    """The lines of Table 1's ablation steps between the rows among ``results`` (control runs left out).
     ``table_columns`` are Table 1's (header, benchmark, version, column, paper key); ``fits(result,
     version)`` says whether a result belongs in a column of that MMAU version."""
-    everything, results = results, [(r, res) for r, res in results if not res.get("control_run")]
+    results = [(r, res) for r, res in results if not res.get("control_run")]
     cat = catalogue.load()
     rows = list(dict.fromkeys(r for r, _ in results))
     lines: list[list[Any]] = []
@@ -111,11 +110,23 @@ def paired_section(results: list[tuple[str, dict[str, Any]]], paper: dict[str, A
                 return round(y - x, 2) if x is not None and y is not None else None
             lines += _step_lines(label, _result(results, ours_a, bench, version, fits),
                                  _result(results, ours_b, bench, version, fits), columns, paper_delta)
-    for a_row, b_row in pairs:   # asked for by name: paired on the items both were scored on, whatever the set
-        pair_results = everything if pair_results_all is None else pair_results_all
+    return lines
+
+
+def requested_pair_lines(results: list[tuple[str, dict[str, Any]]], pairs: list[tuple[str, str]], table_columns,
+                         fits) -> list[list[Any]]:
+    """The lines of the row pairs asked for by name (``--pair A:B``), each paired on the items both rows were
+    scored on, whatever the item set (control runs included: the silent-audio control is such a pair)."""
+    lines: list[list[Any]] = []
+    for a_row, b_row in pairs:
         for (bench, version), columns in _groups(table_columns).items():
-            lines += _step_lines(f"{a_row} → {b_row}", _result(pair_results, a_row, bench, version, pair_fits or fits),
-                                 _result(pair_results, b_row, bench, version, pair_fits or fits), columns, None)
+            lines += _step_lines(f"{a_row} → {b_row}", _result(results, a_row, bench, version, fits),
+                                 _result(results, b_row, bench, version, fits), columns, None)
+    return lines
+
+
+def paired_section(lines: list[list[Any]]) -> str | None:
+    """Markdown for the paired ablation steps and the requested row pairs (None when there is none)."""
     if not lines:
         return None
     return ("### Paired differences\n\n"

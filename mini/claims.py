@@ -36,8 +36,8 @@ from recipes import catalogue
 from eval import plot_training, think_analysis
 from eval.compare import compare, load_result
 from eval.stats import Z95
+from mini.task import DIFFICULTIES
 
-DIFFICULTIES = ("easy", "medium", "hard")
 BASE = "base"
 TIME_KEYS = ("time_step_s", "time_generate_s", "time_rewards_s", "time_train_s")
 # The rows the claims name, by what makes them that row in recipes/catalogue.yaml (prompt, rewards):

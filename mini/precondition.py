@@ -27,47 +27,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from mini.held_out import evaluate
+from mini.task import DIFFICULTIES
+from mini.traces import judge_sampled, trace_lines
+
 PROMPTS = ("answer_only", "always_think")
-DIFFICULTIES = ("easy", "medium", "hard")
-
-
-def evaluate(model: str, task: Path, out: Path, prompt: str, limit: int | None, batch: int,
-             temperature: float = 0.0) -> tuple[dict, float]:
-    """One prompt through eval.infer -> eval.convert -> eval.score; returns (score JSON, infer seconds).
-    Greedy in ``out/PROMPT``; sampled (``temperature`` > 0) in ``out/PROMPT-sampled``."""
-    run = out / (f"{prompt}-sampled" if temperature else prompt)
-    run.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
-           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    py = [sys.executable, "-m"]
-    infer = py + ["eval.infer", "--model", model, "--model-type", "qwen2_audio", "--benchmark-file",
-                  str(task / "test.jsonl"), "--out", str(run / "preds.jsonl"), "--system",
-                  str(REPO / "swift_plugins" / "prompts" / f"{prompt}.txt"), "--batch-size", str(batch),
-                  "--max-new-tokens", "64", "--temperature", str(temperature)]
-    if limit:
-        infer += ["--limit", str(limit)]
-    t0 = time.time()
-    with open(run / "infer.log", "w") as log:
-        subprocess.run(infer, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
-    seconds = time.time() - t0
-    subprocess.run(py + ["eval.convert", "mmau", "--predictions", str(run / "preds.jsonl"), "--meta",
-                         str(task / "test-meta.json"), "--out", str(run / "mmau_predictions.json")],
-                   env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    meta = task / "test-meta.json"
-    if limit:  # score the answered prefix only: the denominator is the items asked
-        items = json.loads(meta.read_text())[:limit]
-        meta = run / "test-meta.limit.json"
-        meta.write_text(json.dumps(items))
-    subprocess.run(py + ["eval.score", "mmau", "--input", str(run / "mmau_predictions.json"), "--meta", str(meta),
-                         "--output", str(run / "mmau.json")], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return json.loads((run / "mmau.json").read_text()), seconds
 
 
 def think_rates(preds: Path) -> dict[str, float]:
@@ -118,39 +86,6 @@ def flawed_checks(groups: dict[str, dict[str, dict]], traces: dict) -> dict[str,
     }
 
 
-def judge_sampled(args, preds: Path) -> dict:
-    """mini.traces over the sampled replies in ``preds``, through --judge-url or a task judge on loopback."""
-    from audio_thinker.jsonl import read_records
-    from mini import judge as mini_judge
-    from mini.traces import judge_rows, summarise
-    from swift_plugins.judge.settings import JudgeSettings
-    server = None
-    url = args.judge_url
-    if url is None:
-        server = mini_judge.start_in_thread()
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        judged = judge_rows(list(read_records(preds)), JudgeSettings(url=url, model=mini_judge.SERVED_NAME))
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-    return summarise(judged, DIFFICULTIES)
-
-
-def trace_lines(traces: dict) -> list[str]:
-    lines = ["", "Sampled think traces (always-think prompt, temperature 1), task judge:", "",
-             "| difficulty | traces | consistent % [95 % CI] | consistent when correct % [95 % CI] (n) | mean R_t [95 % CI] |",
-             "|---|---|---|---|---|"]
-    ci = lambda c, f: f"[{c[0]:{f}}, {c[1]:{f}}]" if c else ""  # noqa: E731
-    for name, t in [*traces["by_difficulty"].items(), ("all", traces["overall"])]:
-        lines.append(f"| {name} | {t['traces']} | {t['consistent']} {ci(t['consistent_ci'], '.1f')} | "
-                     f"{t['consistent_when_correct']} {ci(t['consistent_when_correct_ci'], '.1f')} ({t['correct']}) | {t['quality']} {ci(t['quality_ci'], '.3f')} |")
-    if traces["overall"]["failed"]:
-        lines.append(f"\n{traces['overall']['failed']} judgments failed (left out of the rates)")
-    return lines
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="checkpoint directory (e.g. .cache/mini/qwen2-audio)")
@@ -177,7 +112,7 @@ def main(argv=None) -> int:
     if args.traces:
         _, seconds["always_think sampled"] = evaluate(args.model, args.task, args.out, "always_think", args.traces,
                                                       args.batch_size, temperature=1.0)
-        traces = judge_sampled(args, args.out / "always_think-sampled" / "preds.jsonl")
+        traces = judge_sampled(args.judge_url, args.out / "always_think-sampled" / "preds.jsonl")
     gate = flawed_checks(groups, traces) if traces is not None else checks
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, `uptime`: {load}",

@@ -8,13 +8,19 @@ only about correct answers in training).
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
+from audio_thinker.jsonl import read_records
 from audio_thinker.rows import question_of
 from audio_thinker.tags import parse_completion
 from eval.stats import wilson_interval
 from eval.think_propensity import t_interval
+from mini.held_out import evaluate
+from mini.task import DIFFICULTIES
 from swift_plugins.judge.client import judge_many
 from swift_plugins.judge.prompts import (build_consistency_prompt, build_quality_prompt, parse_consistency,
                                          parse_quality)
@@ -77,14 +83,39 @@ def summarise(judged: Sequence[dict], difficulties: Sequence[str]) -> dict:
             "by_difficulty": {d: summary([j for j in judged if j["difficulty"] == d]) for d in difficulties}}
 
 
+def judge_sampled(url: str | None, preds: Path) -> dict:
+    """The sampled replies in ``preds`` judged and summarised per difficulty, through the judge at ``url`` or,
+    when it is None, the task judge (``mini.judge``) served on loopback for the call."""
+    from mini import judge as mini_judge   # the task judge's server: loaded only where it is served
+    server = None
+    if url is None:
+        server = mini_judge.start_in_thread()
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        judged = judge_rows(list(read_records(preds)), JudgeSettings(url=url, model=mini_judge.SERVED_NAME))
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+    return summarise(judged, DIFFICULTIES)
+
+
+def trace_lines(traces: dict) -> list[str]:
+    lines = ["", "Sampled think traces (always-think prompt, temperature 1), task judge:", "",
+             "| difficulty | traces | consistent % [95 % CI] | consistent when correct % [95 % CI] (n) | mean R_t [95 % CI] |",
+             "|---|---|---|---|---|"]
+    ci = lambda c, f: f"[{c[0]:{f}}, {c[1]:{f}}]" if c else ""  # noqa: E731
+    for name, t in [*traces["by_difficulty"].items(), ("all", traces["overall"])]:
+        lines.append(f"| {name} | {t['traces']} | {t['consistent']} {ci(t['consistent_ci'], '.1f')} | "
+                     f"{t['consistent_when_correct']} {ci(t['consistent_when_correct_ci'], '.1f')} ({t['correct']}) | {t['quality']} {ci(t['quality_ci'], '.3f')} |")
+    if traces["overall"]["failed"]:
+        lines.append(f"\n{traces['overall']['failed']} judgments failed (left out of the rates)")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Sample N replies of a checkpoint under the always-think prompt at temperature 1 and judge their traces
     (the precondition's sampled pass, for any checkpoint: a GRPO run's final one, say)."""
-    import argparse
-    import json
-    from pathlib import Path
-
-    from mini import precondition
     ap = argparse.ArgumentParser(prog="python -m mini.traces", description=main.__doc__)
     ap.add_argument("--model", required=True, help="checkpoint directory")
     ap.add_argument("--task", type=Path, required=True, help="mini.task output folder (test.jsonl, test-meta.json)")
@@ -96,11 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.samples < 1:
         ap.error("--samples must be >= 1")
     args.out.mkdir(parents=True, exist_ok=True)
-    precondition.evaluate(args.model, args.task, args.out, "always_think", args.samples, args.batch_size,
+    evaluate(args.model, args.task, args.out, "always_think", args.samples, args.batch_size,
                           temperature=1.0)
-    traces = precondition.judge_sampled(args, args.out / "always_think-sampled" / "preds.jsonl")
+    traces = judge_sampled(args.judge_url, args.out / "always_think-sampled" / "preds.jsonl")
     (args.out / "traces.json").write_text(json.dumps({"model": args.model, **traces}, indent=1))
-    print("\n".join(precondition.trace_lines(traces)))
+    print("\n".join(trace_lines(traces)))
     return 0
 
 

@@ -37,7 +37,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep import avqa  # noqa: E402
-from audio_thinker.jsonl import read_journal  # noqa: E402
 
 VARIANTS = [  # (extension, audio encoder args, rate, video encoder)
     (".mp4", ["-c:a", "aac", "-b:a", "128k"], 44100, "libx264"),
@@ -87,8 +86,6 @@ def time_extractor(videos: Path, ann: Path, out: Path, workers: int) -> tuple[fl
     c0, t0 = _cpu(), time.perf_counter()
     summary = avqa.run(videos, [ann], out, workers=workers, progress=False)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    if workers > 1:  # pool workers are the forkserver's children: add their own per-video CPU
-        cpu += sum(e.get("cpu_s", 0.0) for e in read_journal(out / "journal.jsonl"))
     return wall, cpu, {"kept": summary.kept, "rejected": sum(summary.rejected.values())}
 
 

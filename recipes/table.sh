@@ -29,9 +29,9 @@
 # docs/recipes.md "The life of a run"), evaluation skips finished checkpoint x benchmark pairs. A row that
 # fails is reported and the next rows go on. Exit code 1 if any row failed.
 set -uo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_env.sh"   # REPO_DIR, PYTHONPATH, use_python
 cd "$REPO_DIR"
-# The interpreter that runs the table command; the commands it prints and runs keep $PYTHON as given
-# (default: python on PATH), as they always did.
-RUNNER=$(command -v "${PYTHON:-python3}" || command -v python3 || command -v python)
-exec "$RUNNER" -m recipes.launch.table "$@"
+# One interpreter for the table command and every command it runs and prints (the benchmarks' conversion,
+# eval.sweep, eval.report): the environment setup.sh installed into, or $PYTHON as given.
+use_python
+exec "$PYTHON" -m recipes.launch.table "$@"

@@ -13,8 +13,9 @@
 # The numbers mean nothing (random 2-layer models); the point is that every stage of every row runs.
 # Only MMAU is rehearsed (the synthetic set is in MMAU's format): BENCHMARKS=mmau.
 set -euo pipefail
-source "$(dirname "$0")/_env.sh"   # REPO_DIR, PYTHONPATH, use_offline_caches
+source "$(dirname "$0")/_env.sh"   # REPO_DIR, PYTHONPATH, use_python, use_offline_caches
 cd "$REPO_DIR"
+use_python   # $PYTHON: the interpreter setup.sh installed into (a venv on a PEP 668 system Python)
 REH=${REHEARSAL_DIR:-$REPO_DIR/output/rehearsal}
 TABLE=${1:-table1}
 [ $# -gt 0 ] && shift
@@ -27,8 +28,8 @@ mkdir -p "$REH"
 
 if [ ! -s "$REH/data/mmau-demo.json" ] && [ "${DRY_RUN:-0}" != 1 ]; then
   stamp "tiny checkpoints and synthetic data"
-  python scripts/build_tiny_checkpoints.py --out .cache/tiny > /dev/null
-  python -m data_prep.synthetic --out "$REH/data" --train 16 --eval 12 > /dev/null
+  "$PYTHON" scripts/build_tiny_checkpoints.py --out .cache/tiny > /dev/null
+  "$PYTHON" -m data_prep.synthetic --out "$REH/data" --train 16 --eval 12 > /dev/null
 fi
 
 # The GPU settings scaled to one CPU process and the tiny models, as the offline demo runs its rows.
@@ -42,9 +43,9 @@ export MMAU_META=$REH/data/mmau-demo.json BENCHMARKS=mmau EVAL_BATCH_SIZE=4 EVAL
 # The judge rows (model-b/c/e/f) need a judge: the local SmolLM2 stand-in on loopback, as in the demo.
 # Which rows those are is the catalogue's (each row's rewards, the registry's judge rewards).
 needs_judge=0
-rows=${*:-$(python -m recipes.catalogue rows "$TABLE")}
+rows=${*:-$("$PYTHON" -m recipes.catalogue rows "$TABLE")}
 # shellcheck disable=SC2086
-python -m recipes.catalogue shell $rows | grep -q "NEEDS_JUDGE=1" && needs_judge=1
+"$PYTHON" -m recipes.catalogue shell $rows | grep -q "NEEDS_JUDGE=1" && needs_judge=1
 if [ "$needs_judge" = 1 ] && [ "${DRY_RUN:-0}" != 1 ]; then
   JUDGE_PORT=${JUDGE_PORT:-18100}
   stamp "local judge on 127.0.0.1:$JUDGE_PORT"

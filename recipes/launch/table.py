@@ -47,7 +47,7 @@ class Table:
     benchmarks: tuple[str, ...]
     root: Path
     env: Mapping[str, str]
-    python: str                    # as printed in the commands (PYTHON, default python)
+    python: str                    # runs and is printed in the commands (PYTHON, else this interpreter)
 
     @property
     def output_root(self) -> Path:
@@ -155,7 +155,7 @@ def table_of(argv: Sequence[str], root: Path, env: Mapping[str, str]) -> Table:
             raise TableError(f"{row} is not a row of {name} ({' '.join(table.rows)})")
     rows = tuple(r for r in table.rows if r in wanted) if wanted else table.rows
     benchmarks = tuple((env.get("BENCHMARKS") or " ".join(table.benchmarks)).split())
-    out = Table(cat, name, rows, benchmarks, root, dict(env), env.get("PYTHON") or "python")
+    out = Table(cat, name, rows, benchmarks, root, dict(env), env.get("PYTHON") or sys.executable)
     if env.get("EVAL_CHECKPOINTS", "last") not in ("last", "all"):
         raise TableError("EVAL_CHECKPOINTS must be last or all")
     if env.get("MODEL") and len({cat.row(r).backbone for r in rows}) > 1:

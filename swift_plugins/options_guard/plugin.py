@@ -53,6 +53,16 @@ def _full_view(args) -> SimpleNamespace:
     return SimpleNamespace(**view)
 
 
+def _remove_if_empty(output_dir) -> None:
+    """A refused run leaves no output folder: ms-swift made ``output_dir`` (its versioned folder with
+    ``--add_version``) while it parsed the arguments, before this check. Only an empty folder is removed, so
+    nothing is lost, whoever made it (docs/bad-input.md, "A doomed run")."""
+    try:
+        os.rmdir(output_dir)
+    except (OSError, TypeError):   # not empty, already gone (another rank), or no output_dir
+        pass
+
+
 def check_pipeline_args(args) -> None:
     """The plugin's check of a ``swift rlhf`` run, before any model loads; restores the annealing step."""
     global _pipeline_checked
@@ -61,6 +71,8 @@ def check_pipeline_args(args) -> None:
         return
     view = _full_view(args)
     verdicts = check(view)
+    if verdicts.refused:
+        _remove_if_empty(arg(view, "output_dir"))
     refuse(verdicts.refused)
     _warn(verdicts.warned)
     from swift_plugins.compat import versions  # here, not at the top: the launcher imports this module without ms-swift

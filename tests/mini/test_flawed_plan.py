@@ -3,23 +3,17 @@ flawed build, model-a/b/c on both seeds from that checkpoint through mini/table.
 every run and the curves."""
 import os
 import shlex
-import subprocess
 
-from tests.helpers.paths import REPO
-from tests.mini.test_table_plan import option, trainings
+from tests.helpers.mini_plans import dry_run, option, trainings
 
 
 def test_the_plan(tmp_path):
     root = tmp_path / "flawed"
-    env = {**os.environ, "DRY_RUN": "1", "MINI_ROOT": str(root), "PYTHONPATH": str(REPO)}
-    out = subprocess.run(["bash", str(REPO / "mini" / "flawed.sh")], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert not root.exists()  # a dry run writes nothing
-    lines = out.stdout.splitlines()
+    plan = dry_run("flawed.sh", root)
+    lines = plan.splitlines()
     build = shlex.split(next(line for line in lines if " -m mini.build " in line)[2:])
     assert option(build, "--flaws") == "0.35" and build[build.index("--out") + 1].endswith(".cache/mini-flawed")
-    runs = trainings(out.stdout)
+    runs = trainings(plan)
     planned = {(os.path.basename(option(w, "--output_dir")), option(w, "--seed")) for w in runs}
     assert planned == {(row, seed) for row in ("model-a", "model-b", "model-c") for seed in ("1", "2")}
     models = {option(w, "--model") for w in runs}

@@ -1,8 +1,7 @@
-"""mini.precondition --traces: sampled replies judged by the task judge (a real server on loopback, the
+"""mini.precondition --traces (mini.traces.judge_sampled): sampled replies judged by the task judge (a real server on loopback, the
 project's judge client), and the flawed warm start's checks computed from them."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from audio_thinker.rows import build_user_text
 from mini import precondition
 from mini import task as mini_task
+from mini import traces as mini_traces
 
 
 def prediction(item, output: str) -> dict:
@@ -28,7 +28,7 @@ def test_sampled_traces_are_judged_and_checked(tmp_path):
     outputs[3] = f"<answer>{items[3].answer}</answer>"  # no trace: not judged
     preds = tmp_path / "preds.jsonl"
     preds.write_text("".join(json.dumps(prediction(it, out)) + "\n" for it, out in zip(items, outputs)))
-    traces = precondition.judge_sampled(argparse.Namespace(judge_url=None), preds)
+    traces = mini_traces.judge_sampled(None, preds)
     overall = traces["overall"]
     assert (overall["traces"], overall["consistent"], overall["failed"]) == (5, 60.0, 0)
     assert (overall["correct"], overall["consistent_when_correct"]) == (4, 75.0)  # the mismatch answered wrong

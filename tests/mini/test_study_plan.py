@@ -4,35 +4,19 @@ propensity figure, the long runs, the instruments, the claims per variant, and a
 (DRY_RUN=1; the study itself is never run by the suite)."""
 import os
 import re
-import shlex
-import subprocess
 
 import pytest
 
 from recipes import catalogue
-from tests.helpers.paths import REPO
+from tests.helpers.mini_plans import dry_run, option, trainings
 
 SAME = ("--model", "--dataset", "--learning_rate", "--per_device_train_batch_size", "--num_generations",
         "--max_completion_length", "--temperature", "--beta", "--tuner_type", "--torch_dtype")
 
 
-def option(words, name):
-    return words[words.index(name) + 1]
-
-
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("study")
-    env = {**os.environ, "DRY_RUN": "1", "MINI_ROOT": str(root / "study"), "PYTHONPATH": str(REPO)}
-    out = subprocess.run(["bash", str(REPO / "mini" / "study.sh")], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert not (root / "study").exists()  # a dry run writes nothing
-    return out.stdout
-
-
-def trainings(plan):
-    return [shlex.split(line[line.index("swift rlhf"):]) for line in plan.splitlines() if " swift rlhf " in line]
+    return dry_run("study.sh", tmp_path_factory.mktemp("study") / "study")
 
 
 def test_every_variant_and_model_a_on_two_seeds_with_the_references_on_one(plan):

@@ -3,11 +3,10 @@ seed, the same overrides, the held-out evaluation and the analysis (DRY_RUN=1; t
 run by the suite)."""
 import os
 import shlex
-import subprocess
 
 import pytest
 
-from tests.helpers.paths import REPO
+from tests.helpers.mini_plans import dry_run, option, trainings
 
 ROWS = {"grpo-a", "grpo-b", "model-a", "model-b", "model-c"}
 SAME = ("--model", "--dataset", "--max_steps", "--learning_rate", "--per_device_train_batch_size",
@@ -15,23 +14,9 @@ SAME = ("--model", "--dataset", "--max_steps", "--learning_rate", "--per_device_
         "--tuner_type", "--torch_dtype")
 
 
-def option(words: list[str], name: str) -> str:
-    return words[words.index(name) + 1]
-
-
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("mini")
-    env = {**os.environ, "DRY_RUN": "1", "MINI_ROOT": str(root / "mini"), "PYTHONPATH": str(REPO)}
-    out = subprocess.run(["bash", str(REPO / "mini" / "table.sh")], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert not (root / "mini").exists()  # a dry run writes nothing
-    return out.stdout
-
-
-def trainings(plan: str) -> list[list[str]]:
-    return [shlex.split(line[line.index("swift rlhf"):]) for line in plan.splitlines() if " swift rlhf " in line]
+    return dry_run("table.sh", tmp_path_factory.mktemp("mini") / "mini")
 
 
 def test_every_row_and_seed_is_planned_with_the_same_overrides(plan):

@@ -67,6 +67,17 @@ def test_table1_dry_run_lists_every_row_training_and_evaluation(tmp_path):
     assert sum("swift_plugins.judge.check" in c for c in cmds) == 4
 
 
+def test_the_table_s_own_commands_run_with_the_interpreter_that_runs_the_table(tmp_path):
+    """Without PYTHON the table's benchmark, sweep and report commands used a bare ``python``: on a system
+    whose ``python`` is not the environment setup.sh installed into (a PEP 668 system Python and its venv,
+    or none at all) the first evaluation failed after the rows had trained."""
+    done = table("table2", OUTPUT_ROOT=str(tmp_path), **METAS)
+    assert done.returncode == 0, done.stderr
+    cmds = [c for c in commands(done.stdout) if "-m" in c and c[c.index("-m") + 1].startswith(("eval.", "data_prep."))]
+    runner = {c[0] for c in cmds}
+    assert len(cmds) >= 3 and len(runner) == 1 and Path(runner.pop()).is_absolute(), cmds
+
+
 @pytest.mark.parametrize("name, bench", [("table2", "mmau"), ("table3", "air"), ("table4", "mmar"),
                                          ("table5", "mmau-v2025"), ("table6", "mmar")])
 def test_tables_2_to_6_evaluate_the_base_models_and_audio_thinker(name, bench, tmp_path):
