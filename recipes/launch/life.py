@@ -2,8 +2,8 @@
 started (docs/recipes.md, "The life of a run").
 
 * **One launch at a time.** ``OUTPUT_ROOT/<row>.lock`` is locked (``flock``) for as long as any process of the
-  run lives: the launcher opens it as its standard input before it becomes ``swift``, and every process
-  ms-swift, torchrun and the data loaders start inherits standard input, so the lock outlives a launcher
+  run lives: the launcher opens it as its standard input before it becomes (or starts) ``swift``, and every
+  process ms-swift, torchrun and the data loaders start inherits standard input, so the lock outlives a launcher
   killed with ``kill -9`` while its orphaned workers still train. A second launch is refused with their PIDs;
   a lock file whose processes are all gone is taken over with a note.
 * **Resume or refuse.** Launched into a directory that holds a run, the launcher compares the command it is

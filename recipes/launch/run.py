@@ -29,6 +29,7 @@ from .. import catalogue
 from . import life
 from .command import Launch, build, shell_line
 from .layout import LayoutError
+from .ranks import supervise
 from .settings import SettingsError, resolve
 
 
@@ -167,12 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
     if lock:
         lock.hand_down()
-    return start(launch, args.root)
+    return start(launch, args.root, lock)
 
 
-def start(launch: Launch, root: Path) -> int:
+def start(launch: Launch, root: Path, lock: life.Lock | None = None) -> int:
     """Run the pre-flight and the judge check, then replace this process with ``swift`` (the lock is its
-    standard input by now: every process of the run holds it)."""
+    standard input by now: every process of the run holds it); a run of several processes on this node is
+    ``swift``'s parent instead, watching its ranks until they have all ended (:mod:`.ranks`)."""
     os.chdir(root)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     launch.output_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +191,10 @@ def start(launch: Launch, root: Path) -> int:
     line = f"[{launch.row.name}] {shell_line(launch.argv)}"
     (launch.output_dir / "command.txt").write_text(line + "\n", encoding="utf-8")
     print(line, flush=True)
+    ranks = int(launch.settings["NPROC_PER_NODE"])
+    if lock is not None and ranks > 1:
+        return supervise(list(launch.argv), lock.path, ranks, launch.output_dir,
+                         int(launch.option("--max_steps") or 0) or None)
     os.execvp(launch.argv[0], list(launch.argv))
     return 0  # not reached
 

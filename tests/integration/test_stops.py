@@ -9,10 +9,15 @@ stops"), as one row's timeline of launches of the same command, so that one trai
 3. The same command names the incomplete checkpoint-4 it skips and resumes from checkpoint-2; SIGTERM with
    time to spare (``PREEMPT_GRACE_S``): the run saves the step it is in and stops.
 4. SIGTERM without time (``PREEMPT_GRACE_S=0``): the run stops at once, as without the plugin.
+5. Ctrl-C during a save: held by tests/helpers/held_save_plugin.py after checkpoint-6's weights, before its
+   trainer_state.json: the folder is incomplete.
+6. The same command names checkpoint-6 as skipped, moves it aside and resumes from the newest complete
+   checkpoint; every process of the run killed (SIGKILL) during the save of checkpoint-6, before its
+   weights: a folder with neither weights nor state.
    A table run that cannot resume the row (other settings) evaluates its checkpoint as an intermediate one
    and its report marks the row unfinished, with its steps.
-5. The same command resumes to the planned step; logging.jsonl holds each step once; a last launch has
-   nothing to do.
+7. The same command names it as skipped and resumes to the planned step; logging.jsonl holds each step
+   once; a last launch has nothing to do.
 No launch ends "finished" before the planned step. The launcher killed with ``kill -9`` while its worker
 lives: tests/integration/test_run_life.py."""
 from __future__ import annotations
@@ -43,6 +48,14 @@ def steps_logged(run: Path) -> list[int]:
             if "global_step/max_steps" in r and "loss" in r]
 
 
+def hold_save(marker: Path, before: str) -> dict[str, str]:
+    """The overrides that hold the save of checkpoint-6 before its ``state`` or ``weights``
+    (tests/helpers/held_save_plugin.py), writing ``marker`` once held."""
+    return {"HOLD_SAVE_AT_STEP": "6", "HOLD_SAVE_BEFORE": before, "HOLD_SAVE_MARKER": str(marker),
+            "EXTRA_ARGS": f"--external_plugins {REPO / 'swift_plugins' / 'rewards.py'} "
+                          f"{REPO / 'tests' / 'helpers' / 'held_save_plugin.py'}"}
+
+
 class Launch:
     """``bash recipes/grpo-a.sh`` in a session of its own (its process group: what a terminal or a scheduler
     signals)."""
@@ -63,6 +76,18 @@ class Launch:
 
     def signal(self, sig: int) -> None:
         os.killpg(self.proc.pid, sig)
+
+    def kill_every_process(self) -> None:
+        """SIGKILL to every process of the run at once, as a node that fails or a job's cgroup killed: the
+        launch's process group and the processes that hold the run's lock (torchrun starts the training
+        process in a session of its own, out of the group's reach)."""
+        run_processes = life.holders(life.lock_path(self.run))
+        self.signal(signal.SIGKILL)
+        for pid in run_processes:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def end(self, timeout: float = 300) -> int:
         """The launch's exit status, once every process of the run has ended (on SIGTERM ms-swift's ``swift``
@@ -122,6 +147,23 @@ def test_every_way_a_run_stops_resumes_or_refuses_and_none_ends_finished_early(t
     quick.signal(signal.SIGTERM)
     assert quick.end() != 0 and life.progress(run).trained == saved.trained
 
+    # 5. Ctrl-C during a save: checkpoint-6's weights are written, its trainer_state.json is not
+    held = Launch(env, tmp_path / "5.log", **hold_save(tmp_path / "held-state", before="state"))
+    held.wait_for((tmp_path / "held-state").is_file, "the save of checkpoint-6")
+    held.signal(signal.SIGINT)
+    assert held.end() != 0 and life.incomplete(run / "checkpoint-6") == "no readable trainer_state.json"
+    assert any((run / "checkpoint-6").glob("*.safetensors")) and life.progress(run).trained == saved.trained
+
+    # 6. the same command resumes (checkpoint-6 skipped); every process killed (SIGKILL) during the save of
+    # checkpoint-6, before its weights: a folder with neither weights nor state
+    killed = Launch(env, tmp_path / "6.log", **hold_save(tmp_path / "held-weights", before="weights"))
+    killed.wait_for((tmp_path / "held-weights").is_file, "the save of checkpoint-6 again")
+    assert f"resuming {run} from checkpoint-{saved.trained}" in killed.text(), killed.text()[-3000:]
+    assert "skipped the incomplete checkpoint-6 (no readable trainer_state.json)" in killed.text()
+    killed.kill_every_process()
+    assert killed.end() == -signal.SIGKILL and (run / "checkpoint-6").is_dir()
+    assert not any((run / "checkpoint-6").glob("*.safetensors")) and life.incomplete(run / "checkpoint-6")
+
     # a table run over the interrupted row that does not resume it (another learning rate: refused) evaluates
     # its last checkpoint as an intermediate one, and the report marks the row unfinished with its steps
     bench = tmp_path / "bench"
@@ -139,9 +181,10 @@ def test_every_way_a_run_stops_resumes_or_refuses_and_none_ends_finished_early(t
     assert f"**grpo-a** (unfinished: {steps} steps) |" in report and f"| {steps} (unfinished) |" in report
     assert not life.finished(run)
 
-    # 5. resumed to the planned step, each step logged once; then nothing to do
-    last = Launch(env, tmp_path / "5.log")
+    # 7. resumed to the planned step (checkpoint-6 skipped again), each step logged once; then nothing to do
+    last = Launch(env, tmp_path / "7.log")
     assert last.end(900) == 0, last.text()[-3000:]
+    assert "skipped the incomplete checkpoint-6 (no readable trainer_state.json)" in last.text()
     assert life.finished(run) and Counter(steps_logged(run)) == Counter(range(1, PLANNED + 1))
-    done = Launch(env, tmp_path / "6.log")
+    done = Launch(env, tmp_path / "8.log")
     assert done.end() == 0 and f"finished training ({PLANNED} of {PLANNED} steps); nothing to do" in done.text()
