@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -89,7 +90,8 @@ DEFAULT_TIMEOUT_S = 1800.0  # 30 min: a healthy rank waits at most this long for
 
 
 class CollectiveTimeout(RuntimeError):
-    """A rank did not reach one of the plugin's collectives within the bound (docs/rewards.md §10)."""
+    """A rank did not reach one of the plugin's collectives within the bound, or its process ended before
+    (docs/rewards.md §10)."""
 
 
 def collective_timeout_s(ddp_timeout: float | None = None) -> float:
@@ -188,9 +190,19 @@ def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective",
 
     group = collective_group(channel=channel)
     timeout = _timeout_s or DEFAULT_TIMEOUT_S
+    start = time.monotonic()
     try:
         dist.monitored_barrier(group=group, timeout=datetime.timedelta(seconds=timeout), wait_all_ranks=True)
     except RuntimeError as err:
+        waited = time.monotonic() - start
+        if waited < 0.9 * timeout:   # not the bound: gloo fails at once on a peer whose process is gone
+            found = _MISSING.search(str(err))
+            others = [r for r in range(dist.get_world_size()) if r != rank()]
+            who = f"rank(s) {found.group(1).strip() if found else others[0]}" if found or len(others) == 1 \
+                else "another rank"
+            raise CollectiveTimeout(f"audio-thinker: rank {rank()} stopped at {what}: {who} ended (gloo failed "
+                                    f"after {waited:.1f} s of the {timeout:g} s bound: the connection closed, the "
+                                    f"process is gone; docs/rewards.md §10)") from None
         raise CollectiveTimeout(f"audio-thinker: rank {rank()} waited {timeout:g} s for {what}: "
                                 f"{_missing_ranks(err)} (bound: ${TIMEOUT_ENV}, else min(ddp_timeout, "
                                 f"{DEFAULT_TIMEOUT_S:g} s); docs/rewards.md §10)") from None

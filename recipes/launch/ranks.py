@@ -121,24 +121,45 @@ class RankWatch:
         return f"error: the run stopped (exit status {code}); {resume}"
 
 
+class _StopWaiting(Exception):
+    pass
+
+
 def supervise(argv: list[str], lock: Path, ranks: int, output_dir: Path, planned: int | None) -> int:
     """Run ``argv`` (``swift ...``, which starts torchrun) as a child, watch its ranks until every process of
-    the run has ended, then print the one line of :meth:`RankWatch.line` if it failed. SIGINT and SIGTERM
-    reach the run's processes from the terminal or the scheduler (they signal the process group); here they
-    only keep this process waiting for the run to end."""
+    the run has ended, then print the one line of :meth:`RankWatch.line` if it failed.
+
+    SIGINT and SIGTERM reach ``swift`` and torchrun from the terminal or the scheduler (they signal the process
+    group; torchrun passes them on to its workers, which run in a session of their own), so here the first one
+    only keeps this process waiting for the run to end (a preempted run saves first). A second one stops the
+    waiting: the line then names the processes that still run (and hold the lock)."""
     received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            raise _StopWaiting
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: received.append(signum))
+        signal.signal(sig, on_signal)
     child = subprocess.Popen(argv)   # standard input, output and error inherited: the lock, the terminal
     watch = RankWatch(lock, ranks)
     me, looked = os.getpid(), 0.0
-    while True:
-        watch.poll()
-        if child.poll() is not None and time.monotonic() - looked > 0.5:
-            looked = time.monotonic()
-            if not [pid for pid in life.holders(lock) if pid != me]:   # torchrun and its workers outlive `swift`
-                break
-        time.sleep(POLL_S)
+    try:
+        while True:
+            watch.poll()
+            if child.poll() is not None and time.monotonic() - looked > 0.5:
+                looked = time.monotonic()
+                if not [pid for pid in life.holders(lock) if pid != me]:   # torchrun and workers outlive `swift`
+                    break
+            time.sleep(POLL_S)
+    except _StopWaiting:
+        left = [pid for pid in life.holders(lock) if pid != me]
+        name = signal.Signals(received[-1]).name
+        print(f"note: a second {name}: stopped waiting for the run; PID(s) {' '.join(map(str, left)) or '-'} still "
+              f"run and hold {lock} (the same command is refused until they end; kill them to stop now)",
+              file=sys.stderr, flush=True)
+        return 128 + received[-1]
     code = child.returncode if child.returncode >= 0 else 128 - child.returncode
     if code:
         print(watch.line(code, life.progress(output_dir, planned)), file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """One rank of tests/rewards/test_collectives.py:
 ``python -m tests.helpers.collective_worker RANK WORLD PORT OUT [SCENARIO]``
-(SCENARIO ``absent``, ``evalscope``, ``exit``: see each function).
+(SCENARIO ``absent``, ``dies`` (``absent`` with ``dies``), ``evalscope``, ``exit``: see each function).
 
 SCENARIO ``threads`` (the default):
 Real gloo process group of two CPU processes, with stand-ins for what a GPU node
@@ -60,9 +60,11 @@ def main(rank: int, world: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
-def absent(rank: int, world: int, port: int, out: str) -> None:
+def absent(rank: int, world: int, port: int, out: str, dies: bool = False) -> None:
     """Rank 1 is alive but never reaches the plugin's collective (a rank stuck elsewhere); rank 0 must stop
-    within the bound ($AUDIO_THINKER_COLLECTIVE_TIMEOUT) with a message naming the step and rank 1."""
+    within the bound ($AUDIO_THINKER_COLLECTIVE_TIMEOUT) with a message naming the step and rank 1. With
+    ``dies``, rank 1's process is killed (``kill -9``) instead: rank 0 stops at once, saying rank 1 ended."""
+    import signal
     import time
 
     import torch.distributed as dist
@@ -73,6 +75,8 @@ def absent(rank: int, world: int, port: int, out: str) -> None:
 
     batch.prepare_collectives(18_000_000)  # ms-swift's default ddp_timeout, as the rewards pass it
     if rank == 1:
+        if dies:
+            os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(600)  # the test kills it
         return
     start = time.monotonic()
@@ -161,6 +165,7 @@ def at_exit(rank: int, world: int, port: int, out: str) -> None:
 
 
 if __name__ == "__main__":
-    scenario = {"threads": main, "absent": absent, "evalscope": evalscope, "exit": at_exit}[
+    scenario = {"threads": main, "absent": absent, "dies": lambda *a: absent(*a, dies=True), "evalscope": evalscope,
+                "exit": at_exit}[
         sys.argv[5] if len(sys.argv) > 5 else "threads"]
     scenario(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

@@ -68,6 +68,22 @@ def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
     assert 2.5 < result["seconds"] < 30
 
 
+def test_a_rank_whose_process_ended_stops_the_others_at_once_saying_so(tmp_path):
+    """gloo fails a collective with a peer whose process is gone at once (its connection closed): rank 0 says
+    that rank 1 ended, not that it waited the whole bound (old message: 'waited 60 s', after 0.0 s)."""
+    rank0, rank1 = start_ranks(tmp_path, "dies", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
+    try:
+        log = rank0.communicate(timeout=90)[0]
+    finally:
+        rank1.kill()
+        rank1.communicate()
+    assert rank0.returncode == 0, log[-3000:]
+    result = json.loads((tmp_path / "rank0.json").read_text())
+    assert result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 stopped at the think ratio λ of "
+                                      "step 7: rank(s) 1 ended (gloo failed after "), result
+    assert result["seconds"] < 30
+
+
 def test_an_evalscope_log_on_one_rank_only_enters_no_collective(tmp_path):
     """--eval_use_evalscope: a rank whose evalscope failed writes no test_* log. The callback used to sum
     its window over ranks on the test_* line, so rank 0's test_* line met rank 1's training line and rank
