@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Build the miniature's backbone: a small Qwen2-Audio that hears pitch, warm-started by `swift sft`.
 
-    python -m mini.build [--out .cache/mini] [--size full|reduced] [--force]
+    python -m mini.build [--out .cache/mini] [--size full|small|reduced] [--force]
     python -m mini.build --flaws RATE [--flaw-mix KIND=W,...]   # -> .cache/mini-flawed
 
 
@@ -17,7 +17,11 @@ since they start random.
 * Tokenizer: the tiny builders' byte-level BPE over their corpus plus the task's prompts, questions and
   traces, so a level word, a tag or "Tone" is one token and a reply is a few dozen tokens.
 * Sizes (``SIZES``): ``full`` is the miniature's backbone (docs/mini-experiment.md gives its measured
-  build time and precondition); ``reduced`` is a seconds-long build for the tests.
+  build time and precondition); ``small`` is the same build on a narrower model and a shorter warm start
+  (about a minute on 2 cores instead of three), enough to learn the reply format, i.e. which mode each
+  prompt asks for, for the tests of the evaluation tools that need a model that learned it (not a
+  substitute for the miniature's results); ``reduced`` is a seconds-long build for the tests of this
+  builder.
 * Flawed warm start (``--flaws RATE``): the same build on the same clips, prompts and modes, but a share
   RATE of the think traces carries a flaw (``mini.task.Flaws``: a conclusion that contradicts the stated
   levels, an answer that differs from the conclusion, a perception missing or repeated), so that the
@@ -73,6 +77,8 @@ class Size:
 SIZES = {
     'full': Size(width=128, text_layers=2, audio_layers=2, heads=4, vocab=1000, sft_items=3000, steps=800,
                  batch=8, lr=1e-3),
+    'small': Size(width=64, text_layers=2, audio_layers=1, heads=4, vocab=1000, sft_items=800, steps=350,
+                  batch=8, lr=2e-3),
     'reduced': Size(width=32, text_layers=1, audio_layers=1, heads=2, vocab=700, sft_items=12, steps=2,
                     batch=4, lr=1e-3),
 }
