@@ -7,7 +7,8 @@
 Before anything loads, in this order: the row's settings (catalogue, ``PROFILE``, the environment), the batch
 layout (:mod:`.layout`), the options ms-swift would be run with (the rewards plugin's own rules,
 ``swift_plugins.options_guard``), the judge's address; then, for a real start, the data pre-flight
-(``data_prep.preflight``) and the judge check (``swift_plugins.judge.check``), and only then ``swift``.
+(``data_prep.preflight``) and the judge check (``swift_plugins.judge.check``), then a resume's log cuts (so a
+refused resume leaves the run as it was), and only then ``swift``.
 Every refusal is one ``error: ...`` line and exit status 2. docs/recipes.md documents the overrides.
 """
 from __future__ import annotations
@@ -90,10 +91,12 @@ def plan(row_name: str, root: Path, environ=None, table: str | None = None, extr
 
 
 def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tuple[Launch | None, list[str],
-                                                                                 life.Lock | None]:
+                                                                                 life.Lock | None,
+                                                                                 life.Decision | None]:
     """Every decision of a launch, in order: the plan; for a real start the lock (and then what the run's
-    directory asks for is done: an old run moved aside, logs cut); the resume. Returns the launch (None: the
-    run has finished, nothing to do), the notes to print, the lock."""
+    directory asks for is done: an old run moved aside); the resume. Returns the launch (None: the run has
+    finished, nothing to do), the notes to print, the lock, and a resume still to carry out (its logs cut)
+    once the pre-flight and the judge check have passed: a refused resume leaves the run as it was."""
     launch = plan(row, root, environ, table)
     if launch.notes and not dry:
         raise UsageError(launch.notes[0])   # a real start without a judge address: refused before anything
@@ -114,16 +117,22 @@ def prepare(row: str, root: Path, environ, table: str | None, dry: bool) -> tupl
         raise UsageError(str(err)) from None
     notes = [*launch.notes, *([lock.note] if lock and lock.note else [])]
     if decision.action == "finished":
-        return None, [*notes, *decision.notes], lock
-    notes += decision.notes if dry or not leader else life.carry_out(decision, launch.output_dir)
+        return None, [*notes, *decision.notes], lock, None
+    pending = None
+    if dry or not leader:
+        notes += decision.notes
+    elif decision.action == "resume":
+        pending = decision
+    else:   # an old run moved aside first: the new run's log and pre-flight output go to a folder of its own
+        notes += life.carry_out(decision, launch.output_dir)
     if decision.extra:
         launch = plan(row, root, environ, table, decision.extra)
-    return launch, notes, lock
+    return launch, notes, lock, pending
 
 
 def dry_run(row: str, root: Path, environ, table: str | None = None) -> tuple[list[str], list[str]]:
     """What ``DRY_RUN=1`` prints: (stdout lines: every command; stderr lines: notes and the layout)."""
-    launch, notes, _ = prepare(row, root, environ, table, dry=True)
+    launch, notes, _, _ = prepare(row, root, environ, table, dry=True)
     err = [f"note: {note}" for note in notes]
     if launch is None:
         return [], err
@@ -149,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if out:
             print("\n".join(out))
         return 0
-    launch, notes, lock = prepare(args.row, args.root, environ, args.table, dry=False)
+    launch, notes, lock, pending = prepare(args.row, args.root, environ, args.table, dry=False)
     if args.log and launch is not None:
         args.log.parent.mkdir(parents=True, exist_ok=True)
         log = args.log.open("a", encoding="utf-8")
@@ -168,13 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{launch.row.name}] {launch.layout.line()}", file=sys.stderr)
     if lock:
         lock.hand_down()
-    return start(launch, args.root, lock)
+    return start(launch, args.root, lock, pending)
 
 
-def start(launch: Launch, root: Path, lock: life.Lock | None = None) -> int:
-    """Run the pre-flight and the judge check, then replace this process with ``swift`` (the lock is its
-    standard input by now: every process of the run holds it); a run of several processes on this node is
-    ``swift``'s parent instead, watching its ranks until they have all ended (:mod:`.ranks`)."""
+def start(launch: Launch, root: Path, lock: life.Lock | None = None, pending: life.Decision | None = None) -> int:
+    """Run the pre-flight and the judge check, then the resume ``pending`` (its logs cut), then replace this
+    process with ``swift`` (the lock is its standard input by now: every process of the run holds it); a run of
+    several processes on this node is ``swift``'s parent instead, watching its ranks until they have all ended
+    (:mod:`.ranks`)."""
     os.chdir(root)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     launch.output_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +197,8 @@ def start(launch: Launch, root: Path, lock: life.Lock | None = None) -> int:
         if code:
             return code
         os.environ.update(launch.judge)
+    for note in life.carry_out(pending, launch.output_dir) if pending else ():
+        print(f"note: {note}", file=sys.stderr, flush=True)
     os.environ.update(launch.env)
     line = f"[{launch.row.name}] {shell_line(launch.argv)}"
     (launch.output_dir / "command.txt").write_text(line + "\n", encoding="utf-8")

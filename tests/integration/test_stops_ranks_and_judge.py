@@ -7,8 +7,9 @@ checkpoint (docs/recipes.md, "How a run stops"), as one timeline of the judge ro
    finished.
 2. The judge is down when the same command runs again (the row stopped after a checkpoint as above; Ctrl-C is
    tests/integration/test_stops.py's first case): the judge check refuses it in one line that says
-   what it waited for and what to do, exit 2 (docs/judge.md), before ms-swift starts: the run's checkpoints
-   stay as they were (not moved aside as an attempt that trained no step), and the row is not finished.
+   what it waited for and what to do, exit 2 (docs/judge.md), before ms-swift starts and before the launcher
+   settles the run's directory: every file of the run stays as it was (no checkpoint moved aside, no log
+   cut), and the row is not finished.
 3. With the judge back, the same command resumes from checkpoint-2 to the planned step, each step logged once.
 """
 from __future__ import annotations
@@ -42,10 +43,9 @@ class RowLaunch(Launch):
                                          start_new_session=True)
 
 
-def checkpoints(run: Path) -> dict[str, tuple[str, ...]]:
-    """Each checkpoint folder of the run with its files and their sizes (what a refused launch must leave)."""
-    return {c.name: tuple(f"{f.name}:{f.stat().st_size}" for f in sorted(c.iterdir()))
-            for c in sorted(run.glob("checkpoint-*"))}
+def contents(run: Path) -> dict[str, int]:
+    """Every file of the run with its size (what a refused launch must leave as it was)."""
+    return {str(f.relative_to(run)): f.stat().st_size for f in sorted(run.rglob("*")) if f.is_file()}
 
 
 def worker_of_rank(run: Path, rank: int) -> int:
@@ -90,14 +90,16 @@ def test_a_killed_rank_and_a_judge_down_at_the_resume_end_in_one_line_and_the_ru
 
     # 2. the judge is down when the same command runs
     judge.stop()
-    before = checkpoints(run)
+    before = contents(run)
     down = RowLaunch(env, tmp_path / "2.log")
     assert down.end(60) == 2, down.text()[-3000:]
     refusal = down.text().rstrip().splitlines()[-1]
     assert refusal.startswith(f"error: AUDIO_THINKER_JUDGE_URL: nothing listens at {judge.base_url} (connection "
                               f"refused for 2 s): start the judge"), down.text()
     assert "the same command then resumes the run" in refusal
-    assert checkpoints(run) == before and not list(run.parent.glob("model-c.old-*")) and not life.finished(run)
+    # nothing of the run changed: no checkpoint moved aside, no log cut, no resume announced
+    assert contents(run) == before and not list(run.parent.glob("model-c.old-*")) and not life.finished(run)
+    assert "resuming" not in down.text(), down.text()
 
     # 3. the judge back on the same address: the same command resumes to the planned step
     back = ScriptedServer(reply=obedient_judge("1", "0.5"), port=judge.port).start()

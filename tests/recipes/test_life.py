@@ -152,7 +152,7 @@ def test_on_several_nodes_only_the_first_holds_the_lock_and_settles_the_director
     a_run(tmp_path / "grpo-a")
     held = life.acquire(tmp_path / "grpo-a", "grpo-a")           # node 0 is training
     try:
-        launch, _, lock = run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "1"}, None, dry=False)
+        launch, _, lock, _ = run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "1"}, None, dry=False)
         assert lock is None and launch is not None and (tmp_path / "grpo-a" / "checkpoint-4").is_dir()  # untouched
         with pytest.raises(UsageError, match="already training"):
             run.prepare("grpo-a", REPO, {**env, "NODE_RANK": "0"}, None, dry=False)
