@@ -442,15 +442,17 @@ def main(argv: list[str] | None = None) -> int:
     # workers ignore it: this process stops them (data_prep.pool says why).
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
-        summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
-                      settings=settings, progress=not args.no_progress)
-    except (Stopped, KeyboardInterrupt) as stop:
+        try:
+            summary = run(args.video_dir, args.annotations, args.out_dir, workers=args.workers,
+                          settings=settings, progress=not args.no_progress)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except (Stopped, KeyboardInterrupt) as stop:  # a stop that lands while the handler is put back counts too
+        signal.signal(signal.SIGTERM, previous)
         done = len(read_journal(Path(args.out_dir) / "journal.jsonl"))
         print(f"stopped: {done} video result(s) kept in {Path(args.out_dir) / 'journal.jsonl'}; the same command "
               "resumes from there", file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     rejected = {k: v for k, v in summary.rejected.items() if v}
     print(f"input {summary.input}: kept {summary.kept}, rejected {sum(rejected.values())} {rejected} "
           f"({summary.videos_processed_now} videos processed now, {summary.videos_from_journal} from journal)")

@@ -8,7 +8,8 @@ through ``Pool.terminate()``, then waited for that lock forever (the run hung in
 
 So here the workers ignore SIGTERM and SIGINT, as the standard library's resource tracker does; the main
 process alone turns a signal into a stop, tears the pool down in order, and ends the workers with SIGKILL
-(``Pool.terminate()`` would send SIGTERM, which they now ignore). A signal that lands while the pool is being
+(``Pool.terminate()`` would send SIGTERM, which they now ignore) once no thread of the pool needs their
+locks any more. A signal that lands while the pool is being
 built or torn down is held until that is over, then handled as it would have been: raised halfway through
 either, it would leave workers or the pool's threads behind. The workers are spawned, so they are the main
 process's own children and die with it (``PR_SET_PDEATHSIG``) when it is killed outright; a fork server
@@ -19,6 +20,7 @@ from __future__ import annotations
 import multiprocessing.pool
 import signal
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,14 +39,26 @@ def _worker_init() -> None:
 
 
 class _Worker(_CONTEXT.Process):
+    def __init__(self, *args, pool: "_Pool", **kwds):
+        super().__init__(*args, **kwds)
+        self._owner = weakref.ref(pool)
+
+    def __getstate__(self) -> dict:  # the spawned worker gets a pickled copy: without its pool
+        return {k: v for k, v in self.__dict__.items() if k != "_owner"}
+
     def terminate(self) -> None:
-        self.kill()  # the worker ignores SIGTERM
+        """SIGKILL (the worker ignores SIGTERM), once the pool's task handler has finished: Pool.terminate()
+        ends the workers before that thread sends its last message, which takes the result queue's lock,
+        and a worker killed while sending its results holds that lock for good (seen under load)."""
+        handler = getattr(self._owner(), "_task_handler", None)
+        if handler is not None and handler is not threading.current_thread():
+            handler.join()
+        self.kill()
 
 
 class _Pool(multiprocessing.pool.Pool):
-    @staticmethod
-    def Process(ctx, *args, **kwds):  # noqa: N802 - multiprocessing's name for the worker factory
-        return _Worker(*args, **kwds)
+    def Process(self, ctx, *args, **kwds):  # noqa: N802 - multiprocessing's name for the worker factory
+        return _Worker(*args, pool=self, **kwds)
 
 
 @contextmanager
