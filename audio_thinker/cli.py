@@ -19,9 +19,10 @@ USAGE_EXIT = 2  # argparse's own exit code for a bad command line
 
 
 class UsageError(Exception):
-    """Bad input the user can fix. ``where`` is a file (``path``, optionally ``line``) or an option name."""
+    """Bad input the user can fix. ``where`` is a file (``path``, optionally ``line``: a line number, or
+    ``LINE:COLUMN`` as :func:`audio_thinker.jsonl.where` gives it) or an option name."""
 
-    def __init__(self, what: str, path: str | os.PathLike | None = None, line: int | None = None,
+    def __init__(self, what: str, path: str | os.PathLike | None = None, line: int | str | None = None,
                  option: str | None = None):
         super().__init__(what)
         self.what, self.path, self.line, self.option = what, path, line, option

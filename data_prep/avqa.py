@@ -61,7 +61,7 @@ from typing import Any
 from tqdm import tqdm
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
-from audio_thinker.jsonl import Journal, read_journal, read_records, write_json, write_jsonl
+from audio_thinker.jsonl import Journal, read_journal, read_records, where, write_json, write_jsonl
 from audio_thinker.row_checks import choices_problem
 from audio_thinker.rows import training_row
 from data_prep.audio import TARGET_RATE, MediaError, decode_mono_16k, write_wav_atomic
@@ -256,8 +256,10 @@ def load_items(annotations: list[Path]) -> list[dict]:
     items = []
     first: dict[str, dict] = {}
     for ann in annotations:
-        for rec in read_records(ann, objects_only=False):  # a non-object is a bad_annotation reject
-            item = {"index": len(items), "annotation_file": Path(ann).name, "raw": rec}
+        records = read_records(ann, objects_only=False)  # a non-object is a bad_annotation reject
+        for number, rec in enumerate(records):
+            item = {"index": len(items), "annotation_file": Path(ann).name, "where": where(records, number),
+                    "raw": rec}
             try:
                 item["rec"] = parse_record(rec)
             except BadAnnotation as exc:
@@ -268,8 +270,8 @@ def load_items(annotations: list[Path]) -> list[dict]:
             rid = str(item["rec"]["id"])  # as the pre-flight compares source_id
             if rid in first:
                 earlier = first[rid]
-                item["reject"] = ("duplicate_id", f"id {item['rec']['id']!r} repeats record {earlier['index']} "
-                                                  f"of {earlier['annotation_file']}")
+                item["reject"] = ("duplicate_id", f"id {item['rec']['id']!r} repeats the record at "
+                                                  f"{earlier['annotation_file']}:{earlier['where']}")
                 continue
             first[rid] = item
             problem = choices_problem(item["rec"]["multi_choice"])

@@ -50,14 +50,19 @@ from pathlib import Path
 from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import USAGE_EXIT, UsageError, parser as cli_parser, run as cli_run
-from audio_thinker.jsonl import read_records, write_json, write_jsonl
+from audio_thinker.jsonl import read_records, where, write_json, write_jsonl
 from audio_thinker.row_checks import Limits
 from audio_thinker.rows import training_row
 from data_prep.preflight import audio_clip
 
 
 class InvalidItem(ValueError):
-    pass
+    """A record that cannot be scored; ``at``: where it starts in the metadata file
+    (:func:`audio_thinker.jsonl.where`)."""
+
+    def __init__(self, message: str, at: str | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 def _resolve(root: Path, ref: str) -> Path:
@@ -116,23 +121,27 @@ def convert(benchmark: str, meta: Path, out: Path, audio_root: Path | None = Non
     root = Path(audio_root) if audio_root else meta.parent
     rows, missing, invalid = [], [], []
     bench = benchmarks.get(benchmark)
-    for n, rec in enumerate(read_records(meta), 1):   # item N, 1-based, as eval.convert and eval.score count
+    records = read_records(meta)
+    for index, rec in enumerate(records):
+        at = where(records, index)   # a record is named by the line it starts on, as every command names it
         try:
             row = benchmark_row(bench, rec, root)
         except (KeyError, TypeError) as exc:
-            invalid.append(f"item {n}: missing or malformed field {exc}")
+            invalid.append((at, f"missing or malformed field {exc}"))
             continue
         except InvalidItem as exc:
-            invalid.append(f"item {n}: {exc}")
+            invalid.append((at, str(exc)))
             continue
         problem = unheard(row["audios"][0])
         if problem:
-            missing.append({"id": row["id"], "audio_ref": row["audio_ref"], "expected": row["audios"][0],
-                            "problem": problem})
+            missing.append({"id": row["id"], "at": at, "audio_ref": row["audio_ref"],
+                            "expected": row["audios"][0], "problem": problem})
             continue
         rows.append(row)
     if invalid:
-        raise InvalidItem(f"{len(invalid)} invalid item(s): " + "; ".join(invalid[:5]))
+        (first, why), others = invalid[0], [n for n, _ in invalid[1:]]
+        raise InvalidItem(why + (f" ({len(invalid)} invalid items; the others on line(s) {', '.join(others[:10])}"
+                                 f"{' ...' if len(others) > 10 else ''})" if others else ""), first)
     out.parent.mkdir(parents=True, exist_ok=True)
     missing_path = out.with_name(out.name + ".missing.jsonl")
     write_jsonl(missing_path, missing)
@@ -171,12 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = convert(args.benchmark, args.meta, args.out, args.audio_root, args.allow_missing)
     except InvalidItem as exc:
-        raise UsageError(f"not {args.benchmark} metadata: {exc}", args.meta) from None
+        raise UsageError(f"not {args.benchmark} metadata: {exc}", args.meta, exc.at) from None
     print(json.dumps(summary))
     if summary["missing"]:
         label = "warning" if args.allow_missing else "error"
         for item in read_records(summary["missing_list"]):
-            print(f"{label}: {args.meta}: item {item['id']!r}: {item['expected']}: {item['problem']}", file=sys.stderr)
+            print(f"{label}: {args.meta}:{item['at']}: item {item['id']!r}: {item['expected']}: {item['problem']}",
+                  file=sys.stderr)
         print(f"{label}: {summary['missing']} audio file(s) missing or unusable, listed in {summary['missing_list']}"
               + ("" if args.allow_missing else "; no rows written (use --allow-missing)"), file=sys.stderr)
         return 0 if args.allow_missing else USAGE_EXIT

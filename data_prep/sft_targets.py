@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
-from audio_thinker.jsonl import read_records, write_jsonl
+from audio_thinker.jsonl import read_records, where, write_jsonl
 from audio_thinker.rows import TRAINING_ROWS_EXAMPLE
 
 
@@ -34,13 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="SFT rows to write (JSONL)")
     args = parser.parse_args(argv)
     rows, skipped = [], 0
-    for number, row in enumerate(read_records(args.input), 1):
+    records = read_records(args.input)
+    for index, row in enumerate(records):
+        at = where(records, index)
         if not isinstance(row.get("messages", []), list):
-            raise UsageError(f"item {number}: 'messages' is not a list", args.input)
+            raise UsageError("'messages' is not a list", args.input, at)
         target = with_answer_target(row)
         if target is None:
             skipped += 1
-            print(f"warning: {args.input}: item {number} has no solution; skipped", file=sys.stderr)
+            print(f"warning: {args.input}:{at}: no solution; skipped", file=sys.stderr)
         else:
             rows.append(target)
     if not rows:

@@ -23,7 +23,7 @@ from audio_thinker import benchmark_declarations as benchmarks
 from audio_thinker.benchmark_declarations import Benchmark
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
-from audio_thinker.jsonl import BadLine, read_records, write_json, write_jsonl
+from audio_thinker.jsonl import BadLine, read_records, where, write_json, write_jsonl
 from audio_thinker.matching import strip_answer_wrapper
 
 from . import audio_control, choice_order
@@ -39,10 +39,10 @@ def replies_by_id(rows: list[dict[str, Any]], id_field: str = "id", path: str | 
     """The raw reply of each inference row by id; a row without the id field, or an id given twice with
     different outputs, is an error naming ``path``."""
     out: dict[str, str | None] = {}
-    for number, row in enumerate(rows, 1):
+    for index, row in enumerate(rows):
         if row.get(id_field) in (None, ""):
-            raise UsageError(f"item {number} has no {id_field!r} (set --id-field to the field holding the "
-                             f"benchmark id)", path)
+            raise UsageError(f"has no {id_field!r} (set --id-field to the field holding the benchmark id)", path,
+                             where(rows, index))
         key = str(row.get(id_field))
         if key in out and out[key] != row.get("output"):
             raise UsageError(f"id {key!r} appears twice with different outputs", path)

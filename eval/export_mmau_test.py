@@ -29,7 +29,7 @@ from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
 from audio_thinker.rows import PREDICTION_ROWS_EXAMPLE
-from audio_thinker.jsonl import read_records, write_json
+from audio_thinker.jsonl import read_records, where, write_json
 from audio_thinker.matching import match_choice
 from audio_thinker.tags import extract_answer
 
@@ -51,9 +51,9 @@ def submission_text(reply: str, choices: list[str]) -> str:
 def export(meta: list[dict[str, Any]], replies: dict[str, str | None], allow_missing: bool = False
            ) -> tuple[list[dict[str, Any]], list[str]]:
     items, missing = [], []
-    for number, entry in enumerate(meta, 1):
+    for index, entry in enumerate(meta):
         if entry.get("id") in (None, ""):
-            raise UsageError(f"item {number} has no 'id': not MMAU metadata")
+            raise UsageError("has no 'id': not MMAU metadata", line=where(meta, index))
         reply = replies.get(str(entry["id"]))
         if reply is None or not reply.strip():
             missing.append(str(entry["id"]))
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         items, missing = export(meta, replies, args.allow_missing)
     except UsageError as err:  # name the file the problem is in
-        raise UsageError(err.what, args.meta if "not MMAU" in err.what else args.predictions) from None
+        raise UsageError(err.what, args.meta if "not MMAU" in err.what else args.predictions, err.line) from None
     write_json(args.out, items)
     print(f"{args.out}: {len(items)} items, {len(missing)} without a reply", file=sys.stderr)
     return 0

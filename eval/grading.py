@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from audio_thinker.cli import UsageError
+from audio_thinker.jsonl import where
 from audio_thinker.benchmark_declarations import MACRO, TOTAL, Benchmark
 from audio_thinker.matching import match_choice, official_token_match
 from audio_thinker.tags import extract_answer, parse_completion
@@ -143,13 +144,13 @@ def check_items(bench: Benchmark, items: list[dict[str, Any]], path: str | None,
     if not items:
         raise UsageError(f"no items in the {role} file", path)
     choice_field = bench.choice_fields[0] if bench.choice_fields else "choices"
-    for number, item in enumerate(items, 1):
+    for index, item in enumerate(items):
         missing = [f for f in (bench.id_field, bench.answer_field, choice_field) if item.get(f) in (None, "", [])]
         if missing:
             found = ", ".join(sorted(item)[:8])
-            raise UsageError(f"item {number} is not {bench.name} metadata: no {', '.join(repr(f) for f in missing)} "
+            raise UsageError(f"not {bench.name} metadata: no {', '.join(repr(f) for f in missing)} "
                              f"(it has: {found}); expected the benchmark's official metadata or "
-                             f"eval.convert output", path)
+                             f"eval.convert output", path, where(items, index))
 
 
 def _index_by_id(bench: Benchmark, rows: list[dict[str, Any]], path: str | None) -> dict[str, dict[str, Any]]:
@@ -157,13 +158,16 @@ def _index_by_id(bench: Benchmark, rows: list[dict[str, Any]], path: str | None)
     denominator: rows without ids collapse into one, a repeated item counts twice)."""
     by_id: dict[str, dict[str, Any]] = {}
     first: dict[str, int] = {}
-    for number, row in enumerate(rows, 1):
+    for index, row in enumerate(rows):
         if row.get(bench.id_field) in (None, ""):
-            raise UsageError(f"item {number} has no {bench.id_field!r} ({bench.name} ids are in that field)", path)
+            raise UsageError(f"has no {bench.id_field!r} ({bench.name} ids are in that field)", path,
+                             where(rows, index))
         key = bench.item_id(row)
         if key in by_id:
-            raise UsageError(f"id {key!r} appears twice (items {first[key]} and {number})", path)
-        by_id[key], first[key] = row, number
+            earlier = where(rows, first[key])
+            raise UsageError(f"id {key!r} appears twice" + (f" (first on line {earlier})" if earlier else ""), path,
+                             where(rows, index))
+        by_id[key], first[key] = row, index
     return by_id
 
 

@@ -55,7 +55,7 @@ from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
 from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
-from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, write_jsonl
+from audio_thinker.jsonl import BadLine, cut_torn_tail, dumps, parse_jsonl, where, write_jsonl
 from audio_thinker.clips import audio_window
 from audio_thinker import model_source
 from audio_thinker.row_checks import Limits, check_rows, wav_headers
@@ -87,10 +87,10 @@ def read_out(out: Path) -> list[dict[str, Any]]:
     rows = parse_jsonl(text, out, bad_lines=bad, torn_tail=True)
     if bad:
         raise UsageError(f"not an eval.infer output ({bad[0].reason}); refusing to append to it", out, bad[0].line)
-    for number, row in enumerate(rows, 1):
+    for index, row in enumerate(rows):
         if "id" not in row or "infer" not in row:
             raise UsageError("not an eval.infer output (a row without 'id' and 'infer'); refusing to append to it",
-                             out, number)
+                             out, where(rows, index))
     return rows
 
 

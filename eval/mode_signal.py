@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, run as cli_run
-from audio_thinker.jsonl import atomic_write_text, read_completion_tables, read_records
+from audio_thinker.jsonl import atomic_write_text, read_completion_tables, read_records, where
 from audio_thinker.tags import parse_completion
 
 UNKNOWN = "unknown"
@@ -172,10 +172,10 @@ def read_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     tables = read_completion_tables(tables_path)
     if not tables:
         raise UsageError("no completion tables", tables_path)
-    for number, table in enumerate(tables, 1):
+    for index, table in enumerate(tables):
         missing = [k for k in (*FIXED_COLUMNS, "advantages") if k not in table]
         if missing:
-            raise UsageError(f"table {number} has no column {missing[0]!r}", tables_path)
+            raise UsageError(f"the table has no column {missing[0]!r}", tables_path, where(tables, index))
     return args, tables
 
 
@@ -187,21 +187,22 @@ def completions_of(args: dict[str, Any], tables: Sequence[dict[str, Any]], diffi
     weights_of = LOSS_TOKEN_WEIGHTS.get(str(args.get("loss_type") or "grpo"))
     out: list[Completion] = []
     group_base = 0
-    for number, table in enumerate(tables, 1):
+    for index, table in enumerate(tables):
+        line = where(tables, index)   # where the table is in completions.jsonl
         names = list(table)
         rewards = names[names.index("completion") + 1:names.index("advantages")]
         reward_weights = args.get("reward_weights") or [1.0] * len(rewards)
         if len(reward_weights) != len(rewards):
-            raise UsageError(f"table {number} has {len(rewards)} reward columns, args.json {len(reward_weights)} "
-                             "reward_weights", run / "completions.jsonl")
+            raise UsageError(f"the table has {len(rewards)} reward columns, args.json {len(reward_weights)} "
+                             "reward_weights", run / "completions.jsonl", line)
         n = len(table["completion"])
         if g < 1 or n % g:
-            raise UsageError(f"table {number} has {n} rows, not a multiple of num_generations={g}",
-                             run / "completions.jsonl")
+            raise UsageError(f"the table has {n} rows, not a multiple of num_generations={g}",
+                             run / "completions.jsonl", line)
         for first in range(0, n, g):
             if len(set(table["prompt"][first:first + g])) != 1:
-                raise UsageError(f"table {number}, rows {first + 1}-{first + g}: one group holds several prompts",
-                                 run / "completions.jsonl")
+                raise UsageError(f"the table's rows {first + 1}-{first + g}: one group holds several prompts",
+                                 run / "completions.jsonl", line)
         texts = [str(t or "") for t in table["completion"]]
         if weights_of is None:
             weights: list[float | None] = [None] * n

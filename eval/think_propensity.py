@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from audio_thinker.cli import UsageError, parser as cli_parser, read_text, run as cli_run
-from audio_thinker.jsonl import atomic_write_text, read_records
+from audio_thinker.jsonl import atomic_write_text, read_records, where
 from audio_thinker.rows import BENCHMARK_ROWS_EXAMPLE
 
 from .infer import build_request_messages, check_benchmark
@@ -115,9 +115,9 @@ def read_meta(path: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Metadata items by id (MMAU's format: a JSON list of objects with ``id``); every row id must be there."""
     items = read_records(path)
     by_id = {}
-    for number, item in enumerate(items, 1):
+    for index, item in enumerate(items):
         if "id" not in item:
-            raise UsageError(f"item {number} has no 'id'", path)
+            raise UsageError("has no 'id'", path, where(items, index))
         by_id[str(item["id"])] = item
     missing = [i for i in ids if i not in by_id]
     if missing:

@@ -76,7 +76,7 @@ def test_read_records_shapes(tmp_path, text, ids):
 def test_read_records_refuses_non_objects_and_empty(tmp_path):
     path = tmp_path / "items.json"
     path.write_text("[1, 2]")
-    with pytest.raises(UsageError, match="item 1 is not a JSON object"):
+    with pytest.raises(UsageError, match=r"items.json:1:2: not a JSON object"):
         read_records(path)
     path.write_text("\n")
     with pytest.raises(UsageError, match="empty file"):

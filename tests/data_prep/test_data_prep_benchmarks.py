@@ -65,10 +65,12 @@ def test_missing_audio_is_listed_and_fails_unless_allowed(tmp_path):
     cmd = [sys.executable, "-m", "data_prep.benchmarks", "mmar", "--meta", str(meta), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     first = json.loads(meta.read_text())[:3]
+    starts = [n for n, line in enumerate(meta.read_text().splitlines(), 1) if line == "    {"][:3]   # indented JSON
     assert proc.returncode == 2, proc.stderr
-    # one line per clip, naming the metadata file, the item and the clip, then what to do
+    # one line per clip, naming the metadata file and line, the item and the clip, then what to do
     assert proc.stderr.splitlines() == [
-        *(f"error: {meta}: item {r['id']!r}: {tmp_path / r['audio_path']}: no such file" for r in first),
+        *(f"error: {meta}:{at}: item {r['id']!r}: {tmp_path / r['audio_path']}: no such file"
+          for r, at in zip(first, starts)),
         f"error: 3 audio file(s) missing or unusable, listed in {out}.missing.jsonl; no rows written "
         "(use --allow-missing)"]
     assert not out.exists()
@@ -129,5 +131,7 @@ def test_invalid_record_is_an_error(tmp_path):
     meta.write_text(json.dumps([good, {**good, "id": "x", "choices": ["a"]}]))
     proc = subprocess.run([sys.executable, "-m", "data_prep.benchmarks", "mmar", "--meta", str(meta),
                            "--out", str(tmp_path / "o.jsonl")], capture_output=True, text=True, cwd=REPO)
-    # the second item is item 2, as eval.convert and eval.score number items (it was "record 1")
-    assert proc.returncode == 2 and "1 invalid item(s): item 2: 'x': needs >= 2 string choices" in proc.stderr
+    # named by the line and column it starts on (one line holds both), as every command names a record (it was
+    # "record 1", then "item 2")
+    column = meta.read_text().index('{"id": "x"') + 1
+    assert proc.returncode == 2 and f"m.json:1:{column}: not mmar metadata: 'x': needs >= 2 string choices" in proc.stderr

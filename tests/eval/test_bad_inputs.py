@@ -53,15 +53,15 @@ def test_with_meta_a_cut_line_is_a_missing_item(tmp_path, capsys):
      "{p}: no row has 'model_output', the field mmau predictions are read from (rows have: answer, category, "
      "choices, difficulty, id, output, question, sub-category, task); convert eval.infer output with "
      "python -m eval.convert"),
-    ("no_id", "{p}: item 3 is not mmau metadata: no 'id' (it has: answer, category, choices, difficulty, "
+    ("no_id", "{p}:4: not mmau metadata: no 'id' (it has: answer, category, choices, difficulty, "
               "model_output, question, sub-category, task); expected the benchmark's official metadata or "
               "eval.convert output"),
-    ("duplicate_id", "{p}: id 'q1' appears twice (items 2 and 13)"),
+    ("duplicate_id", "{p}:14: id 'q1' appears twice (first on line 3)"),   # named by the line each starts on
     ("wrong_benchmark",  # MMAR predictions scored against MMAU metadata
      "{p}: none of its 12 ids is in --meta {m} (e.g. 'mmar-0'); scoring the wrong benchmark or the wrong "
      "metadata file?"),
     ("training_rows_as_meta",
-     "{m}: item 1 is not mmau metadata: no 'id', 'answer' (it has: audios, choices, messages, solution, "
+     "{m}:1: not mmau metadata: no 'id', 'answer' (it has: audios, choices, messages, solution, "
      "source_id); expected the benchmark's official metadata or eval.convert output"),
 ])
 def test_inputs_that_would_give_a_wrong_score_are_refused(tmp_path, capsys, case, expected):
@@ -82,7 +82,7 @@ def test_inputs_that_would_give_a_wrong_score_are_refused(tmp_path, capsys, case
                                             "solution": "Man", "choices": CHOICES, "source_id": str(i)}) + "\n"
                                 for i in range(16)))
     preds = tmp_path / "p.json"
-    preds.write_text(json.dumps(rows))
+    preds.write_text("[\n" + ",\n".join(map(json.dumps, rows)) + "\n]")   # item k on line k + 1
     argv = ["mmau", "--input", preds] + (["--meta", meta] if use_meta else [])
     code, out, err = main_of(score, argv, capsys)
     assert (code, out) == (2, "")

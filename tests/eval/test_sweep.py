@@ -177,7 +177,7 @@ def real_bench(tmp_path):
 @pytest.mark.parametrize("spoil, named", [
     (lambda rows, meta: rows.write_text(rows.read_text().splitlines()[0] + "\n{not json\n"), "rows.jsonl:2:"),
     (lambda rows, meta: meta.write_text(json.dumps([{"question": "q", "choices": ["a"], "answer": "a"}])),
-     "meta.json: item 1 is not mmau metadata: no 'id'"),
+     "meta.json:1: not mmau metadata: no 'id'"),
 ])
 def test_the_benchmark_files_are_checked_before_any_inference(tmp_path, real_bench, spoil, named):
     rows, meta = real_bench
