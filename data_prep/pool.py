@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing.pool
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,7 +50,11 @@ class _Pool(multiprocessing.pool.Pool):
 @contextmanager
 def _stop_signals_held() -> Iterator[None]:
     """Record SIGTERM/SIGINT instead of handling them, then hand the first one to the handler that was
-    in place (``Stopped``, ``KeyboardInterrupt`` or the default action) once the block is over."""
+    in place (``Stopped``, ``KeyboardInterrupt`` or the default action) once the block is over. Off the
+    main thread there is nothing to hold: Python runs signal handlers on the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     caught: list[int] = []
     previous = {signum: signal.signal(signum, lambda signum, _frame: caught.append(signum))
                 for signum in _STOP_SIGNALS}
@@ -65,12 +70,13 @@ def _stop_signals_held() -> Iterator[None]:
 @contextmanager
 def worker_pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
     """A ``multiprocessing.Pool`` of ``processes`` workers that ignore stop signals; the caller's handlers
-    decide, and leaving the block (normally or by an exception) ends the workers. Call from the main
-    thread (signal handlers are set there)."""
-    with _stop_signals_held():
-        pool = _Pool(processes, initializer=_worker_init, context=_CONTEXT)
+    decide, and leaving the block (normally or by an exception) ends the workers."""
+    pool = None
     try:
+        with _stop_signals_held():  # a signal held here is raised once the pool exists: the finally ends it
+            pool = _Pool(processes, initializer=_worker_init, context=_CONTEXT)
         yield pool
     finally:
-        with _stop_signals_held():
-            pool.terminate()
+        if pool is not None:
+            with _stop_signals_held():
+                pool.terminate()
