@@ -105,13 +105,16 @@ class RankWatch:
         # others with SIGTERM once a rank has ended)
         self.first = [e for e in gone if e.how != "by SIGTERM"] or gone
 
-    def line(self, code: int, progress: life.Progress) -> str:
-        """The launcher's last line for a run that ended with ``code`` != 0."""
+    def line(self, code: int, progress: life.Progress, received: int | None = None) -> str:
+        """The launcher's last line for a run that ended with ``code`` != 0; ``received``: the signal the launcher
+        got too (a Ctrl-C or a scheduler's SIGTERM to the process group stops every rank, none ended first)."""
         if progress.checkpoint is not None:
             resume = (f"{progress.checkpoint.name} ({progress.line()}) is the newest complete checkpoint: run the "
                       f"same command to resume from it")
         else:
             resume = f"no complete checkpoint yet ({progress.line()}): the same command starts the run afresh"
+        if received is not None:
+            return f"note: the run stopped on {signal.Signals(received).name} (exit status {code}); {resume}"
         others = sorted(set(self.pids) - {e.rank for e in self.first})
         if self.first:
             who = " and ".join(f"rank {e.rank} (PID {e.pid}) ended {e.how or '(torchrun says how, above)'}"
@@ -162,5 +165,6 @@ def supervise(argv: list[str], lock: Path, ranks: int, output_dir: Path, planned
         return 128 + received[-1]
     code = child.returncode if child.returncode >= 0 else 128 - child.returncode
     if code:
-        print(watch.line(code, life.progress(output_dir, planned)), file=sys.stderr, flush=True)
+        print(watch.line(code, life.progress(output_dir, planned), received[0] if received else None),
+              file=sys.stderr, flush=True)
     return code

@@ -1,6 +1,7 @@
 """One rank of tests/rewards/test_collectives.py:
 ``python -m tests.helpers.collective_worker RANK WORLD PORT OUT [SCENARIO]``
-(SCENARIO ``absent``, ``dies`` (``absent`` with ``dies``), ``evalscope``, ``exit``: see each function).
+(SCENARIO ``absent``, ``dies`` (``absent`` with ``dies``), ``preempted``, ``evalscope``, ``exit``: see each
+function).
 
 SCENARIO ``threads`` (the default):
 Real gloo process group of two CPU processes, with stand-ins for what a GPU node
@@ -90,6 +91,39 @@ def absent(rank: int, world: int, port: int, out: str, dies: bool = False) -> No
     os._exit(0)  # not destroy_process_group: rank 1 never joins it
 
 
+def preempted(rank: int, world: int, port: int, out: str) -> None:
+    """Rank 1's process is killed (``kill -9``); torchrun's agent then sends rank 0 SIGTERM, which the
+    preemption callback (swift_plugins/preemption.py) takes as notice to save this step: at the step's end its
+    flag sum must fail at once with the rank named, not wait to save with a dead rank."""
+    import signal
+    import time
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from swift_plugins import batch, preemption
+
+    batch.prepare_collectives(18_000_000)
+    if rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    notice = preemption.Preemption(30.0)
+    notice.install()
+    os.kill(os.getpid(), signal.SIGTERM)   # torchrun's agent, once it has seen rank 1 end
+    control = SimpleNamespace(should_save=False, should_training_stop=False)
+    start = time.monotonic()
+    try:
+        notice.step_end(control)
+        error = None
+    except Exception as err:  # noqa: BLE001 - the test reads what it was
+        error = f"{type(err).__name__}: {err}"
+    with open(os.path.join(out, "rank0.json"), "w") as fh:
+        json.dump({"error": error, "seconds": time.monotonic() - start, "saves": control.should_save,
+                   "signalled": notice.signalled_at is not None}, fh)
+    os._exit(0)
+
+
 def evalscope(rank: int, world: int, port: int, out: str) -> None:
     """Rank 0's evalscope run succeeds and logs ``test_*``; rank 1's failed and logs nothing (ms-swift then
     only warns). Then both write a training log: both must get the window of both ranks' calls. The
@@ -165,7 +199,8 @@ def at_exit(rank: int, world: int, port: int, out: str) -> None:
 
 
 if __name__ == "__main__":
-    scenario = {"threads": main, "absent": absent, "dies": lambda *a: absent(*a, dies=True), "evalscope": evalscope,
+    scenario = {"threads": main, "absent": absent, "dies": lambda *a: absent(*a, dies=True), "preempted": preempted,
+                "evalscope": evalscope,
                 "exit": at_exit}[
         sys.argv[5] if len(sys.argv) > 5 else "threads"]
     scenario(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

@@ -160,6 +160,7 @@ def test_every_way_a_run_stops_resumes_or_refuses_and_none_ends_finished_early(t
     killed.wait_for((tmp_path / "held-weights").is_file, "the save of checkpoint-6 again")
     assert f"resuming {run} from checkpoint-{saved.trained}" in killed.text(), killed.text()[-3000:]
     assert "skipped the incomplete checkpoint-6 (no readable trainer_state.json)" in killed.text()
+    assert len(list(run.glob("attempts/*/checkpoint-6/*.safetensors"))) == 1   # moved aside, weights and all
     killed.kill_every_process()
     assert killed.end() == -signal.SIGKILL and (run / "checkpoint-6").is_dir()
     assert not any((run / "checkpoint-6").glob("*.safetensors")) and life.incomplete(run / "checkpoint-6")
@@ -185,6 +186,7 @@ def test_every_way_a_run_stops_resumes_or_refuses_and_none_ends_finished_early(t
     last = Launch(env, tmp_path / "7.log")
     assert last.end(900) == 0, last.text()[-3000:]
     assert "skipped the incomplete checkpoint-6 (no readable trainer_state.json)" in last.text()
+    assert len(list(run.glob("attempts/*/checkpoint-6"))) == 2
     assert life.finished(run) and Counter(steps_logged(run)) == Counter(range(1, PLANNED + 1))
     done = Launch(env, tmp_path / "8.log")
     assert done.end() == 0 and f"finished training ({PLANNED} of {PLANNED} steps); nothing to do" in done.text()

@@ -54,6 +54,10 @@ def test_the_rank_killed_first_is_named_with_its_signal_and_the_others_are_not(t
             f"error: rank 1 (PID {procs[1].pid}) ended by SIGKILL while the run trained; rank(s) 0 stopped after it "
             f"(exit status 1); checkpoint-2 (2 of 4 steps) is the newest complete checkpoint: run the same command "
             f"to resume from it")
+        # a Ctrl-C or a scheduler's SIGTERM reached the launcher too: every rank was stopped, none is blamed
+        assert watch.line(130, progress, signal.SIGINT) == (
+            "note: the run stopped on SIGINT (exit status 130); checkpoint-2 (2 of 4 steps) is the newest complete "
+            "checkpoint: run the same command to resume from it")
     finally:
         for proc in procs:
             proc.kill()

@@ -84,6 +84,23 @@ def test_a_rank_whose_process_ended_stops_the_others_at_once_saying_so(tmp_path)
     assert result["seconds"] < 30
 
 
+def test_a_survivor_told_to_save_on_sigterm_does_not_wait_for_a_dead_rank(tmp_path):
+    """When a rank dies torchrun's agent SIGTERMs the others, and the preemption callback takes that as notice to
+    save the step (swift_plugins/preemption.py): its flag sum at the step's end fails at once, naming the rank,
+    and nothing is saved (a save of rank 0 alone would wait at the trainer's collectives with a dead rank)."""
+    rank0, rank1 = start_ranks(tmp_path, "preempted", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
+    try:
+        log = rank0.communicate(timeout=90)[0]
+    finally:
+        rank1.kill()
+        rank1.communicate()
+    assert rank0.returncode == 0, log[-3000:]
+    result = json.loads((tmp_path / "rank0.json").read_text())
+    assert result["signalled"] and not result["saves"] and result["seconds"] < 30, result
+    assert result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 stopped at the preemption flag "
+                                      "(SIGTERM): rank(s) 1 ended (gloo failed after "), result
+
+
 def test_an_evalscope_log_on_one_rank_only_enters_no_collective(tmp_path):
     """--eval_use_evalscope: a rank whose evalscope failed writes no test_* log. The callback used to sum
     its window over ranks on the test_* line, so rank 0's test_* line met rank 1's training line and rank
