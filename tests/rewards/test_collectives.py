@@ -52,17 +52,22 @@ def start_ranks(tmp_path, scenario, world=2, **env_extra):
                              stderr=subprocess.STDOUT, text=True) for r in range(world)]
 
 
-def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
-    """ms-swift's ddp_timeout default (18,000,000 s) used to be the plugin's wait: a live rank stuck
-    elsewhere hung the job for 208 days. Now the bound (here 3 s) ends it with the step and the rank."""
-    rank0, rank1 = start_ranks(tmp_path, "absent", AUDIO_THINKER_COLLECTIVE_TIMEOUT="3")
+def rank0_result(tmp_path, scenario: str, **env) -> dict:
+    """What rank 0 recorded of ``scenario`` (it must end by itself within 90 s); rank 1 is killed after it."""
+    rank0, rank1 = start_ranks(tmp_path, scenario, **env)
     try:
-        log = rank0.communicate(timeout=90)[0]  # old code: still waiting here
+        log = rank0.communicate(timeout=90)[0]
     finally:
         rank1.kill()
         rank1.communicate()
     assert rank0.returncode == 0, log[-3000:]
-    result = json.loads((tmp_path / "rank0.json").read_text())
+    return json.loads((tmp_path / "rank0.json").read_text())
+
+
+def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
+    """ms-swift's ddp_timeout default (18,000,000 s) used to be the plugin's wait: a live rank stuck
+    elsewhere hung the job for 208 days. Now the bound (here 3 s) ends it with the step and the rank."""
+    result = rank0_result(tmp_path, "absent", AUDIO_THINKER_COLLECTIVE_TIMEOUT="3")  # old code: never returned
     assert result["error"] and result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 waited 3 s"), result
     assert "the think ratio λ of step 7" in result["error"] and "rank(s) 1 did not arrive" in result["error"]
     assert 2.5 < result["seconds"] < 30
@@ -71,14 +76,7 @@ def test_a_rank_that_never_arrives_stops_the_others_within_the_bound(tmp_path):
 def test_a_rank_whose_process_ended_stops_the_others_at_once_saying_so(tmp_path):
     """gloo fails a collective with a peer whose process is gone at once (its connection closed): rank 0 says
     that rank 1 ended, not that it waited the whole bound (old message: 'waited 60 s', after 0.0 s)."""
-    rank0, rank1 = start_ranks(tmp_path, "dies", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
-    try:
-        log = rank0.communicate(timeout=90)[0]
-    finally:
-        rank1.kill()
-        rank1.communicate()
-    assert rank0.returncode == 0, log[-3000:]
-    result = json.loads((tmp_path / "rank0.json").read_text())
+    result = rank0_result(tmp_path, "dies", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
     assert result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 stopped at the think ratio λ of "
                                       "step 7: rank(s) 1 ended (gloo failed after "), result
     assert result["seconds"] < 30
@@ -88,14 +86,7 @@ def test_a_survivor_told_to_save_on_sigterm_does_not_wait_for_a_dead_rank(tmp_pa
     """When a rank dies torchrun's agent SIGTERMs the others, and the preemption callback takes that as notice to
     save the step (swift_plugins/preemption.py): its flag sum at the step's end fails at once, naming the rank,
     and nothing is saved (a save of rank 0 alone would wait at the trainer's collectives with a dead rank)."""
-    rank0, rank1 = start_ranks(tmp_path, "preempted", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
-    try:
-        log = rank0.communicate(timeout=90)[0]
-    finally:
-        rank1.kill()
-        rank1.communicate()
-    assert rank0.returncode == 0, log[-3000:]
-    result = json.loads((tmp_path / "rank0.json").read_text())
+    result = rank0_result(tmp_path, "preempted", AUDIO_THINKER_COLLECTIVE_TIMEOUT="60")
     assert result["signalled"] and not result["saves"] and result["seconds"] < 30, result
     assert result["error"].startswith("CollectiveTimeout: audio-thinker: rank 0 stopped at the preemption flag "
                                       "(SIGTERM): rank(s) 1 ended (gloo failed after "), result
