@@ -163,11 +163,28 @@ def prepare_collectives(ddp_timeout: float | None = None) -> None:
 _MISSING = re.compile(r"Ranks? ([\d, ]+) failed to pass monitoredBarrier")
 
 
-def _missing_ranks(error: Exception) -> str:
+def _named_ranks(error: Exception) -> str | None:
+    """The ranks gloo's monitored barrier names in ``error`` ("1" or "1, 3"), if it names any."""
     found = _MISSING.search(str(error))
-    if found:
-        return f"rank(s) {found.group(1).strip()} did not arrive"
+    return found.group(1).strip() if found else None
+
+
+def _missing_ranks(error: Exception) -> str:
+    """Who did not arrive, for a barrier that waited its whole bound."""
+    named = _named_ranks(error)
+    if named:
+        return f"rank(s) {named} did not arrive"
     return "rank 0 did not confirm that every rank arrived (rank 0's own error names the ranks that did not)"
+
+
+def _ended_ranks(error: Exception, world_size: int) -> str:
+    """Who ended, for a barrier that failed well before its bound (gloo fails at once on a peer whose process
+    is gone): the ranks the error names, else the one other rank, else "another rank"."""
+    named = _named_ranks(error)
+    if named:
+        return f"rank(s) {named}"
+    others = [r for r in range(world_size) if r != rank()]
+    return f"rank(s) {others[0]}" if len(others) == 1 else "another rank"
 
 
 def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective",
@@ -196,10 +213,7 @@ def all_reduce_sum(values: Sequence[float], what: str = "a plugin collective",
     except RuntimeError as err:
         waited = time.monotonic() - start
         if waited < 0.9 * timeout:   # not the bound: gloo fails at once on a peer whose process is gone
-            found = _MISSING.search(str(err))
-            others = [r for r in range(dist.get_world_size()) if r != rank()]
-            who = f"rank(s) {found.group(1).strip() if found else others[0]}" if found or len(others) == 1 \
-                else "another rank"
+            who = _ended_ranks(err, dist.get_world_size())
             raise CollectiveTimeout(f"audio-thinker: rank {rank()} stopped at {what}: {who} ended (gloo failed "
                                     f"after {waited:.1f} s of the {timeout:g} s bound: the connection closed, the "
                                     f"process is gone; docs/rewards.md §10)") from None
